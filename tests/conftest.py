@@ -1,0 +1,31 @@
+"""Shared test fixtures: the devices a test runs on, and float64 helpers.
+
+``device`` runs a test once on "cpu" and once on "cuda". The "cuda" run carries
+the ``gpu`` marker and is skipped, with the reason, where CuPy or a GPU is
+missing; on a GPU machine ``pytest -m gpu`` runs just those.
+"""
+from __future__ import annotations
+
+import pytest
+
+import tinytensor as tt
+from tinytensor import backend
+
+
+def _cuda_param() -> object:
+    reason = backend._cupy_or_reason()[1]
+    return pytest.param("cuda", marks=[pytest.mark.gpu,
+                                       pytest.mark.skipif(bool(reason), reason=reason or "")])
+
+
+DEVICES = ["cpu", _cuda_param()]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    tt.manual_seed(0)

@@ -1,0 +1,57 @@
+"""Automatic differentiation: grad mode, the Function node, the graph walker, backward.
+
+Read in this order: grad_mode.py, function.py, graph.py, engine.py, then
+``grad`` below (gradients handed back instead of stored) and gradcheck.py.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from .. import backend
+from .engine import observe, run_backward
+from .function import Function
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .graph import topological_order
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+
+
+def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor]",
+         grad_outputs: "Tensor | Sequence[Tensor | None] | None" = None,
+         retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> "tuple[Tensor | None, ...]":
+    """d(outputs)/d(inputs), returned instead of written into ``.grad`` (as torch.autograd.grad).
+
+    With ``create_graph=True`` the result is differentiable again: the way to
+    Hessian-vector products and gradient penalties.
+    """
+    from ..tensor import Tensor  # noqa: PLC0415
+
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    seeds = []
+    for out, seed in zip(outputs, grad_outputs):
+        if not out.requires_grad:
+            raise RuntimeError("grad: an output does not require grad (no input of it requires grad)")
+        if seed is None:
+            if out.numel() != 1:
+                raise RuntimeError(f"grad: grad_outputs must be given for an output of shape {out.shape}")
+            seed = Tensor._make(backend.xp_of(out.data).ones_like(out.data), None)
+        seeds.append(seed)
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("grad: every input must require grad")
+    found = run_backward(outputs, seeds, capture=inputs, create_graph=create_graph,
+                         retain_graph=create_graph if retain_graph is None else retain_graph)
+    result = tuple(found.get(id(t.grad_fn if t.grad_fn is not None else t)) for t in inputs)
+    if not allow_unused and any(g is None for g in result):
+        raise RuntimeError("grad: an input was not used to compute the outputs; pass "
+                           "allow_unused=True to get None for it")
+    return result
+
+
+__all__ = ["Function", "enable_grad", "grad", "is_grad_enabled", "no_grad", "observe",
+           "run_backward", "set_grad_enabled", "topological_order"]

@@ -1,0 +1,127 @@
+"""Function: one op, and one node of the computation graph.
+
+Every op (``Mul``, ``Exp``, ``Sum``, ``MatMul``, ``Softmax``...) subclasses
+``Function`` and writes two methods side by side:
+
+* ``forward(*arrays) -> array`` computes the result on raw NumPy/CuPy arrays;
+* ``backward(grad) -> tuple of grads``, given dL/d(output), returns
+  dL/d(input) for each input (the chain rule, one node at a time).
+
+``backward`` is written with Tensor ops, never raw arrays. Normally it runs under
+``no_grad`` and those ops are plain arithmetic. With ``create_graph=True`` it
+runs with grad mode on, so the gradient is itself a graph that can be
+differentiated again: second derivatives come for free.
+
+Calling a Function, ``Mul()(a, b)``, runs ``forward`` and, when grad mode is on
+and some input requires grad, links the result into the graph:
+
+* ``parents``: for each input, the node its gradient goes to, i.e. the input's
+  own ``grad_fn`` (an intermediate result) or the input Tensor itself (a leaf,
+  whose ``.grad`` collects the gradient), or ``None`` (no gradient needed).
+  This is the graph's structure; it stays after backward, for the pictures.
+* ``inputs`` (and the output, for ops whose backward needs it): what backward
+  reads. Backward frees them (unless ``retain_graph=True``), so memory does
+  not grow with every step of training.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import backend
+from . import grad_mode
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+
+_module_scope: list[str] = []  # the nn.Module path being run, e.g. ["layers.0", "ffn"]
+
+
+class Function:
+    """Base class of every differentiable op (see the module docstring)."""
+
+    needs_output = False  # set True where backward reads the forward's result
+    hooks: tuple = ()      # gradient hooks of the output (Tensor.register_hook)
+    retained = None        # the output Tensor, when it asked for retain_grad()
+    inputs = out_data = None
+
+    # -- the two methods every op writes ------------------------------------
+    def forward(self, *arrays: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, grad: "Tensor") -> tuple["Tensor | None", ...]:
+        raise NotImplementedError
+
+    # -- running the op and recording the node ------------------------------
+    def __call__(self, *inputs: "Tensor") -> "Tensor":
+        from ..tensor import Tensor  # noqa: PLC0415 - tensor.py imports this module
+
+        arrays = [t.data for t in inputs]
+        if len(arrays) > 1:
+            _check_same_device(self.name, inputs)
+        try:
+            out = backend.ensure_array(self.forward(*arrays))
+        except (ValueError, IndexError, TypeError) as error:
+            raise _explain(self.name, inputs, error) from None
+        if not (grad_mode._enabled and any(t.requires_grad for t in inputs)):
+            return Tensor._make(out, None)
+        self.inputs = inputs
+        self.parents = tuple(t.grad_fn if t.grad_fn is not None else (t if t.requires_grad else None)
+                             for t in inputs)
+        self.shape, self.dtype = out.shape, out.dtype
+        self.scope = ".".join(_module_scope)
+        if self.needs_output:
+            self.out_data = out
+        return Tensor._make(out, self)
+
+    # -- what backward uses -------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The op's name in errors and pictures: ``Mul`` -> ``mul``."""
+        return type(self).__name__.lower()
+
+    @property
+    def output(self) -> "Tensor":
+        """The forward's result, as a Tensor that is still part of the graph.
+
+        A fresh Tensor around the saved array with this node as its ``grad_fn``:
+        under ``create_graph`` the gradient depends on it correctly, and the node
+        holds no reference back to the Tensor the user got (no cycle).
+        """
+        from ..tensor import Tensor  # noqa: PLC0415
+
+        return Tensor._make(self.out_data, self)
+
+    def needs_grad(self, i: int) -> bool:
+        """Whether input ``i`` wants a gradient (backward may skip the work if not)."""
+        return self.parents[i] is not None
+
+    def release(self) -> None:
+        """Drop what backward needed; the structure (``parents``) stays."""
+        self.inputs = None
+        self.out_data = None
+        self.__dict__.pop("saved", None)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def module_scope() -> list[str]:
+    """The stack of module names that nn.Module pushes while its forward runs."""
+    return _module_scope
+
+
+def _check_same_device(op: str, inputs: "tuple[Tensor, ...]") -> None:
+    first = inputs[0].data
+    for other in inputs[1:]:
+        if not backend.same_device(first, other.data):
+            raise RuntimeError(
+                f"{op}: expected all tensors on the same device, got {inputs[0].device} and "
+                f"{other.device}. Move one with .to('{inputs[0].device}') or .to('{other.device}').")
+
+
+def _explain(op: str, inputs: "tuple[Tensor, ...]", error: Exception) -> Exception:
+    """Turn NumPy's error from inside an op into one that names the op and shapes."""
+    shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
+    kind = ValueError if not isinstance(error, IndexError) else IndexError
+    return kind(f"{op}: cannot apply to shape{'s' if len(inputs) > 1 else ''} {shapes} "
+                f"(dtypes {', '.join(str(t.dtype) for t in inputs)}): {error}")

@@ -1,0 +1,42 @@
+"""Walking the computation graph: the one walker that backward and the pictures share.
+
+The graph's nodes are ``Function`` objects (one per op that ran) and leaf
+``Tensor`` objects (what the user made with ``requires_grad=True``). Each node's
+``parents`` are the nodes that produced its inputs; a leaf has none.
+
+Backward must visit a node only after every node that *uses* it, because a
+node's gradient is the sum of what all its users send back. That is a
+topological order of the graph, reversed. We compute it with an explicit stack
+instead of recursion, so a chain of 100,000 ops does not hit Python's
+recursion limit.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+
+def parents(node: Any) -> tuple:
+    """The nodes ``node`` depends on (a leaf Tensor depends on nothing)."""
+    return getattr(node, "parents", None) or ()
+
+
+def topological_order(roots: Iterable[Any]) -> list:
+    """Every node reachable from ``roots``, each listed after all of its parents.
+
+    Depth-first search, post-order: a node is appended once all its parents
+    have been. ``reversed(...)`` of the result is the order backward runs in.
+    """
+    order: list = []
+    visited: set[int] = set()
+    stack = [(root, False) for root in roots if root is not None]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        stack.extend((p, False) for p in parents(node) if p is not None and id(p) not in visited)
+    return order

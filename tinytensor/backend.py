@@ -1,0 +1,263 @@
+"""The backend: the one file where NumPy (CPU) and CuPy (GPU) differ.
+
+Every array in tinytensor is either a ``numpy.ndarray`` (device ``"cpu"``) or a
+``cupy.ndarray`` (device ``"cuda:N"``). The two libraries share almost the whole
+array API, so the ops are written once against an *array module* ``xp`` and this
+file answers the few questions whose answers differ:
+
+* which array module holds an array, and on which device it lives;
+* how to move an array between devices;
+* how to scatter-add (``np.add.at`` versus ``cupyx.scatter_add``), which the
+  backward of indexing and embedding needs;
+* where random numbers come from (one seeded generator per device).
+
+No other module imports NumPy or CuPy (a test checks that), so a reader who
+wants to port tinytensor to another array library reads this file only.
+CuPy is imported lazily: ``import tinytensor`` never needs it.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any
+
+import numpy
+
+ndarray = numpy.ndarray  # the CPU array type, for isinstance checks elsewhere
+
+# The dtypes a learner can name: tinytensor.float32 and friends.
+float16 = numpy.dtype("float16")
+float32 = numpy.dtype("float32")
+float64 = numpy.dtype("float64")
+int32 = numpy.dtype("int32")
+int64 = numpy.dtype("int64")
+bool_ = numpy.dtype("bool")
+
+DEFAULT_FLOAT = float32
+
+
+class Device:
+    """Where a tensor's memory lives: ``Device("cpu")`` or ``Device("cuda:0")``.
+
+    Compares equal to its string form, so ``t.device == "cpu"`` reads naturally.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: "str | Device") -> None:
+        if isinstance(spec, Device):
+            self.type, self.index = spec.type, spec.index
+            return
+        name, _, index = str(spec).partition(":")
+        if name not in ("cpu", "cuda") or (name == "cpu" and index):
+            raise ValueError(f"unknown device {spec!r}: use 'cpu', 'cuda' or 'cuda:N'")
+        if index and not index.isdigit():
+            raise ValueError(f"unknown device {spec!r}: the index after 'cuda:' must be a number")
+        self.type = name
+        self.index = int(index) if index else (0 if name == "cuda" else None)
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device('{self}')"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (str, Device)):
+            try:
+                other = Device(other)
+            except ValueError:
+                return False
+            return (self.type, self.index) == (other.type, other.index)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+CPU = Device("cpu")
+
+
+# ----------------------------------------------------------------------------
+# CuPy, loaded on first use
+# ----------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _cupy_or_reason() -> tuple[Any, str]:
+    """Return (cupy, "") when a GPU is usable, else (None, why not)."""
+    try:
+        import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+    except ImportError:
+        return None, ("CuPy is not installed. Install it with "
+                      "`pip install 'tinytensor[cuda]'` (CUDA 13) or pick the wheel for your "
+                      "CUDA version, e.g. `pip install cupy-cuda12x`.")
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # CUDA driver missing or broken
+        return None, f"CuPy is installed but no CUDA GPU is usable: {error}"
+    if count == 0:
+        return None, "CuPy is installed but this machine has no CUDA GPU."
+    return cupy, ""
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy is installed and at least one GPU answers (as torch.cuda.is_available)."""
+    return _cupy_or_reason()[0] is not None
+
+
+def _cupy() -> Any:
+    cupy, reason = _cupy_or_reason()
+    if cupy is None:
+        raise RuntimeError(f"device 'cuda' is not available: {reason}")
+    return cupy
+
+
+def array_module(device: Device) -> Any:
+    """The array library that holds arrays on ``device``: numpy or cupy."""
+    return numpy if device.type == "cpu" else _cupy()
+
+
+def xp_of(array: Any) -> Any:
+    """The array library of an existing array (cheap: a type check on the CPU path)."""
+    return numpy if isinstance(array, (ndarray, numpy.generic)) else _cupy()
+
+
+def device_of(array: Any) -> Device:
+    if isinstance(array, (ndarray, numpy.generic)):
+        return CPU
+    return Device(f"cuda:{array.device.id}")
+
+
+def same_device(a: Any, b: Any) -> bool:
+    """Whether two arrays live on the same device (fast when both are NumPy)."""
+    if type(a) is ndarray and type(b) is ndarray:
+        return True
+    return device_of(a) == device_of(b)
+
+
+# ----------------------------------------------------------------------------
+# Making and moving arrays
+# ----------------------------------------------------------------------------
+def resolve_dtype(dtype: Any) -> numpy.dtype:
+    """numpy.dtype from anything a user may pass: None, 'float32', tinytensor.float32..."""
+    return DEFAULT_FLOAT if dtype is None else numpy.dtype(dtype)
+
+
+def is_floating(dtype: numpy.dtype) -> bool:
+    return dtype.kind == "f"
+
+
+def as_array(data: Any, dtype: Any = None, device: "Device | str | None" = None) -> Any:
+    """An array of ``data`` on ``device`` (default: where ``data`` already is, else the CPU).
+
+    Python floats become the default float dtype (float32), as in PyTorch; arrays
+    keep their dtype; ints and bools stay int64 and bool.
+    """
+    on_gpu = hasattr(data, "__cuda_array_interface__")
+    device = Device(device) if device is not None else (device_of(data) if on_gpu else CPU)
+    array = to_device(data, device)
+    if dtype is None and array.dtype.kind == "f" and not hasattr(data, "dtype"):
+        dtype = DEFAULT_FLOAT
+    return array if dtype is None else array.astype(dtype, copy=False)
+
+
+def ensure_array(value: Any) -> Any:
+    """NumPy returns a scalar (not a 0-d array) from some 0-d ops; make it an array again."""
+    return numpy.asarray(value) if isinstance(value, numpy.generic) else value
+
+
+def scalar(value: Any, dtype: numpy.dtype, like: Any) -> Any:
+    """A 0-d array holding a Python number, with ``dtype``, on the device of ``like``."""
+    if isinstance(like, ndarray):
+        return numpy.asarray(value, dtype=dtype)
+    return xp_of(like).asarray(value, dtype=dtype)
+
+
+def to_device(array: Any, device: Device) -> Any:
+    """A copy of ``array`` on ``device`` (the array itself when it is already there)."""
+    if device.type == "cpu":
+        if isinstance(array, (ndarray, numpy.generic)):
+            return numpy.asarray(array)
+        if hasattr(array, "__cuda_array_interface__"):
+            return array.get()
+        return numpy.asarray(array)
+    with _current(device):
+        return _cupy().asarray(array)
+
+
+def full(shape: tuple[int, ...], fill_value: Any, dtype: numpy.dtype, device: Device) -> Any:
+    with _current(device):
+        return array_module(device).full(shape, fill_value, dtype=dtype)
+
+
+def arange(start: Any, end: Any, step: Any, dtype: numpy.dtype, device: Device) -> Any:
+    with _current(device):
+        return array_module(device).arange(start, end, step, dtype=dtype)
+
+
+def _current(device: Device) -> Any:
+    """Make ``device`` the current GPU while allocating (CuPy allocates on the current one)."""
+    if device.type == "cpu":
+        return contextlib.nullcontext()
+    return _cupy().cuda.Device(device.index)
+
+
+def to_numpy(array: Any) -> numpy.ndarray:
+    return to_device(array, CPU)
+
+
+# ----------------------------------------------------------------------------
+# Scatter-add: the backward of indexing with repeated indices
+# ----------------------------------------------------------------------------
+def scatter_add(target: Any, index: Any, values: Any) -> None:
+    """``target[index] += values`` where repeated indices *accumulate*.
+
+    Plain ``target[index] += values`` writes once per distinct index, so a row
+    picked twice would get only one gradient; ``add.at`` adds every time.
+    """
+    if isinstance(target, ndarray):
+        numpy.add.at(target, index, values)
+    else:
+        import cupyx  # noqa: PLC0415 - ships with cupy
+
+        cupyx.scatter_add(target, index, values)
+
+
+# ----------------------------------------------------------------------------
+# Random numbers: one seeded generator per device
+# ----------------------------------------------------------------------------
+_generators: dict[Device, Any] = {}
+_seed: int | None = None
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every device's generator, so runs repeat bit for bit (as torch.manual_seed)."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()
+
+
+def generator(device: Device) -> Any:
+    """The random generator of ``device``, created from the seed on first use."""
+    gen = _generators.get(device)
+    if gen is None:
+        if device.type == "cpu":
+            gen = numpy.random.default_rng(_seed)
+        else:
+            with _current(device):
+                gen = _cupy().random.default_rng(_seed)
+        _generators[device] = gen
+    return gen
+
+
+def uniform(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
+    """Samples from U[0, 1)."""
+    return generator(device).random(shape, dtype=dtype)
+
+
+def normal(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
+    """Samples from N(0, 1)."""
+    return generator(device).standard_normal(shape, dtype=dtype)
+
+
+def permutation(n: int, device: Device) -> Any:
+    return generator(device).permutation(n)

@@ -1,0 +1,95 @@
+"""Making tensors: ``tensor``, ``zeros``, ``ones``, ``full``, ``arange``, ``rand``, ``randn``, ``*_like``.
+
+Every function takes ``dtype=`` (default float32 for floating values) and
+``device=`` ("cpu", "cuda", "cuda:1"), as in PyTorch. Random tensors come from
+the device's seeded generator: ``manual_seed(0)`` makes them repeat.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import backend
+from .backend import Device
+from .tensor import Tensor
+
+def _shape(shape: tuple) -> tuple[int, ...]:
+    """``zeros(2, 3)`` and ``zeros((2, 3))`` both mean shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _make(array: Any, requires_grad: bool) -> Tensor:
+    t = Tensor._make(array, None)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None,
+           requires_grad: bool = False) -> Tensor:
+    """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def full(*shape: Any, fill_value: float, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    array = backend.full(_shape(shape), fill_value, backend.resolve_dtype(dtype), Device(device or "cpu"))
+    return _make(array, requires_grad)
+
+
+def zeros(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return full(*shape, fill_value=0, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return full(*shape, fill_value=1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           device: Any = None) -> Tensor:
+    """``arange(5)`` is 0..4 as int64; with a float anywhere it is float32, as in PyTorch."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = backend.int64 if all(isinstance(v, int) for v in (start, end, step)) else None
+    array = backend.arange(start, end, step, backend.resolve_dtype(dtype), Device(device or "cpu"))
+    return Tensor._make(array, None)
+
+
+def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    device = Device(device or "cpu")
+    return _make(backend.uniform(_shape(shape), backend.resolve_dtype(dtype), device), requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples, N(0, 1)."""
+    device = Device(device or "cpu")
+    return _make(backend.normal(_shape(shape), backend.resolve_dtype(dtype), device), requires_grad)
+
+
+def _like(maker: Any, x: Tensor, dtype: Any, device: Any, requires_grad: bool, **kw: Any) -> Tensor:
+    return maker(x.shape, dtype=dtype or x.dtype, device=device or x.device,
+                 requires_grad=requires_grad, **kw)
+
+
+def zeros_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(zeros, x, dtype, device, requires_grad)
+
+
+def ones_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(ones, x, dtype, device, requires_grad)
+
+
+def full_like(x: Tensor, fill_value: float, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return _like(full, x, dtype, device, requires_grad, fill_value=fill_value)
+
+
+def rand_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(rand, x, dtype, device, requires_grad)
+
+
+def randn_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(randn, x, dtype, device, requires_grad)

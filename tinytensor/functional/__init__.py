@@ -1,0 +1,16 @@
+"""tinytensor.functional: the fused functions layers are made of (as torch.nn.functional).
+
+activation.py     softmax, log_softmax, logsumexp, relu, gelu, tanh, sigmoid
+normalization.py  layer_norm
+dropout.py        dropout
+embedding.py      embedding, one_hot
+loss.py           cross_entropy, mse_loss
+"""
+from .activation import gelu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh
+from .dropout import dropout
+from .embedding import embedding, one_hot
+from .loss import cross_entropy, mse_loss
+from .normalization import layer_norm
+
+__all__ = ["cross_entropy", "dropout", "embedding", "gelu", "layer_norm", "log_softmax",
+           "logsumexp", "mse_loss", "one_hot", "relu", "sigmoid", "softmax", "tanh"]

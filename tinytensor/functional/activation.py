@@ -1,0 +1,106 @@
+"""Activations and the softmax family, each with its own analytic backward.
+
+softmax(x)_i = exp(x_i) / sum_j exp(x_j). Subtracting max(x) first changes
+nothing mathematically (it cancels) but keeps exp from overflowing. Every row
+of the result sums to 1 (seed 002: each attention row is a weighting).
+
+    softmax      y = softmax(x)        dL/dx = y * (g - sum(g * y))
+    log_softmax  y = x - logsumexp(x)  dL/dx = g - softmax(x) * sum(g)
+    logsumexp    y = log sum exp(x)    dL/dx = g * exp(x - y) = g * softmax(x)
+
+One fused op instead of exp, sum and divide keeps a Transformer step fast and
+its graph small. Masked positions (-inf, from masked_fill) get weight exactly 0:
+the worked example of seed 001, row (1, 2, -inf, -inf), gives
+(e/(e+e^2), e^2/(e+e^2), 0, 0) = (0.2689, 0.7311, 0, 0).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd.function import Function
+from ..ops import pointwise
+from ..ops.reduction import Reduction
+from ..tensor import Tensor
+
+
+class Softmax(Function):
+    needs_output = True
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, a: Any) -> Any:
+        e = backend.xp_of(a).exp(a - a.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        y = self.output
+        return (y * (grad - (grad * y).sum(self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    needs_output = True
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, a: Any) -> Any:
+        xp = backend.xp_of(a)
+        shifted = a - a.max(axis=self.axis, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (grad - self.output.exp() * grad.sum(self.axis, keepdims=True),)
+
+
+class LogSumExp(Reduction):
+    needs_output = True
+
+    def forward(self, a: Any) -> Any:
+        xp = backend.xp_of(a)
+        top = a.max(axis=self.axes, keepdims=True)
+        top = xp.where(xp.isfinite(top), top, 0)  # a row of all -inf stays -inf, not nan
+        out = top + xp.log(xp.exp(a - top).sum(axis=self.axes, keepdims=True))
+        return out if self.keepdims else out.squeeze(self.axes)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        x = self.inputs[0]
+        return (self.spread(grad) * (x - self.spread(self.output)).exp(),)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return Softmax(axis)(x)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return LogSoftmax(axis)(x)
+
+
+def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return LogSumExp(axis, keepdims)(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return pointwise.Relu()(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return pointwise.Tanh()(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return pointwise.Sigmoid()(x)
+
+
+def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
+    """GELU in its tanh form (GPT-2, BERT). PyTorch's default is the erf form.
+
+    NumPy has no erf, so only ``approximate="tanh"`` exists here; the two forms
+    differ by less than 1e-3 everywhere. Compare with PyTorch using
+    ``torch.nn.functional.gelu(x, approximate="tanh")``.
+    """
+    if approximate != "tanh":
+        raise ValueError(f"gelu: approximate={approximate!r} is not available (NumPy has no erf); "
+                         "use approximate='tanh', which differs from the erf form by < 1e-3")
+    return pointwise.Gelu()(x)

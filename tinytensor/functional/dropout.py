@@ -1,0 +1,36 @@
+"""Dropout: during training, zero each element with probability p, scale the rest by 1/(1-p).
+
+The scaling keeps the expected value unchanged, so at evaluation time (no
+dropout) the layer needs no correction. Backward lets the gradient through
+exactly where the forward let the value through, with the same scale:
+
+    y = x * m / (1 - p)        dL/dx = g * m / (1 - p)      m_i ~ Bernoulli(1 - p)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+
+class Dropout(Function):
+    def __init__(self, scaled_mask: Any) -> None:
+        self.scaled_mask = scaled_mask
+
+    def forward(self, a: Any) -> Any:
+        return a * self.scaled_mask
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (grad * Tensor._make(self.scaled_mask, None),)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    keep = backend.uniform(x.shape, x.dtype, x.device) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return Dropout(keep.astype(x.dtype) * x.dtype.type(scale))(x)

@@ -1,0 +1,57 @@
+"""Embedding lookup and one-hot encoding.
+
+``embedding(ids, W)`` picks rows of the table W: row ``W[i]`` is token i's
+vector (seed 002: the input is word embedding + positional encoding). It is
+indexing, so the backward scatter-adds: a token that appears three times in
+the batch collects three gradients in its row. The ``padding_idx`` row gets
+no gradient at all, so padding never learns.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd.function import Function
+from ..ops.indexing import IndexAdd
+from ..tensor import Tensor
+
+
+class Embedding(Function):
+    def __init__(self, ids: Any, padding_idx: int | None) -> None:
+        self.ids, self.padding_idx = ids, padding_idx
+
+    def forward(self, weight: Any) -> Any:
+        return weight[self.ids]
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        if self.padding_idx is not None:
+            keep = (self.ids != self.padding_idx)[..., None].astype(grad.dtype)
+            grad = grad * Tensor._make(keep, None)
+        return (IndexAdd(self.inputs[0].shape, self.ids)(grad),)
+
+
+def _integer_ids(op: str, ids: Any) -> Any:
+    ids = ids.data if isinstance(ids, Tensor) else backend.as_array(ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, got dtype {ids.dtype}; use .long()")
+    return ids
+
+
+def embedding(ids: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings x dim) for each id; shape ids.shape + (dim,)."""
+    ids = _integer_ids("embedding", ids)
+    rows = weight.shape[0]
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= rows):
+        bad = int(ids.max()) if int(ids.max()) >= rows else int(ids.min())
+        raise IndexError(f"embedding: index {bad} is out of range for a table of {rows} rows "
+                         f"(valid: 0..{rows - 1})")
+    return Embedding(ids, padding_idx)(weight)
+
+
+def one_hot(ids: Any, num_classes: int = -1) -> Tensor:
+    """int64 tensor of shape ids.shape + (num_classes,) with a 1 at each id (no gradient)."""
+    ids = _integer_ids("one_hot", ids)
+    if num_classes < 0:
+        num_classes = int(ids.max()) + 1
+    classes = backend.arange(0, num_classes, 1, backend.int64, backend.device_of(ids))
+    return Tensor._make((ids[..., None] == classes).astype(backend.int64), None)

@@ -1,0 +1,82 @@
+"""Losses: cross-entropy for classification (next-token prediction), mean squared error.
+
+cross_entropy(logits, target) = -log softmax(logits)[target], averaged over the
+positions that are not ``ignore_index`` (padding does not count, not even in the
+denominator). With label smoothing eps (the paper uses 0.1) the target is
+(1 - eps) on the true class plus eps spread evenly over all C classes:
+
+    loss_i = -(1 - eps) log p_i[t_i] - (eps / C) sum_c log p_i[c]
+
+The fused backward is the classic  dL/dlogits = (softmax(logits) - target) * w_i,
+where w_i is 1/(number of counted positions) for the mean, and 0 for ignored ones.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd.function import Function
+from ..tensor import Tensor
+from .activation import softmax
+from .embedding import _integer_ids
+
+
+class CrossEntropy(Function):
+    """Cross-entropy over (N, C) logits and N integer targets."""
+
+    def __init__(self, target: Any, ignore_index: int, label_smoothing: float, reduction: str) -> None:
+        self.target, self.ignore_index = target, ignore_index
+        self.smoothing, self.reduction = label_smoothing, reduction
+
+    def forward(self, logits: Any) -> Any:
+        xp = backend.xp_of(logits)
+        n, classes = logits.shape
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        counted = self.target != self.ignore_index
+        target = xp.where(counted, self.target, 0)
+        wanted = xp.zeros_like(log_p)
+        wanted[xp.arange(n), target] = 1.0 - self.smoothing
+        wanted += self.smoothing / classes
+        weight = counted.astype(logits.dtype)
+        if self.reduction == "mean":
+            weight /= weight.sum()
+        self.saved = (wanted, weight)
+        losses = -(wanted * log_p).sum(axis=1) * weight
+        return losses if self.reduction == "none" else losses.sum()
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        wanted, weight = (Tensor._make(a, None) for a in self.saved)
+        scale = weight.unsqueeze(1) * (grad.unsqueeze(1) if self.reduction == "none" else grad)
+        return ((softmax(self.inputs[0], axis=1) - wanted) * scale,)
+
+
+def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
+                  label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
+    """PyTorch's F.cross_entropy: logits (N, C) or (N, C, d1, ...), integer targets (N, d1, ...)."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    ids = _integer_ids("cross_entropy", target)
+    expected = logits.shape[:1] + logits.shape[2:]
+    if logits.ndim < 2 or ids.shape != expected:
+        raise ValueError(f"cross_entropy: logits of shape {logits.shape} (N, C, ...) need targets of "
+                         f"shape {expected}, got {ids.shape}")
+    classes = logits.shape[1]
+    counted = ids[ids != ignore_index]
+    if counted.size and (int(counted.min()) < 0 or int(counted.max()) >= classes):
+        raise IndexError(f"cross_entropy: target values must be in 0..{classes - 1} (or "
+                         f"ignore_index={ignore_index}), got {int(counted.min())}..{int(counted.max())}")
+    if logits.ndim > 2:  # move classes last, then treat every position as one row
+        logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
+    loss = CrossEntropy(ids.reshape(-1), ignore_index, label_smoothing, reduction)(logits)
+    return loss.reshape(expected) if reduction == "none" else loss
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean squared error, ((input - target)^2).mean()."""
+    squared = (input - target) ** 2
+    if reduction == "none":
+        return squared
+    return squared.mean() if reduction == "mean" else squared.sum()

@@ -1,0 +1,15 @@
+"""The ops: one ``Function`` subclass per operation, forward and backward side by side.
+
+| file            | ops                                                    |
+|-----------------|--------------------------------------------------------|
+| arithmetic.py   | + - * / ** and unary minus, residual_add               |
+| broadcast.py    | broadcast_to / expand and sum_to, the broadcasting pair |
+| pointwise.py    | exp log sqrt tanh sigmoid relu gelu abs                |
+| selection.py    | clip maximum minimum where masked_fill                 |
+| reduction.py    | sum mean max min var                                   |
+| shape.py        | reshape permute/transpose squeeze unsqueeze flatten concat stack split chunk |
+| indexing.py     | x[index] and its backward, scatter-add                 |
+| matmul.py       | @ (batched, with broadcast batch dimensions)           |
+| comparison.py   | == != < <= > >= argmax (no gradient)                   |
+| conversion.py   | .to(dtype), .to(device)                                |
+"""

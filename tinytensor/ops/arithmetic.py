@@ -1,0 +1,94 @@
+"""Arithmetic: + - * / ** and unary minus, with broadcasting.
+
+Each backward is the derivative you learn in school, times the incoming
+gradient (the chain rule), then ``sum_to`` the input's shape because
+broadcasting may have copied the input (see broadcast.py):
+
+    z = a + b    dz/da = 1             dz/db = 1
+    z = a - b    dz/da = 1             dz/db = -1
+    z = a * b    dz/da = b             dz/db = a
+    z = a / b    dz/da = 1/b           dz/db = -a/b^2
+    z = a ** b   dz/da = b a^(b-1)     dz/db = a^b ln a
+
+``ResidualAdd`` is an ``Add`` with a name: x + Sublayer(x), the skip connection
+of "Add & Norm". The math is identical; the pictures highlight it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd.function import Function
+from ..tensor import Tensor
+from .broadcast import sum_to
+
+
+class Add(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        return a + b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = self.inputs
+        return sum_to(grad, a.shape), sum_to(grad, b.shape)
+
+
+class ResidualAdd(Add):
+    """x + Sublayer(x): the gradient reaches x twice, once straight down the skip path."""
+
+    @property
+    def name(self) -> str:
+        return "residual add"
+
+
+class Sub(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        return a - b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor | None]:
+        a, b = self.inputs
+        return sum_to(grad, a.shape), (sum_to(-grad, b.shape) if self.needs_grad(1) else None)
+
+
+class Mul(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        return a * b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        return (sum_to(grad * b, a.shape) if self.needs_grad(0) else None,
+                sum_to(grad * a, b.shape) if self.needs_grad(1) else None)
+
+
+class Div(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        return a / b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        grad_a = grad / b
+        return (sum_to(grad_a, a.shape) if self.needs_grad(0) else None,
+                sum_to(-grad_a * a / b, b.shape) if self.needs_grad(1) else None)
+
+
+class Pow(Function):
+    needs_output = True
+
+    def forward(self, a: Any, b: Any) -> Any:
+        return a ** b
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        return (sum_to(grad * b * a ** (b - 1), a.shape) if self.needs_grad(0) else None,
+                sum_to(grad * self.output * a.log(), b.shape) if self.needs_grad(1) else None)
+
+
+class Neg(Function):
+    def forward(self, a: Any) -> Any:
+        return -a
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (-grad,)
+
+
+def residual_add(x: Tensor, sublayer_out: Tensor) -> Tensor:
+    """x + Sublayer(x), marked as a residual connection for the pictures."""
+    return ResidualAdd()(x, sublayer_out)

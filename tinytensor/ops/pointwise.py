@@ -1,0 +1,113 @@
+"""Pointwise functions: y = f(x) element by element, so dL/dx = dL/dy * f'(x).
+
+    exp      f' = exp(x) = y
+    log      f' = 1 / x
+    sqrt     f' = 1 / (2 sqrt(x)) = 1 / (2y)
+    tanh     f' = 1 - tanh(x)^2 = 1 - y^2
+    sigmoid  f' = s(x)(1 - s(x)) = y(1 - y)
+    relu     f' = 1 where x > 0, else 0
+    abs      f' = sign(x)
+    gelu     GELU(x) = x * Phi(x), in the tanh form of Hendrycks & Gimpel (used by
+             GPT-2 and BERT): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+
+Where f' is written with y (the output), backward reads ``self.output``, which
+stays connected to the graph, so second derivatives are right too.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import backend
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+
+def mask_like(condition: Any, like: Tensor) -> Tensor:
+    """A constant 0/1 tensor of like's dtype (for derivatives that are piecewise constant)."""
+    return Tensor._make(condition.astype(like.dtype), None)
+
+
+class Exp(Function):
+    needs_output = True
+
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).exp(a)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (grad * self.output,)
+
+
+class Log(Function):
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).log(a)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (grad / self.inputs[0],)
+
+
+class Sqrt(Function):
+    needs_output = True
+
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).sqrt(a)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (grad / (self.output * 2),)
+
+
+class Tanh(Function):
+    needs_output = True
+
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).tanh(a)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        y = self.output
+        return (grad * (1 - y * y),)
+
+
+class Sigmoid(Function):
+    needs_output = True
+
+    def forward(self, a: Any) -> Any:
+        # 1 / (1 + e^-x) overflows e^-x for very negative x; this form never does
+        return 0.5 * (backend.xp_of(a).tanh(0.5 * a) + 1)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        y = self.output
+        return (grad * y * (1 - y),)
+
+
+class Relu(Function):
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).maximum(a, 0)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        x = self.inputs[0]
+        return (grad * mask_like(x.data > 0, grad),)
+
+
+class Abs(Function):
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).abs(a)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        x = self.inputs[0]
+        return (grad * mask_like(backend.xp_of(x.data).sign(x.data), grad),)
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+_GELU_K = 0.044715
+
+
+class Gelu(Function):
+    def forward(self, a: Any) -> Any:
+        return 0.5 * a * (1 + backend.xp_of(a).tanh(_GELU_C * (a + _GELU_K * a * a * a)))
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        # d/dx [0.5 x (1 + t)] with t = tanh(u), u = c (x + k x^3):
+        #   0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 k x^2)
+        x = self.inputs[0]
+        t = (_GELU_C * (x + _GELU_K * x * x * x)).tanh()
+        return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_GELU_C * (1 + 3 * _GELU_K * x * x))),)

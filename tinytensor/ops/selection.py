@@ -1,0 +1,101 @@
+"""Ops that pick between values: clip, maximum, minimum, where, masked_fill.
+
+Their derivative routes the gradient to whichever input was picked:
+
+    where(c, a, b)    dL/da = grad where c, 0 elsewhere; dL/db the other way
+    maximum(a, b)     grad goes to the larger; on a tie each gets half (as PyTorch)
+    clip(x, lo, hi)   grad passes where lo <= x <= hi, 0 where x was clipped
+
+``masked_fill(x, mask, value)`` is ``where(mask, value, x)``: the decoder's
+causal mask fills future positions with -inf before the softmax.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd.function import Function
+from ..tensor import Tensor, as_operand
+from .broadcast import sum_to
+from .pointwise import mask_like
+
+
+class Clip(Function):
+    def __init__(self, low: float | None, high: float | None) -> None:
+        self.low, self.high = low, high
+
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).clip(a, self.low, self.high).astype(a.dtype, copy=False)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        x = self.inputs[0].data
+        inside = backend.xp_of(x).ones_like(x, dtype=bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        return (grad * mask_like(inside, grad),)
+
+
+class Maximum(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        return backend.xp_of(a).maximum(a, b)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        return _route(self, grad, a_picked=a.data > b.data)
+
+
+class Minimum(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        return backend.xp_of(a).minimum(a, b)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        return _route(self, grad, a_picked=a.data < b.data)
+
+
+def _route(node: Function, grad: Tensor, a_picked: Any) -> tuple[Tensor | None, Tensor | None]:
+    """Send grad to the input that was picked; on a tie, half to each."""
+    a, b = node.inputs
+    share_a = mask_like(a_picked, grad) + mask_like(a.data == b.data, grad) * 0.5
+    return (sum_to(grad * share_a, a.shape) if node.needs_grad(0) else None,
+            sum_to(grad * (1 - share_a), b.shape) if node.needs_grad(1) else None)
+
+
+class Where(Function):
+    def __init__(self, condition: Any) -> None:
+        self.condition = condition
+
+    def forward(self, a: Any, b: Any) -> Any:
+        return backend.xp_of(a).where(self.condition, a, b)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        picked_a = mask_like(self.condition, grad)
+        return (sum_to(grad * picked_a, a.shape) if self.needs_grad(0) else None,
+                sum_to(grad * (1 - picked_a), b.shape) if self.needs_grad(1) else None)
+
+
+def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tensor:
+    return Clip(low, high)(x)
+
+
+def maximum(a: Tensor, b: Any) -> Tensor:
+    return Maximum()(a, as_operand(b, a))
+
+
+def minimum(a: Tensor, b: Any) -> Tensor:
+    return Minimum()(a, as_operand(b, a))
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (either may be a number)."""
+    like = a if isinstance(a, Tensor) else b
+    cond = condition.data if isinstance(condition, Tensor) else backend.as_array(condition)
+    return Where(cond.astype(bool, copy=False))(as_operand(a, like), as_operand(b, like))
+
+
+def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:
+    """``x`` with ``value`` wherever ``mask`` is True (mask broadcasts against x)."""
+    return where(mask, value, x)

@@ -1,0 +1,143 @@
+"""Shape ops: the values stay the same, only their arrangement changes.
+
+So backward only rearranges the gradient back:
+
+    reshape(x, s)       backward: reshape(grad, x.shape)
+    permute(x, axes)    backward: permute(grad, inverse of axes)
+    concat([a, b], k)   backward: cut grad along k into a's and b's pieces
+
+squeeze, unsqueeze, flatten and view are reshapes; transpose and swapaxes are
+permutes; stack is concat of unsqueezed tensors; split and chunk are slices.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .. import backend
+from ..autograd.function import Function
+from ..tensor import Tensor
+from .reduction import normalize_axes
+
+
+class Reshape(Function):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.target = shape
+
+    def forward(self, a: Any) -> Any:
+        return a.reshape(self.target)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (grad.reshape(self.inputs[0].shape),)
+
+
+class Permute(Function):
+    def __init__(self, axes: tuple[int, ...]) -> None:
+        self.axes = axes
+
+    def forward(self, a: Any) -> Any:
+        return a.transpose(self.axes)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        inverse = [0] * len(self.axes)
+        for position, axis in enumerate(self.axes):
+            inverse[axis] = position
+        return (grad.permute(*inverse),)
+
+
+class Concat(Function):
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, *arrays: Any) -> Any:
+        return backend.xp_of(arrays[0]).concatenate(arrays, axis=self.axis)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, ...]:
+        sizes = [t.shape[self.axis] for t in self.inputs]
+        return tuple(split(grad, sizes, self.axis))
+
+
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    """Accept both ``reshape(2, 3)`` and ``reshape((2, 3))``, as PyTorch does."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    shape = _shape_arg(shape)
+    return x if shape == x.shape else Reshape(shape)(x)
+
+
+def permute(x: Tensor, *axes: Any) -> Tensor:
+    axes = _shape_arg(axes)
+    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: {axes} is not an ordering of the {x.ndim} axes of shape {x.shape}")
+    return Permute(tuple(a % x.ndim for a in axes))(x)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    axes = list(range(x.ndim))
+    (dim0, dim1) = normalize_axes(dim0, x.ndim)[0], normalize_axes(dim1, x.ndim)[0]
+    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    return Permute(tuple(axes))(x)
+
+
+def squeeze(x: Tensor, axis: int | None = None) -> Tensor:
+    """Drop size-1 dimensions (only ``axis``, if given and of size 1)."""
+    axes = normalize_axes(axis, x.ndim)
+    return reshape(x, *(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert a size-1 dimension at ``axis`` (negative counts from the new end)."""
+    axis = normalize_axes(axis, x.ndim + 1)[0]
+    return reshape(x, *x.shape[:axis], 1, *x.shape[axis:])
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = normalize_axes(start_dim, x.ndim)[0], normalize_axes(end_dim, x.ndim)[0]
+    return reshape(x, *x.shape[:start], -1, *x.shape[end + 1:])
+
+
+def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    if not tensors:
+        raise ValueError("concat: needs at least one tensor")
+    return Concat(normalize_axes(axis, tensors[0].ndim)[0])(*tensors)
+
+
+cat = concat
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    axis = normalize_axes(axis, tensors[0].ndim + 1)[0]
+    return concat([unsqueeze(t, axis) for t in tensors], axis)
+
+
+def split(x: Tensor, split_size_or_sections: "int | Sequence[int]", axis: int = 0) -> list[Tensor]:
+    """Cut ``x`` along ``axis`` into pieces of the given size (an int) or sizes (a list)."""
+    axis = normalize_axes(axis, x.ndim)[0]
+    length = x.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        sizes = [min(step, length - start) for start in range(0, length, step)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != length:
+            raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, but dimension {axis} "
+                             f"of shape {x.shape} has length {length}")
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(x[(slice(None),) * axis + (slice(start, start + size),)])
+        start += size
+    return pieces
+
+
+def chunk(x: Tensor, chunks: int, axis: int = 0) -> list[Tensor]:
+    """``chunks`` pieces of (almost) equal length, as torch.chunk."""
+    length = x.shape[normalize_axes(axis, x.ndim)[0]]
+    return split(x, -(-length // chunks), axis)

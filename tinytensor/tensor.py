@@ -1,0 +1,415 @@
+"""Tensor: an array, plus what autograd needs to send gradients back through it.
+
+A Tensor holds
+
+* ``data``: the values, a NumPy array (CPU) or a CuPy array (GPU);
+* ``requires_grad``: whether gradients should flow back to it;
+* ``grad_fn``: the ``Function`` node that computed it (``None`` for a *leaf*,
+  a tensor the user made);
+* ``grad``: after ``loss.backward()``, dL/d(this tensor), for leaves (and for
+  intermediate tensors that asked with ``retain_grad()``).
+
+Every operator (``a * b``, ``a @ b``, ``x.sum()``...) runs a ``Function`` from
+``tinytensor.ops``, which computes the result and records the graph.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Sequence
+
+from . import backend
+from .autograd import engine, grad_mode
+from .backend import Device
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "hooks", "__weakref__")
+    __hash__ = object.__hash__  # == is elementwise, so hash by identity (graph nodes live in dicts)
+    __array_ufunc__ = None      # make `numpy_array * tensor` call Tensor.__rmul__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
+                 device: "str | Device | None" = None, name: str | None = None) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = backend.as_array(data, dtype, device)
+        self.grad: Tensor | None = None
+        self.grad_fn = None
+        self.requires_grad = False
+        self.name = name
+        self.hooks: tuple = ()
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data: Any, grad_fn: Any) -> "Tensor":
+        """The fast constructor ops use: ``data`` is already a backend array."""
+        t = object.__new__(cls)
+        t.data, t.grad, t.grad_fn, t.requires_grad, t.name, t.hooks = data, None, grad_fn, grad_fn is not None, None, ()
+        return t
+
+    # ------------------------------------------------------------------
+    # What a tensor is
+    # ------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> Any:
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return backend.device_of(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def size(self, dim: int | None = None) -> "tuple[int, ...] | int":
+        """The shape (``size()``) or the length of one dimension (``size(dim)``), as in PyTorch."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def item(self) -> "float | int | bool":
+        if self.numel() != 1:
+            raise ValueError(f"item(): only a tensor with one element can be converted to a "
+                             f"Python number, this one has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> Any:
+        """The values as a NumPy array on the CPU (a copy when the tensor is on the GPU)."""
+        return backend.to_numpy(self.data)
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __repr__(self) -> str:
+        body = repr(self.numpy()).replace("array(", "tensor(", 1)[:-1]
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return body + "".join(", " + e for e in extras) + ")"
+
+    # ------------------------------------------------------------------
+    # Autograd
+    # ------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and not backend.is_floating(self.dtype):
+            raise TypeError(f"requires_grad: only floating point tensors can require gradients, "
+                            f"this one is {self.dtype}. Convert it first, e.g. x.float() or "
+                            f"x.to(tinytensor.float64).")
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
+                               "use .detach() to get a leaf")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """The same values, cut from the graph (a new leaf that shares memory)."""
+        return Tensor._make(self.data, None)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this intermediate tensor too (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        if self.grad_fn is not None:
+            self.grad_fn.retained = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[["Tensor"], "Tensor | None"]) -> "RemovableHandle":
+        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
+                               "require grad")
+        node = self if self.grad_fn is None else self.grad_fn
+        node.hooks = node.hooks + (hook,)
+        return RemovableHandle(node, hook)
+
+    def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Compute the gradient of this tensor w.r.t. every leaf, into each leaf's ``.grad``.
+
+        ``gradient`` is dL/d(self); it may be left out when self has one element.
+        ``retain_graph`` keeps the saved values so backward can run again;
+        ``create_graph`` records the backward pass itself, for higher derivatives.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no grad_fn. "
+                               "Set requires_grad=True on an input (and do not run the forward "
+                               "under no_grad).")
+        if gradient is None:
+            if self.numel() != 1:
+                raise RuntimeError(
+                    f"backward: gradient can be left out only for a tensor with one element, "
+                    f"but this one has shape {self.shape}. Reduce it first (out.sum()) or pass "
+                    f"gradient=tinytensor.ones_like(out).")
+            gradient = Tensor._make(backend.xp_of(self.data).ones_like(self.data), None)
+        else:
+            gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=self.dtype,
+                                                                            device=self.device)
+            if gradient.shape != self.shape:
+                raise RuntimeError(f"backward: gradient has shape {gradient.shape} but the tensor "
+                                   f"has shape {self.shape}; they must match")
+        engine.run_backward([self], [gradient],
+                            retain_graph=create_graph if retain_graph is None else retain_graph,
+                            create_graph=create_graph)
+
+    def _accumulate_grad(self, grad: "Tensor") -> None:
+        """Add ``grad`` into ``self.grad``, as a fresh array the user may change in place."""
+        if not grad_mode.is_grad_enabled():  # an ordinary backward: store plain, owned values
+            grad = Tensor._make(grad.data.copy() if self.grad is None else grad.data, None)
+        self.grad = grad if self.grad is None else self.grad + grad
+
+    # ------------------------------------------------------------------
+    # Devices and dtypes
+    # ------------------------------------------------------------------
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> "Tensor":
+        """``t.to("cuda")``, ``t.to(tinytensor.float64)``, or both; differentiable."""
+        for arg in args:
+            if isinstance(arg, (str, Device)):
+                device = arg
+            else:
+                dtype = arg
+        out = self
+        if device is not None and Device(device) != self.device:
+            out = conversion.ToDevice(Device(device))(out)
+        if dtype is not None and backend.resolve_dtype(dtype) != self.dtype:
+            out = conversion.Cast(backend.resolve_dtype(dtype))(out)
+        return out
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> "Tensor":
+        return self.to(f"cuda:{index}")
+
+    def float(self) -> "Tensor":
+        return self.to(backend.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(backend.float64)
+
+    def long(self) -> "Tensor":
+        return self.to(backend.int64)
+
+    # ------------------------------------------------------------------
+    # Arithmetic (tinytensor/ops/arithmetic.py); numbers become tensors of our dtype
+    # ------------------------------------------------------------------
+    def __add__(self, other: Any) -> "Tensor":
+        return arithmetic.Add()(self, as_operand(other, self))
+
+    def __radd__(self, other: Any) -> "Tensor":
+        return arithmetic.Add()(as_operand(other, self), self)
+
+    def __sub__(self, other: Any) -> "Tensor":
+        return arithmetic.Sub()(self, as_operand(other, self))
+
+    def __rsub__(self, other: Any) -> "Tensor":
+        return arithmetic.Sub()(as_operand(other, self), self)
+
+    def __mul__(self, other: Any) -> "Tensor":
+        return arithmetic.Mul()(self, as_operand(other, self))
+
+    def __rmul__(self, other: Any) -> "Tensor":
+        return arithmetic.Mul()(as_operand(other, self), self)
+
+    def __truediv__(self, other: Any) -> "Tensor":
+        return arithmetic.Div()(self, as_operand(other, self))
+
+    def __rtruediv__(self, other: Any) -> "Tensor":
+        return arithmetic.Div()(as_operand(other, self), self)
+
+    def __pow__(self, other: Any) -> "Tensor":
+        return arithmetic.Pow()(self, as_operand(other, self))
+
+    def __rpow__(self, other: Any) -> "Tensor":
+        return arithmetic.Pow()(as_operand(other, self), self)
+
+    def __neg__(self) -> "Tensor":
+        return arithmetic.Neg()(self)
+
+    def __matmul__(self, other: "Tensor") -> "Tensor":
+        return matmul.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> "Tensor":
+        return matmul.matmul(as_operand(other, self), self)
+
+    # Comparisons give bool tensors and carry no gradient (tinytensor/ops/comparison.py)
+    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return comparison.compare("eq", self, as_operand(other, self))
+
+    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return comparison.compare("ne", self, as_operand(other, self))
+
+    def __lt__(self, other: Any) -> "Tensor":
+        return comparison.compare("lt", self, as_operand(other, self))
+
+    def __le__(self, other: Any) -> "Tensor":
+        return comparison.compare("le", self, as_operand(other, self))
+
+    def __gt__(self, other: Any) -> "Tensor":
+        return comparison.compare("gt", self, as_operand(other, self))
+
+    def __ge__(self, other: Any) -> "Tensor":
+        return comparison.compare("ge", self, as_operand(other, self))
+
+    def __getitem__(self, index: Any) -> "Tensor":
+        return indexing.GetItem(index)(self)
+
+    # ------------------------------------------------------------------
+    # Methods that forward to the ops, so `x.exp().sum(axis=1)` reads like PyTorch
+    # ------------------------------------------------------------------
+    def exp(self) -> "Tensor":
+        return pointwise.Exp()(self)
+
+    def log(self) -> "Tensor":
+        return pointwise.Log()(self)
+
+    def sqrt(self) -> "Tensor":
+        return pointwise.Sqrt()(self)
+
+    def tanh(self) -> "Tensor":
+        return pointwise.Tanh()(self)
+
+    def sigmoid(self) -> "Tensor":
+        return pointwise.Sigmoid()(self)
+
+    def relu(self) -> "Tensor":
+        return pointwise.Relu()(self)
+
+    def abs(self) -> "Tensor":
+        return pointwise.Abs()(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        return selection.clip(self, min, max)
+
+    clamp = clip
+
+    def masked_fill(self, mask: "Tensor", value: float) -> "Tensor":
+        return selection.masked_fill(self, mask, value)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return reduction.Sum(axis, keepdims)(self)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return reduction.Mean(axis, keepdims)(self)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return reduction.Max(axis, keepdims)(self)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return reduction.Min(axis, keepdims)(self)
+
+    def var(self, axis: Any = None, keepdims: bool = False, correction: int = 1) -> "Tensor":
+        return reduction.Var(axis, keepdims, correction)(self)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
+        return comparison.argmax(self, axis, keepdims)
+
+    def reshape(self, *shape: Any) -> "Tensor":
+        return shape_ops.reshape(self, *shape)
+
+    view = reshape
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> "Tensor":
+        return shape_ops.transpose(self, dim0, dim1)
+
+    swapaxes = transpose
+
+    def permute(self, *axes: Any) -> "Tensor":
+        return shape_ops.permute(self, *axes)
+
+    @property
+    def T(self) -> "Tensor":
+        """All dimensions reversed (the matrix transpose for 2-D)."""
+        return shape_ops.permute(self, *reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> "Tensor":
+        """The last two dimensions swapped: a batch of transposed matrices."""
+        return shape_ops.transpose(self, -2, -1)
+
+    def squeeze(self, axis: int | None = None) -> "Tensor":
+        return shape_ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> "Tensor":
+        return shape_ops.unsqueeze(self, axis)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        return shape_ops.flatten(self, start_dim, end_dim)
+
+    def expand(self, *shape: Any) -> "Tensor":
+        return broadcast.expand(self, *shape)
+
+    def broadcast_to(self, shape: Sequence[int]) -> "Tensor":
+        return broadcast.broadcast_to(self, shape)
+
+    def split(self, split_size_or_sections: Any, axis: int = 0) -> "list[Tensor]":
+        return shape_ops.split(self, split_size_or_sections, axis)
+
+    def chunk(self, chunks: int, axis: int = 0) -> "list[Tensor]":
+        return shape_ops.chunk(self, chunks, axis)
+
+    def softmax(self, axis: int = -1) -> "Tensor":
+        from . import functional  # noqa: PLC0415 - functional builds on Tensor
+
+        return functional.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> "Tensor":
+        from . import functional  # noqa: PLC0415
+
+        return functional.log_softmax(self, axis)
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    def __init__(self, node: Any, hook: Callable) -> None:
+        self.node, self.hook = node, hook
+
+    def remove(self) -> None:
+        self.node.hooks = tuple(h for h in self.node.hooks if h is not self.hook)
+
+
+def as_operand(value: Any, like: Tensor) -> Tensor:
+    """``value`` as a Tensor for a binary op with ``like``: numbers take like's dtype.
+
+    ``x * 0.5`` must stay float32 when x is float32 (NumPy 2 would make a NumPy
+    float64 scalar win); an integer tensor times a float gives the default float.
+    """
+    if type(value) is Tensor:
+        return value
+    if isinstance(value, (int, float, bool)):
+        dtype = like.dtype
+        if isinstance(value, float) and not backend.is_floating(dtype):
+            dtype = backend.DEFAULT_FLOAT
+        elif not isinstance(value, bool) and dtype == backend.bool_:
+            dtype = backend.int64
+        return Tensor._make(backend.scalar(value, dtype, like.data), None)
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(value, device=like.device)
+
+
+# The ops import Tensor from this module, so they are imported after it is defined.
+from .ops import (arithmetic, broadcast, comparison, conversion, indexing,  # noqa: E402
+                  matmul, pointwise, reduction, selection)
+from .ops import shape as shape_ops  # noqa: E402
