@@ -82,3 +82,6 @@ def var(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Te
 
 
 __version__ = "0.1.0"
+
+from . import data, nn, optim  # noqa: E402 - the building blocks, built on everything above
+from .serialization import load, save  # noqa: E402

@@ -25,7 +25,8 @@ and some input requires grad, links the result into the graph:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .. import backend
 from . import grad_mode
@@ -105,9 +106,18 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def module_scope() -> list[str]:
-    """The stack of module names that nn.Module pushes while its forward runs."""
-    return _module_scope
+@contextlib.contextmanager
+def module_scope(name: str) -> Iterator[None]:
+    """Ops run inside record ``name`` in their ``scope`` (nn.Module wraps its forward in it).
+
+    Scopes nest: inside "layers.0" then "linear1", ops record "layers.0.linear1",
+    which is how the pictures group a model's ops by module.
+    """
+    _module_scope.append(name)
+    try:
+        yield
+    finally:
+        _module_scope.pop()
 
 
 def _check_same_device(op: str, inputs: "tuple[Tensor, ...]") -> None:

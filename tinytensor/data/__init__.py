@@ -1,0 +1,1 @@
+"""tinytensor.data: Dataset and DataLoader (as torch.utils.data). Being written."""

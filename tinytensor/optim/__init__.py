@@ -1,0 +1,1 @@
+"""tinytensor.optim: optimizers and learning-rate schedules (as torch.optim). Being written."""

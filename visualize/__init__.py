@@ -1,0 +1,1 @@
+"""visualize: pictures of the computation graph and of backprop. Being written (issue 4)."""
