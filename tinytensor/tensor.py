@@ -18,7 +18,7 @@ import weakref
 from typing import Any, Callable, Sequence
 
 from . import backend
-from .autograd import engine, grad_mode
+from .autograd import engine, function, grad_mode
 from .backend import Device
 
 
@@ -40,10 +40,10 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _make(cls, data: Any, grad_fn: Any) -> "Tensor":
+    @staticmethod
+    def _make(data: Any, grad_fn: Any) -> "Tensor":
         """The fast constructor ops use: ``data`` is already a backend array."""
-        t = object.__new__(cls)
+        t = object.__new__(Tensor)
         t.data, t.grad, t.grad_fn, t.requires_grad, t.name, t.hooks = data, None, grad_fn, grad_fn is not None, None, ()
         return t
 
@@ -214,31 +214,31 @@ class Tensor:
     # Arithmetic (tinytensor/ops/arithmetic.py); numbers become tensors of our dtype
     # ------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
-        return arithmetic.Add()(self, as_operand(other, self))
+        return arithmetic.Add()(self, other if type(other) is Tensor else as_operand(other, self))
 
     def __radd__(self, other: Any) -> "Tensor":
         return arithmetic.Add()(as_operand(other, self), self)
 
     def __sub__(self, other: Any) -> "Tensor":
-        return arithmetic.Sub()(self, as_operand(other, self))
+        return arithmetic.Sub()(self, other if type(other) is Tensor else as_operand(other, self))
 
     def __rsub__(self, other: Any) -> "Tensor":
         return arithmetic.Sub()(as_operand(other, self), self)
 
     def __mul__(self, other: Any) -> "Tensor":
-        return arithmetic.Mul()(self, as_operand(other, self))
+        return arithmetic.Mul()(self, other if type(other) is Tensor else as_operand(other, self))
 
     def __rmul__(self, other: Any) -> "Tensor":
         return arithmetic.Mul()(as_operand(other, self), self)
 
     def __truediv__(self, other: Any) -> "Tensor":
-        return arithmetic.Div()(self, as_operand(other, self))
+        return arithmetic.Div()(self, other if type(other) is Tensor else as_operand(other, self))
 
     def __rtruediv__(self, other: Any) -> "Tensor":
         return arithmetic.Div()(as_operand(other, self), self)
 
     def __pow__(self, other: Any) -> "Tensor":
-        return arithmetic.Pow()(self, as_operand(other, self))
+        return arithmetic.Pow()(self, other if type(other) is Tensor else as_operand(other, self))
 
     def __rpow__(self, other: Any) -> "Tensor":
         return arithmetic.Pow()(as_operand(other, self), self)
@@ -409,7 +409,9 @@ def as_operand(value: Any, like: Tensor) -> Tensor:
     return Tensor(value, device=like.device)
 
 
-# The ops import Tensor from this module, so they are imported after it is defined.
+# Function wraps every op's result in a Tensor; the ops import Tensor from this
+# module. Both therefore come after the class is defined.
+function.Tensor = Tensor
 from .ops import (arithmetic, broadcast, comparison, conversion, indexing,  # noqa: E402
                   matmul, pointwise, reduction, selection)
 from .ops import shape as shape_ops  # noqa: E402

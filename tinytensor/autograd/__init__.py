@@ -46,7 +46,7 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
             raise RuntimeError("grad: every input must require grad")
     found = run_backward(outputs, seeds, capture=inputs, create_graph=create_graph,
                          retain_graph=create_graph if retain_graph is None else retain_graph)
-    result = tuple(found.get(id(t.grad_fn if t.grad_fn is not None else t)) for t in inputs)
+    result = tuple(found.get(t.grad_fn or t) for t in inputs)
     if not allow_unused and any(g is None for g in result):
         raise RuntimeError("grad: an input was not used to compute the outputs; pass "
                            "allow_unused=True to get None for it")

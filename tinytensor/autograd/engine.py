@@ -43,57 +43,63 @@ def observe(callback: Callable[[Any, "Tensor"], None]) -> Iterator[None]:
 
 def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
                  retain_graph: bool, create_graph: bool,
-                 capture: Sequence["Tensor"] | None = None) -> dict[int, "Tensor"]:
-    """Backpropagate from ``roots``; return the gradients of the ``capture`` tensors by node id.
+                 capture: Sequence["Tensor"] | None = None) -> dict[Any, "Tensor"]:
+    """Backpropagate from ``roots``; return the gradients of the ``capture`` tensors' nodes.
 
     Without ``capture`` (``Tensor.backward``) gradients go into the leaves' ``.grad``.
     With it (``autograd.grad``) no ``.grad`` is touched.
     """
-    grads: dict[int, Tensor] = {}
-    starts = []
+    grads: dict[Any, Tensor] = {}  # node -> the sum of the gradients sent to it so far
     for root, grad in zip(roots, root_grads):
-        node = root.grad_fn if root.grad_fn is not None else root
-        grads[id(node)] = grads[id(node)] + grad if id(node) in grads else grad
-        starts.append(node)
-    wanted = None if capture is None else {id(t.grad_fn if t.grad_fn is not None else t) for t in capture}
-    captured: dict[int, Tensor] = {}
+        _add(grads, root.grad_fn or root, grad)
+    wanted = None if capture is None else {t.grad_fn or t for t in capture}
+    captured: dict[Any, Tensor] = {}
 
     with grad_mode.set_grad_enabled(create_graph):
-        for node in reversed(topological_order(starts)):
-            grad = grads.pop(id(node), None)
-            if grad is None:  # nothing flowed here (every path to it gave no gradient)
+        for node in reversed(topological_order(list(grads))):
+            grad = grads.pop(node, None)
+            if grad is None:  # no gradient reached this node
                 continue
-            grad = _run_hooks(node, grad)
+            if node.hooks:
+                grad = _run_hooks(node, grad)
             for observer in _observers:
                 observer(node, grad)
-            if wanted is not None and id(node) in wanted:
-                captured[id(node)] = grad
+            if wanted is not None and node in wanted:
+                captured[node] = grad
             if not isinstance(node, Function):  # a leaf Tensor: the gradient stops here
                 if capture is None:
                     node._accumulate_grad(grad)
                 continue
-            kept = node.retained() if node.retained is not None else None  # retain_grad()
-            if kept is not None and capture is None:
-                kept._accumulate_grad(grad)
-            _propagate(node, grad, grads)
+            if node.retained is not None and capture is None:  # retain_grad() on its output
+                _keep_grad(node, grad)
+            if node.inputs is None:
+                raise _freed(node)
+            # the chain rule, one node: send each input its share of the gradient
+            for parent, parent_grad in zip(node.parents, node.backward(grad)):
+                if parent is not None and parent_grad is not None:
+                    _add(grads, parent, parent_grad)
             if not retain_graph:
                 node.release()
     return captured
 
 
-def _propagate(node: Any, grad: "Tensor", grads: dict[int, "Tensor"]) -> None:
-    """Call the node's backward and add each input gradient into its parent's total."""
-    if node.inputs is None:
-        raise RuntimeError(
-            f"backward through {node.name} a second time: its saved values were freed by the "
-            "first backward. Pass retain_graph=True to the first backward() if you need to "
-            "backpropagate through the same graph twice.")
-    input_grads = node.backward(grad)
-    for parent, g in zip(node.parents, input_grads):
-        if parent is None or g is None:
-            continue
-        key = id(parent)
-        grads[key] = grads[key] + g if key in grads else g
+def _add(grads: dict[Any, "Tensor"], node: Any, grad: "Tensor") -> None:
+    """A node used by several others receives the sum of their gradients."""
+    total = grads.get(node)
+    grads[node] = grad if total is None else total + grad
+
+
+def _keep_grad(node: Function, grad: "Tensor") -> None:
+    output = node.retained()  # a weak reference: the tensor may be gone
+    if output is not None:
+        output._accumulate_grad(grad)
+
+
+def _freed(node: Function) -> RuntimeError:
+    return RuntimeError(
+        f"backward through {node.name} a second time: its saved values were freed by the "
+        "first backward. Pass retain_graph=True to the first backward() if you need to "
+        "backpropagate through the same graph twice.")
 
 
 def _run_hooks(node: Any, grad: "Tensor") -> "Tensor":

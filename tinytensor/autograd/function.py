@@ -29,12 +29,14 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .. import backend
+from ..backend import ndarray
 from . import grad_mode
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
-_module_scope: list[str] = []  # the nn.Module path being run, e.g. ["layers.0", "ffn"]
+_scope_path = ""  # the nn.Module path being run, e.g. "layers.0.ffn" (see module_scope)
+Tensor: Any = None  # the Tensor class; tensor.py sets it (it imports this module first)
 
 
 class Function:
@@ -43,7 +45,7 @@ class Function:
     needs_output = False  # set True where backward reads the forward's result
     hooks: tuple = ()      # gradient hooks of the output (Tensor.register_hook)
     retained = None        # the output Tensor, when it asked for retain_grad()
-    inputs = out_data = None
+    inputs = out_data = saved = None  # what backward reads; release() drops them
 
     # -- the two methods every op writes ------------------------------------
     def forward(self, *arrays: Any) -> Any:
@@ -54,22 +56,29 @@ class Function:
 
     # -- running the op and recording the node ------------------------------
     def __call__(self, *inputs: "Tensor") -> "Tensor":
-        from ..tensor import Tensor  # noqa: PLC0415 - tensor.py imports this module
-
         arrays = [t.data for t in inputs]
-        if len(arrays) > 1:
-            _check_same_device(self.name, inputs)
+        for array in arrays:
+            if type(array) is not ndarray:  # some input is on a GPU: all must be on the same one
+                _check_same_device(self, inputs)
+                break
         try:
-            out = backend.ensure_array(self.forward(*arrays))
+            out = self.forward(*arrays)
         except (ValueError, IndexError, TypeError) as error:
             raise _explain(self.name, inputs, error) from None
-        if not (grad_mode._enabled and any(t.requires_grad for t in inputs)):
-            return Tensor._make(out, None)
+        if type(out) is not ndarray:  # NumPy gives scalars for some 0-d results
+            out = backend.ensure_array(out)
+        if grad_mode._enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    return self._record(inputs, out)
+        return Tensor._make(out, None)
+
+    def _record(self, inputs: "tuple[Tensor, ...]", out: Any) -> "Tensor":
+        """Link the result into the graph: this node becomes its ``grad_fn``."""
         self.inputs = inputs
-        self.parents = tuple(t.grad_fn if t.grad_fn is not None else (t if t.requires_grad else None)
-                             for t in inputs)
+        self.parents = tuple([t.grad_fn or (t if t.requires_grad else None) for t in inputs])
         self.shape, self.dtype = out.shape, out.dtype
-        self.scope = ".".join(_module_scope)
+        self.scope = _scope_path
         if self.needs_output:
             self.out_data = out
         return Tensor._make(out, self)
@@ -88,8 +97,6 @@ class Function:
         under ``create_graph`` the gradient depends on it correctly, and the node
         holds no reference back to the Tensor the user got (no cycle).
         """
-        from ..tensor import Tensor  # noqa: PLC0415
-
         return Tensor._make(self.out_data, self)
 
     def needs_grad(self, i: int) -> bool:
@@ -98,9 +105,7 @@ class Function:
 
     def release(self) -> None:
         """Drop what backward needed; the structure (``parents``) stays."""
-        self.inputs = None
-        self.out_data = None
-        self.__dict__.pop("saved", None)
+        self.inputs = self.out_data = self.saved = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -113,17 +118,20 @@ def module_scope(name: str) -> Iterator[None]:
     Scopes nest: inside "layers.0" then "linear1", ops record "layers.0.linear1",
     which is how the pictures group a model's ops by module.
     """
-    _module_scope.append(name)
+    global _scope_path
+    outer = _scope_path
+    _scope_path = f"{outer}.{name}" if outer else name
     try:
         yield
     finally:
-        _module_scope.pop()
+        _scope_path = outer
 
 
-def _check_same_device(op: str, inputs: "tuple[Tensor, ...]") -> None:
+def _check_same_device(op: "Function | str", inputs: "tuple[Tensor, ...]") -> None:
     first = inputs[0].data
     for other in inputs[1:]:
         if not backend.same_device(first, other.data):
+            op = op if isinstance(op, str) else op.name
             raise RuntimeError(
                 f"{op}: expected all tensors on the same device, got {inputs[0].device} and "
                 f"{other.device}. Move one with .to('{inputs[0].device}') or .to('{other.device}').")

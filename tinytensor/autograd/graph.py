@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from .function import Function
+
 
 def parents(node: Any) -> tuple:
     """The nodes ``node`` depends on (a leaf Tensor depends on nothing)."""
-    return getattr(node, "parents", None) or ()
+    return node.parents if isinstance(node, Function) else ()
 
 
 def topological_order(roots: Iterable[Any]) -> list:
@@ -27,16 +29,18 @@ def topological_order(roots: Iterable[Any]) -> list:
     have been. ``reversed(...)`` of the result is the order backward runs in.
     """
     order: list = []
-    visited: set[int] = set()
+    visited: set = set()
     stack = [(root, False) for root in roots if root is not None]
     while stack:
         node, parents_done = stack.pop()
         if parents_done:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         stack.append((node, True))
-        stack.extend((p, False) for p in parents(node) if p is not None and id(p) not in visited)
+        for parent in parents(node):
+            if parent is not None and parent not in visited:
+                stack.append((parent, False))
     return order

@@ -26,9 +26,10 @@ class Add(Function):
     def forward(self, a: Any, b: Any) -> Any:
         return a + b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor]:
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.inputs
-        return sum_to(grad, a.shape), sum_to(grad, b.shape)
+        return (sum_to(grad, a.shape) if self.needs_grad(0) else None,
+                sum_to(grad, b.shape) if self.needs_grad(1) else None)
 
 
 class ResidualAdd(Add):
@@ -45,7 +46,8 @@ class Sub(Function):
 
     def backward(self, grad: Tensor) -> tuple[Tensor, Tensor | None]:
         a, b = self.inputs
-        return sum_to(grad, a.shape), (sum_to(-grad, b.shape) if self.needs_grad(1) else None)
+        return (sum_to(grad, a.shape) if self.needs_grad(0) else None,
+                sum_to(-grad, b.shape) if self.needs_grad(1) else None)
 
 
 class Mul(Function):

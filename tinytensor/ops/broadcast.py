@@ -60,5 +60,4 @@ def expand(x: Tensor, *shape: Any) -> Tensor:
 
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """Sum ``x`` down to ``shape``, undoing a broadcast (x itself when nothing to do)."""
-    shape = tuple(shape)
-    return x if x.shape == shape else SumTo(shape)(x)
+    return x if x.shape == tuple(shape) else SumTo(tuple(shape))(x)
