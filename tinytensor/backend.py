@@ -7,8 +7,8 @@ file answers the few questions whose answers differ:
 
 * which array module holds an array, and on which device it lives;
 * how to move an array between devices;
-* how to scatter-add (``np.add.at`` versus ``cupyx.scatter_add``), which the
-  backward of indexing and embedding needs;
+* how to scatter-add (``add.at``), which the backward of indexing and
+  embedding needs;
 * where random numbers come from (one seeded generator per device).
 
 No other module imports NumPy or CuPy (a test checks that), so a reader who
@@ -214,12 +214,7 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     Plain ``target[index] += values`` writes once per distinct index, so a row
     picked twice would get only one gradient; ``add.at`` adds every time.
     """
-    if isinstance(target, ndarray):
-        numpy.add.at(target, index, values)
-    else:
-        import cupyx  # noqa: PLC0415 - ships with cupy
-
-        cupyx.scatter_add(target, index, values)
+    xp_of(target).add.at(target, index, values)  # cupy.add.at exists since CuPy 12
 
 
 # ----------------------------------------------------------------------------
