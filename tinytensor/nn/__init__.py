@@ -1,1 +1,35 @@
-"""tinytensor.nn: Module and the layers models are built from (as torch.nn). Being written."""
+"""tinytensor.nn: Module and the layers models are built from (as torch.nn).
+
+parameter.py      Parameter, a Tensor a Module learns
+module.py         Module: the tree of layers, parameters(), state_dict(), train()/eval(), to()
+init.py           weight initialization (Xavier, Kaiming), as torch.nn.init
+linear.py         Linear, y = x W^T + b
+embedding.py      Embedding, token id -> vector
+normalization.py  LayerNorm
+dropout.py        Dropout
+activation.py     ReLU, GELU, Tanh, Identity
+container.py      ModuleList, Sequential
+loss.py           CrossEntropyLoss, MSELoss
+
+``tinytensor.nn.functional`` is tinytensor.functional, under PyTorch's name.
+"""
+import sys
+
+from .. import functional
+from . import init
+from .activation import GELU, Identity, ReLU, Tanh
+from .container import ModuleList, Sequential
+from .dropout import Dropout
+from .embedding import Embedding
+from .linear import Linear
+from .loss import CrossEntropyLoss, MSELoss
+from .module import Module
+from .normalization import LayerNorm
+from .parameter import Parameter
+
+# One module under two names, so `import tinytensor.nn.functional as F` works as in PyTorch.
+sys.modules[__name__ + ".functional"] = functional
+
+__all__ = ["CrossEntropyLoss", "Dropout", "Embedding", "GELU", "Identity", "LayerNorm", "Linear",
+           "MSELoss", "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Tanh",
+           "functional", "init"]

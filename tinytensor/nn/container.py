@@ -1,0 +1,62 @@
+"""Containers: ModuleList holds a stack of layers, Sequential also runs them in order.
+
+    self.layers = ModuleList([EncoderLayer() for _ in range(6)])   # the paper's N = 6
+    for layer in self.layers:
+        x = layer(x)
+
+A plain Python list would hide the layers from ``parameters()``; a ModuleList
+registers item i as child "i", so its weights are named ``layers.0.linear1.weight``.
+
+A ModuleList is indexed, never called, so it never pushes a module scope of its
+own. Its items carry its name instead: item 0 of ``layers`` runs in scope
+"layers.0". Sequential *is* called (``Sequential(Linear, ReLU())(x)``) and
+pushes its own name, so its items need only their index.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+from .module import Module
+
+
+class ModuleList(Module):
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> "ModuleList":
+        setattr(self, str(len(self)), module)
+        return self
+
+    def __getitem__(self, index: int) -> Module:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for "
+                             f"{len(self)} modules")
+        return self._modules[str(index % len(self))]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def _child_scope_name(self, name: str) -> str:
+        return f"{self._scope_name}.{name}" if self._scope_name else name
+
+    def _set_scope_name(self, scope_name: str) -> None:
+        super()._set_scope_name(scope_name)
+        for name, child in self._modules.items():  # the items were named before the list was
+            child._set_scope_name(self._child_scope_name(name))
+
+
+class Sequential(ModuleList):
+    _child_scope_name = Module._child_scope_name  # called, so it pushes its own name
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__(modules)
+
+    def forward(self, x: Any) -> Any:
+        for module in self:
+            x = module(x)
+        return x

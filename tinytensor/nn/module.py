@@ -1,0 +1,289 @@
+"""Module: the base class of every layer and model, as torch.nn.Module.
+
+A model is a tree of Modules. Assigning an attribute builds the tree:
+
+    self.linear1 = Linear(512, 2048)     # a child Module, named "linear1"
+    self.weight = Parameter(...)         # a learnable tensor, named "weight"
+    self.register_buffer("pe", table)    # a tensor that is saved but not learned
+
+so the Module can find, by walking the tree, everything a training loop needs:
+``parameters()`` for the optimizer, ``state_dict()`` for a checkpoint (names are
+dotted paths, ``layers.0.linear1.weight``), ``train()``/``eval()`` for Dropout,
+``to(device)`` to move it all at once.
+
+Calling a module, ``y = layer(x)``, runs ``forward(x)`` inside a *module scope*:
+every op it records carries the module's path (``fn.scope == "layers.0.linear1"``),
+which is how the pictures group a Transformer's thousands of ops by layer.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from typing import Any, Iterator, NamedTuple
+
+from .. import backend
+from ..autograd.function import module_scope
+from ..backend import Device
+from ..tensor import Tensor
+from .parameter import Parameter
+
+
+_REGISTRIES = ("_parameters", "_buffers", "_modules")  # where a Module keeps its members, by kind
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _quoted(keys: list[str]) -> str:
+    return ", ".join(f'"{k}"' for k in keys)
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(..., strict=False)`` could not match."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Subclass it, call ``super().__init__()`` first, assign layers, write ``forward``."""
+
+    def __init__(self) -> None:
+        # Written through object.__setattr__: our own __setattr__ reads these dicts.
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_scope_name", "")  # a root module pushes no scope
+        self.training = True
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward(): define "
+                                  f"forward(self, ...) in your Module subclass")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        scope = module_scope(self._scope_name) if self._scope_name else contextlib.nullcontext()
+        with scope:
+            return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------
+    # Registration: attribute assignment builds the tree
+    # ------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, (Parameter, Module)):
+            self._register(name, value)
+        elif name in self.__dict__.get("_buffers", {}):
+            if not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} "
+                                f"(a Tensor expected)")
+            self._buffers[name] = value
+        elif self._owns(name):
+            if value is not None:
+                kind = "Parameter" if name in self._parameters else "Module"
+                raise TypeError(f"cannot assign {type(value).__name__} as {kind.lower()} {name!r} "
+                                f"(a {kind} or None expected; to change a parameter's values, "
+                                f"use nn.init or write into .data)")
+            self.__delattr__(name)  # None takes the parameter or module out of the tree
+            object.__setattr__(self, name, None)
+        else:
+            object.__setattr__(self, name, value)
+
+    def _register(self, name: str, value: "Parameter | Module") -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called: "
+                                 f"start {type(self).__name__}.__init__ with super().__init__()")
+        if self._owns(name):
+            self.__delattr__(name)
+        self.__dict__.pop(name, None)  # a plain attribute (bias = None) would hide the member
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        else:
+            self._modules[name] = value
+            value._set_scope_name(self._child_scope_name(name))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails, i.e. for registered members.
+        for registry in _REGISTRIES:
+            members = self.__dict__.get(registry, {})
+            if name in members:
+                return members[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._modules:
+            self._modules.pop(name)._set_scope_name("")
+        elif self._owns(name):
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
+            self._non_persistent.discard(name)
+        else:
+            object.__delattr__(self, name)
+
+    def _owns(self, name: str) -> bool:
+        """Whether ``name`` is a registered parameter, buffer or child module."""
+        return any(name in self.__dict__.get(registry, {}) for registry in _REGISTRIES)
+
+    def register_buffer(self, name: str, tensor: Tensor, persistent: bool = True) -> None:
+        """A tensor that belongs to the module but is not learned (e.g. a positional-encoding table).
+
+        It moves with ``to()`` and, when ``persistent``, is saved in ``state_dict()``.
+        """
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor, got {type(tensor).__name__}")
+        if "." in name:
+            raise KeyError(f"register_buffer: the name {name!r} may not contain '.'")
+        if name in self.__dict__ or (self._owns(name) and name not in self._buffers):
+            raise KeyError(f"register_buffer: {type(self).__name__} already has an attribute {name!r}")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    # ------------------------------------------------------------------
+    # Scopes: the name a module pushes when called
+    # ------------------------------------------------------------------
+    def _child_scope_name(self, name: str) -> str:
+        return name
+
+    def _set_scope_name(self, scope_name: str) -> None:
+        # A module shared by two parents keeps the name its last parent gave it.
+        object.__setattr__(self, "_scope_name", scope_name)
+
+    # ------------------------------------------------------------------
+    # Walking the tree
+    # ------------------------------------------------------------------
+    def _walk(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """Every (path, module) from here down, parents first; a shared module once per path."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child._walk(_join(prefix, name))
+
+    def _unique_members(self, registry: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
+        # Each tensor once (by identity), so a weight tied in two layers is updated once.
+        seen: set[int] = set()
+        for path, module in self._walk() if recurse else [("", self)]:
+            for name, tensor in module.__dict__[registry].items():
+                if id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    yield _join(path, name), tensor
+
+    def named_parameters(self, recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        return self._unique_members("_parameters", recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        return (p for _, p in self.named_parameters(recurse))
+
+    def named_buffers(self, recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        return self._unique_members("_buffers", recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        return (b for _, b in self.named_buffers(recurse))
+
+    def named_modules(self) -> Iterator[tuple[str, "Module"]]:
+        seen: set[int] = set()
+        for path, module in self._walk():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield path, module
+
+    def modules(self) -> Iterator["Module"]:
+        return (m for _, m in self.named_modules())
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        return iter(self._modules.items())
+
+    def children(self) -> Iterator["Module"]:
+        return iter(self._modules.values())
+
+    # ------------------------------------------------------------------
+    # Training state
+    # ------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (Dropout drops) or, with ``mode=False``, evaluation mode; recursive."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget the gradients (``.grad = None``; backward then starts each one afresh)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> "Module":
+        """Move (``to("cuda")``) and/or cast (``to(tinytensor.float64)``) every parameter and buffer.
+
+        In place: each Parameter keeps its identity and gets new ``.data``, so an
+        optimizer built on ``model.parameters()`` still holds the right tensors.
+        Only floating-point tensors are cast; integer buffers keep their dtype.
+        """
+        for arg in args:
+            if isinstance(arg, (str, Device)):
+                device = arg
+            else:
+                dtype = arg
+        for tensor in [*self.parameters(), *self.buffers()]:
+            cast = dtype if backend.is_floating(tensor.dtype) else None
+            tensor.data = tensor.detach().to(device=device, dtype=cast).data
+            if tensor.grad is not None:
+                tensor.grad = tensor.grad.detach().to(device=device, dtype=cast)
+        return self
+
+    # ------------------------------------------------------------------
+    # Checkpoints
+    # ------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, Tensor]":
+        """Every parameter and persistent buffer by dotted path, detached (sharing memory)."""
+        state: OrderedDict[str, Tensor] = OrderedDict()
+        for path, module in self._walk():
+            for name, p in module._parameters.items():
+                state[_join(path, name)] = p.detach()
+            for name, b in module._buffers.items():
+                if name not in module._non_persistent:
+                    state[_join(path, name)] = b.detach()
+        return state
+
+    def load_state_dict(self, state_dict: "dict[str, Tensor]", strict: bool = True) -> IncompatibleKeys:
+        """Copy values into the parameters and buffers, in place.
+
+        Nothing is copied unless everything fits: with ``strict`` every key must
+        match; a shape mismatch is always an error. Returns the keys that did not match.
+        """
+        own = self.state_dict()
+        keys = IncompatibleKeys([k for k in own if k not in state_dict],
+                                [k for k in state_dict if k not in own])
+        errors = [f"size mismatch for {k}: copying a param with shape {tuple(v.shape)} from "
+                  f"checkpoint, the shape in current model is {tuple(own[k].shape)}."
+                  for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+        if strict:
+            errors += [f"{label} key(s) in state_dict: {_quoted(found)}."
+                       for label, found in (("Missing", keys.missing_keys),
+                                            ("Unexpected", keys.unexpected_keys)) if found]
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        for k, target in own.items():
+            if k in state_dict:  # own[k] shares memory with the parameter: writing it writes that
+                target.data[...] = state_dict[k].detach().to(target.device).data
+        return keys
+
+    # ------------------------------------------------------------------
+    # Printing
+    # ------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The layer's settings, shown inside its parentheses (``in_features=4, ...``)."""
+        return ""
+
+    def __repr__(self) -> str:
+        count = sum(p.numel() for p in self.parameters())
+        note = f"  # {count:,} params" if count else ""
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._modules:
+            return head + ")" + note
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ")
+                 for name, child in self._modules.items()]
+        return "\n".join([head, *lines, ")" + note])
