@@ -19,8 +19,8 @@ from .tensor import Tensor  # first: the ops and functional modules build on it
 from . import autograd, functional  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .backend import (Device, bool_, cuda_is_available, float16, float32, float64, int32, int64,
-                      manual_seed)
+from .backend import (Device, bool_, cuda_is_available, float16, float32, float64, get_rng_state,
+                      int32, int64, manual_seed, set_rng_state)
 from .creation import (arange, full, full_like, ones, ones_like, rand, rand_like, randn,
                        randn_like, tensor, zeros, zeros_like)
 from .ops.arithmetic import residual_add

@@ -9,7 +9,8 @@ file answers the few questions whose answers differ:
 * how to move an array between devices;
 * how to scatter-add (``add.at``), which the backward of indexing and
   embedding needs;
-* where random numbers come from (one seeded generator per device).
+* where random numbers come from (one seeded generator per device);
+* how arrays are written to and read from a checkpoint file.
 
 No other module imports NumPy or CuPy (a test checks that), so a reader who
 wants to port tinytensor to another array library reads this file only.
@@ -146,18 +147,22 @@ def is_floating(dtype: numpy.dtype) -> bool:
     return dtype.kind == "f"
 
 
-def as_array(data: Any, dtype: Any = None, device: "Device | str | None" = None) -> Any:
+def as_array(data: Any, dtype: Any = None, device: "Device | str | None" = None,
+             copy: bool = False) -> Any:
     """An array of ``data`` on ``device`` (default: where ``data`` already is, else the CPU).
 
     Python floats become the default float dtype (float32), as in PyTorch; arrays
-    keep their dtype; ints and bools stay int64 and bool.
+    keep their dtype; ints and bools stay int64 and bool. ``copy=True`` never
+    shares memory with ``data`` (tinytensor.tensor copies, as torch.tensor does).
     """
     on_gpu = hasattr(data, "__cuda_array_interface__")
     device = Device(device) if device is not None else (device_of(data) if on_gpu else CPU)
     array = to_device(data, device)
     if dtype is None and array.dtype.kind == "f" and not hasattr(data, "dtype"):
         dtype = DEFAULT_FLOAT
-    return array if dtype is None else array.astype(dtype, copy=False)
+    if dtype is None and not copy:
+        return array
+    return array.astype(array.dtype if dtype is None else dtype, copy=copy)
 
 
 def ensure_array(value: Any) -> Any:
@@ -246,13 +251,52 @@ def generator(device: Device) -> Any:
 
 def uniform(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
     """Samples from U[0, 1)."""
-    return generator(device).random(shape, dtype=dtype)
+    return generator(device).random(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
 
 
 def normal(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
     """Samples from N(0, 1)."""
-    return generator(device).standard_normal(shape, dtype=dtype)
+    return generator(device).standard_normal(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
+
+
+def _sampled(dtype: numpy.dtype) -> numpy.dtype:
+    """The generators sample float32 and float64 only: float16 is sampled as float32, then cast."""
+    if dtype.kind != "f":
+        raise TypeError(f"random tensors must have a floating dtype, got {dtype}")
+    return float64 if dtype == float64 else float32
 
 
 def permutation(n: int, device: Device) -> Any:
     return generator(device).permutation(n)
+
+
+def new_generator(seed: int) -> Any:
+    """A CPU generator of one's own, apart from manual_seed's (as torch.Generator().manual_seed)."""
+    return numpy.random.default_rng(seed)
+
+
+def get_rng_state() -> dict[str, Any]:
+    """The CPU generator's state as plain data (a dict of str and int), to save in a checkpoint."""
+    return generator(CPU).bit_generator.state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Continue the CPU generator from a state ``get_rng_state`` returned."""
+    generator(CPU).bit_generator.state = state
+
+
+# ----------------------------------------------------------------------------
+# Checkpoint files: named arrays in a NumPy .npz archive, never pickles
+# ----------------------------------------------------------------------------
+def write_npz(file: Any, arrays: dict[str, numpy.ndarray]) -> None:
+    """Write ``arrays`` into the open binary ``file`` as an uncompressed .npz archive."""
+    numpy.savez(file, **arrays)
+
+
+def read_npz(file: Any) -> dict[str, numpy.ndarray]:
+    """Every array of the .npz archive in ``file``; refuses pickled objects (they can run code)."""
+    loaded = numpy.load(file, allow_pickle=False)
+    if not isinstance(loaded, numpy.lib.npyio.NpzFile):
+        raise ValueError("it holds a single array (.npy), not an .npz archive")
+    with loaded as archive:
+        return {name: archive[name] for name in archive.files}

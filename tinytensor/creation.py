@@ -29,7 +29,7 @@ def tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None,
     """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array)."""
     if isinstance(data, Tensor):
         data = data.data
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    return _make(backend.as_array(data, dtype, device, copy=True), requires_grad)
 
 
 def full(*shape: Any, fill_value: float, dtype: Any = None, device: Any = None,

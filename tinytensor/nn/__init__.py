@@ -10,13 +10,14 @@ dropout.py        Dropout
 activation.py     ReLU, GELU, Tanh, Identity
 container.py      ModuleList, Sequential
 loss.py           CrossEntropyLoss, MSELoss
+utils.py          clip_grad_norm_ (from tinytensor.optim)
 
 ``tinytensor.nn.functional`` is tinytensor.functional, under PyTorch's name.
 """
 import sys
 
 from .. import functional
-from . import init
+from . import init, utils
 from .activation import GELU, Identity, ReLU, Tanh
 from .container import ModuleList, Sequential
 from .dropout import Dropout
@@ -32,4 +33,4 @@ sys.modules[__name__ + ".functional"] = functional
 
 __all__ = ["CrossEntropyLoss", "Dropout", "Embedding", "GELU", "Identity", "LayerNorm", "Linear",
            "MSELoss", "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Tanh",
-           "functional", "init"]
+           "functional", "init", "utils"]

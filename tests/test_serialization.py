@@ -1,0 +1,158 @@
+"""Checkpoints: tinytensor.save / tinytensor.load round-trip exactly, write atomically,
+and refuse bad files with a clear error."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import tinytensor as tt
+from tinytensor import backend, optim, serialization
+
+
+def checkpoint() -> dict:
+    return {
+        "model": {"weight": tt.randn(3, 4), "bias": tt.zeros(4, dtype=tt.float64),
+                  "half": tt.randn(5).to(tt.float16), "ids": tt.arange(6).reshape(2, 3),
+                  "mask": tt.tensor([True, False]), "scalar": tt.tensor(2.5)},
+        "optimizer": {"state": {0: {"step": 3, "exp_avg": tt.randn(3)}},
+                      "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.98), "params": [0]}]},
+        "step": 1200, "loss": 2.25, "nan": math.nan, "inf": -math.inf, "name": "tiny ✓",
+        "flags": [True, False, None], "nested": ((1, 2), [3, (4,)]), "empty": {}, (1, "a"): "tuple key",
+    }
+
+
+def assert_same(a: object, b: object) -> None:
+    """Equal nested containers, tensors equal in dtype, device, requires_grad and every bit."""
+    if isinstance(a, tt.Tensor):
+        assert type(b) is tt.Tensor and a.dtype == b.dtype and a.device == b.device
+        assert a.requires_grad == b.requires_grad and a.shape == b.shape
+        assert a.numpy().tobytes() == b.numpy().tobytes()
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and list(a) == list(b)
+        for key in a:
+            assert_same(a[key], b[key])
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b)
+    else:
+        assert type(a) is type(b) and a == b
+
+
+def test_round_trip_is_exact(tmp_path):
+    obj = checkpoint()
+    tt.save(obj, tmp_path / "ckpt.npz")
+    assert_same(obj, tt.load(tmp_path / "ckpt.npz"))
+    assert os.listdir(tmp_path) == ["ckpt.npz"]
+
+
+def test_a_tensor_saved_twice_comes_back_as_one(tmp_path):
+    shared = tt.randn(2, requires_grad=True)
+    tt.save({"embedding": shared, "output": shared}, tmp_path / "tied.npz")
+    loaded = tt.load(tmp_path / "tied.npz")
+    assert loaded["embedding"] is loaded["output"] and loaded["embedding"].requires_grad
+
+
+def test_map_location_and_devices(tmp_path, device):
+    tt.save({"w": tt.randn(3, device=device)}, tmp_path / "c.npz")
+    assert tt.load(tmp_path / "c.npz")["w"].device == device
+    on_cpu = tt.load(tmp_path / "c.npz", map_location="cpu")["w"]
+    assert on_cpu.device == "cpu"
+    assert tt.load(tmp_path / "c.npz", map_location=device)["w"].device == device
+    assert on_cpu.numpy().tobytes() == tt.load(tmp_path / "c.npz")["w"].numpy().tobytes()
+
+
+def test_gpu_checkpoint_without_gpu_suggests_map_location(tmp_path, monkeypatch):
+    structure = {"format": serialization.FORMAT, "version": serialization.VERSION,
+                 "object": {"dict": [["w", {"tensor": "0", "device": "cuda:0"}]]}}
+    np.savez(tmp_path / "gpu.npz", **{"0": np.ones(2, dtype=np.float32),
+                                       serialization.STRUCTURE: np.frombuffer(json.dumps(structure).encode(),
+                                                                              dtype=np.uint8)})
+    monkeypatch.setattr(backend, "cuda_is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="map_location='cpu'"):
+        tt.load(tmp_path / "gpu.npz")
+    assert tt.load(tmp_path / "gpu.npz", map_location="cpu")["w"].tolist() == [1.0, 1.0]
+
+
+def test_model_and_optimizer_state_dicts(tmp_path):
+    model = tt.nn.Linear(3, 2)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    model(tt.randn(4, 3)).sum().backward()
+    opt.step()
+    tt.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "c.npz")
+    loaded = tt.load(tmp_path / "c.npz")
+    assert_same(dict(model.state_dict()), loaded["model"])
+    assert_same(opt.state_dict(), loaded["optimizer"])
+
+
+def test_saving_something_else_names_where_it_is(tmp_path):
+    with pytest.raises(TypeError, match=r"cannot save the set at obj\['config'\]\['tags'\]"):
+        tt.save({"config": {"tags": {"a"}}}, tmp_path / "c.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_crash_while_saving_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.npz"
+    tt.save({"step": 1, "w": tt.ones(3)}, path)
+
+    def crash_midway(file, arrays):
+        file.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt  # as if the process were stopped while writing
+
+    monkeypatch.setattr(backend, "write_npz", crash_midway)
+    with pytest.raises(KeyboardInterrupt):
+        tt.save({"step": 2, "w": tt.zeros(3)}, path)
+    assert os.listdir(tmp_path) == ["ckpt.npz"]  # no temporary file left behind
+    old = tt.load(path)
+    assert old["step"] == 1 and old["w"].tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "flipped byte", "plain npz", "npy",
+                                    "pickled objects", "empty", "other json"])
+def test_bad_files_are_refused_clearly(tmp_path, damage):
+    path = tmp_path / "bad.npz"
+    tt.save(checkpoint(), path)
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(bytes(range(256)) * 4)
+    elif damage == "flipped byte":
+        with zipfile.ZipFile(path) as archive:
+            offset = archive.getinfo("0.npy").header_offset + 200  # inside the first array's data
+        path.write_bytes(data[:offset] + bytes([data[offset] ^ 1]) + data[offset + 1:])
+    elif damage == "plain npz":
+        np.savez(path, weight=np.zeros(3))
+    elif damage == "npy":
+        with open(path, "wb") as file:
+            np.save(file, np.zeros(3))
+    elif damage == "pickled objects":
+        np.savez(path, __structure__=np.zeros(3, dtype=np.uint8), weights=np.array([{"a": 1}], dtype=object))
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "other json":
+        np.savez(path, __structure__=np.frombuffer(b'{"format": "other"}', dtype=np.uint8))
+    with pytest.raises(ValueError, match="not a tinytensor checkpoint or corrupted: .*bad.npz") as error:
+        tt.load(path)
+    assert error.value.__cause__ is None and error.value.__suppress_context__
+    if damage in ("garbage", "pickled objects"):
+        assert "unpickle" in str(error.value)
+
+
+def test_a_missing_file_is_not_called_corrupted(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        tt.load(tmp_path / "nothing.npz")
+
+
+def test_the_file_is_an_ordinary_npz_without_pickles(tmp_path):
+    tt.save({"w": tt.ones(2), "step": 3}, tmp_path / "c.npz")
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as archive:
+        assert sorted(archive.files) == ["0", serialization.STRUCTURE]
+        assert archive["0"].tolist() == [1.0, 1.0]

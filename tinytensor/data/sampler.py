@@ -1,0 +1,107 @@
+"""Samplers: in which order, and in which groups, a DataLoader visits the examples.
+
+A sampler yields example indices; a batch sampler yields lists of indices, one
+list per batch:
+
+    RandomSampler         a fresh random order of all examples, every epoch
+    BatchSampler          cuts any order into batches of batch_size
+    BucketBatchSampler    batches of examples of similar length, in random order
+
+Random orders come from tinytensor's CPU generator, so ``tinytensor.manual_seed``
+makes the order of every epoch repeat from run to run. Given ``seed=``, a
+sampler draws from a generator of its own instead, so its orders do not depend
+on what else draws random numbers (initialization, dropout).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Sequence, Sized
+
+from .. import backend
+
+
+def _own_generator(seed: int | None) -> Any:
+    return None if seed is None else backend.new_generator(seed)
+
+
+def _shuffled(n: int, generator: Any) -> list[int]:
+    """A random order of range(n) from ``generator``, or else from tinytensor's.
+
+    tinytensor's generator is looked up at each call, not kept: manual_seed replaces it.
+    """
+    source = backend.generator(backend.CPU) if generator is None else generator
+    return source.permutation(n).tolist()
+
+
+class RandomSampler:
+    """Every index once, in a new random order each time it is iterated (each epoch)."""
+
+    def __init__(self, data_source: Sized, seed: int | None = None) -> None:
+        self.data_source = data_source
+        self.generator = _own_generator(seed)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(_shuffled(len(self.data_source), self.generator))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class BatchSampler:
+    """Lists of ``batch_size`` indices from ``sampler``; the last may be shorter unless ``drop_last``."""
+
+    def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool = False) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batch: list[int] = []
+        for index in self.sampler:
+            batch.append(index)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.sampler), self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+
+class BucketBatchSampler(BatchSampler):
+    """Batches of examples of similar length, so little of a padded batch is padding.
+
+    Sorting the whole dataset by length would make every epoch the same batches,
+    shortest first. Instead, each epoch:
+
+    1. shuffle all indices;
+    2. cut them into pools of ``pool_size`` batches;
+    3. sort each pool by length and cut it into batches (neighbours in length);
+    4. shuffle the order of the batches.
+
+    A larger pool means batches of more even length but less randomness in
+    which examples meet. ``lengths[i]`` is the length of example i (for a
+    translation pair, e.g. the longer side). With ``shuffle=False`` the steps
+    1 and 4 are skipped.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, drop_last: bool = False,
+                 shuffle: bool = True, pool_size: int = 100, seed: int | None = None) -> None:
+        super().__init__(range(len(lengths)), batch_size, drop_last)
+        self.lengths, self.shuffle, self.pool_size = list(lengths), shuffle, pool_size
+        self.generator = _own_generator(seed)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        n = len(self.lengths)
+        order = _shuffled(n, self.generator) if self.shuffle else list(range(n))
+        pool = self.pool_size * self.batch_size  # a whole number of batches: only the very last is short
+        batches = []
+        for start in range(0, n, pool):
+            by_length = sorted(order[start:start + pool], key=self.lengths.__getitem__)
+            batches += [by_length[i:i + self.batch_size] for i in range(0, len(by_length), self.batch_size)]
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        if self.shuffle:
+            batches = [batches[i] for i in _shuffled(len(batches), self.generator)]
+        return iter(batches)

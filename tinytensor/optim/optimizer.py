@@ -1,0 +1,139 @@
+"""Optimizer: the base class that turns gradients into parameter updates.
+
+Training repeats ``loss.backward(); optimizer.step(); optimizer.zero_grad()``.
+``step`` visits every parameter that has a gradient and applies the update rule
+of the subclass (SGD, Adam, AdamW), which is one method, ``_update``, written
+as the formula it implements.
+
+Parameters come in *param groups*: each group is a dict with its list of
+``"params"`` and its own hyperparameters (``"lr"``, ``"weight_decay"``...), so
+one model can train its embeddings and its other weights differently. A
+learning-rate schedule works by rewriting ``group["lr"]`` between steps.
+
+Whatever a rule remembers between steps (a momentum buffer, Adam's moment
+estimates, the step count) lives in ``optimizer.state[param]``. ``state_dict``
+writes it down with parameters named by their position, not by identity, so a
+checkpoint can be loaded into a fresh model's fresh optimizer.
+
+Two rules keep updates safe:
+
+* they run under ``no_grad`` (an update is not part of any graph) and write the
+  new values into the parameter's own array, so ``model.weight`` is still the
+  same Parameter object, holding the same memory, after ``step()``;
+* they never change ``p.grad`` or a state tensor in place, only replace them,
+  so a gradient or a ``state_dict`` the user holds is never changed behind
+  their back.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..autograd.grad_mode import no_grad
+from ..creation import zeros_like
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Base class: keeps the param groups and the state; subclasses write ``_update``."""
+
+    def __init__(self, params: "Iterable[Tensor] | Iterable[dict[str, Any]]",
+                 defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list: pass model.parameters()")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters; hyperparameters it leaves out take the defaults."""
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        for p in params:
+            if not isinstance(p, Tensor) or not p.is_leaf or not p.requires_grad:
+                raise ValueError("optimizer can only update leaf tensors that require grad "
+                                 f"(Parameters), got {type(p).__name__}")
+            if id(p) in seen:
+                raise ValueError("a parameter appears in more than one param group")
+            seen.add(id(p))
+        self.param_groups.append({**self.defaults, **param_group, "params": params})
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients, so the next backward starts from zero (it adds into .grad).
+
+        ``None`` (the default) frees the memory; ``set_to_none=False`` puts zeros
+        there instead, as new tensors.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad = None if set_to_none else zeros_like(p.grad)
+
+    @no_grad()
+    def step(self) -> None:
+        """Update every parameter that has a gradient, by the subclass's rule."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad, self.state.setdefault(p, {}), group)
+
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Apply one update to ``p`` (write it with ``_assign``), reading and renewing ``state``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    # Checkpoints
+    # ------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``.
+
+        Parameters are numbered in group order, as PyTorch does, so the dict
+        holds only tensors, numbers and strings, and tinytensor.save can write it.
+        """
+        index = {id(p): i for i, p in enumerate(self._params())}
+        groups = [{**group, "params": [index[id(p)] for p in group["params"]]}
+                  for group in self.param_groups]
+        state = {index[id(p)]: dict(values) for p, values in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take over a saved state: hyperparameters per group, and each parameter's state.
+
+        The optimizer must have been built over the same parameters in the same
+        order (the same model); state tensors move to their parameter's device.
+        """
+        saved = state_dict["param_groups"]
+        if [len(g["params"]) for g in saved] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError("load_state_dict: the saved optimizer has param groups of sizes "
+                             f"{[len(g['params']) for g in saved]}, this one "
+                             f"{[len(g['params']) for g in self.param_groups]}; build it over "
+                             "the same model's parameters")
+        params = self._params()
+        self.state = {params[int(i)]: {key: _to_device(value, params[int(i)]) for key, value in values.items()}
+                      for i, values in state_dict["state"].items()}
+        self.param_groups = [{**saved_group, "params": group["params"]}
+                             for saved_group, group in zip(saved, self.param_groups)]
+
+    def _params(self) -> list[Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {key}: {value}" for key, value in sorted(group.items()) if key != "params"]
+        return "\n".join(lines + [")"])
+
+
+def _assign(p: Tensor, value: Tensor) -> None:
+    """Write ``value`` into ``p``'s own array: the Parameter and its memory stay the same."""
+    p.data[...] = value.data
+
+
+def _to_device(value: Any, param: Tensor) -> Any:
+    return value.to(param.device) if isinstance(value, Tensor) else value
