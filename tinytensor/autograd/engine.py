@@ -25,14 +25,17 @@ from .graph import topological_order
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
-_observers: list[Callable[[Any, "Tensor"], None]] = []
+Observer = Callable[[Any, "Tensor", tuple], None]
+_observers: list[Observer] = []
 
 
 @contextlib.contextmanager
-def observe(callback: Callable[[Any, "Tensor"], None]) -> Iterator[None]:
-    """Call ``callback(node, grad)`` each time backward finishes a node's gradient.
+def observe(callback: Observer) -> Iterator[None]:
+    """Call ``callback(node, grad, sent)`` as backward finishes each node.
 
-    Nodes come in the engine's own order; the pictures replay backprop with it.
+    ``grad`` is the node's complete gradient; ``sent`` is what its backward sent
+    to each input (empty for a leaf). Nodes come in the engine's own order,
+    which is how the pictures replay backprop.
     """
     _observers.append(callback)
     try:
@@ -62,11 +65,11 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
                 continue
             if node.hooks:
                 grad = _run_hooks(node, grad)
-            for observer in _observers:
-                observer(node, grad)
             if wanted is not None and node in wanted:
                 captured[node] = grad
             if not isinstance(node, Function):  # a leaf Tensor: the gradient stops here
+                for observer in _observers:
+                    observer(node, grad, ())
                 if capture is None:
                     node._accumulate_grad(grad)
                 continue
@@ -74,8 +77,10 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
                 _keep_grad(node, grad)
             if node.inputs is None:
                 raise _freed(node)
-            # the chain rule, one node: send each input its share of the gradient
-            for parent, parent_grad in zip(node.parents, node.backward(grad)):
+            sent = node.backward(grad)  # the chain rule, one node: each input's share
+            for observer in _observers:
+                observer(node, grad, sent)
+            for parent, parent_grad in zip(node.parents, sent):
                 if parent is not None and parent_grad is not None:
                     _add(grads, parent, parent_grad)
             if not retain_graph:
