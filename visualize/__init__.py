@@ -1,1 +1,33 @@
-"""visualize: pictures of the computation graph and of backprop. Being written (issue 4)."""
+"""visualize: pictures of the computation graph and of backprop.
+
+Three lines draw a graph with every gradient on it::
+
+    trace = visualize.trace_backward(loss)                  # loss.backward(), watched
+    dot = visualize.draw_graph(loss, model=model, grads=trace)
+    visualize.render(dot, "graph.svg")                      # or .png; dot.source is DOT
+
+and ``visualize.render_backprop(loss, "backprop.html")`` writes a page that
+replays backward one node at a time. ``python -m visualize`` draws the gallery
+of docs/visualize.md.
+
+Read in this order:
+    trace.py          watching backward: every gradient, in the engine's order
+    describe.py       a tensor in a few words (values, or shape and norm)
+    graph.py          from the engine's graph to boxes, arrows and module groups
+    ink.py            gradient norm -> arrow width and colour
+    dot.py            draw_graph: the picture in Graphviz's DOT language
+    renderer.py       DOT -> SVG/PNG with Graphviz's dot or graphviz-pure
+    backprop_html.py  the step-by-step replay page
+    gradient_flow.py  vanishing gradients in a deep stack, with and without residuals
+    gallery.py        the pictures of the docs, and __main__.py that writes them
+"""
+from .backprop_html import render_backprop
+from .dot import draw_graph
+from .gradient_flow import plot_gradient_flow
+from .graph import build_picture
+from .renderer import RendererNotFound, find_renderer, render, render_bytes, to_svg
+from .trace import BackwardTrace, trace_backward
+
+__all__ = ["BackwardTrace", "RendererNotFound", "build_picture", "draw_graph", "find_renderer",
+           "plot_gradient_flow", "render", "render_backprop", "render_bytes", "to_svg",
+           "trace_backward"]

@@ -1,0 +1,77 @@
+"""Recording one backward pass: every gradient, in the order the engine computed it.
+
+After ``loss.backward()`` only the leaves keep their gradient (``.grad``); the
+gradient of every intermediate tensor was computed, used and dropped. To draw
+them we watch backward as it runs, with ``tinytensor.autograd.observe``: the
+engine calls us once per node, at the moment that node's gradient is complete::
+
+    trace = trace_backward(loss)      # runs loss.backward() and watches it
+    trace[h]                          # dL/dh for any tensor h of the graph
+    trace.order                       # the nodes, in the engine's real order
+    draw_graph(loss, grads=trace)     # the picture with every gradient
+
+Two more things are kept while they still exist (backward frees them right
+after our callback returns):
+
+* ``sent[node]``: what the op's backward sends to each of its inputs. A tensor
+  used twice receives two such messages and its gradient is their sum (the
+  chain rule); each edge of the picture is drawn with its own message.
+* ``values[node]``: the forward value of each small tensor, so the picture can
+  print ``data 0.7071`` next to ``grad 0.5000`` as micrograd does.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from tinytensor import Tensor
+from tinytensor.autograd import Function, observe
+
+from . import describe
+
+
+class BackwardTrace(Mapping[Any, Tensor]):
+    """The gradient of every node of one backward pass, by node (or by tensor)."""
+
+    def __init__(self) -> None:
+        self.order: list = []                       # nodes, in the order backward finished them
+        self.grads: dict[Any, Tensor] = {}          # node -> dL/d(node's tensor)
+        self.sent: dict[Any, tuple] = {}            # op -> its backward's result, one per input
+        self.values: dict[Any, Any] = {}            # node -> forward value (small tensors only)
+
+    def record(self, node: Any, grad: Tensor, sent: tuple) -> None:
+        """The ``observe`` callback: called once per node, before the engine moves on."""
+        self.order.append(node)
+        self.grads[node] = grad
+        if isinstance(node, Function):
+            self.sent[node] = tuple(sent)
+            self.values.update((parent, t.data) for parent, t in zip(node.parents, node.inputs)
+                               if parent is not None and describe.is_few(t.data))
+
+    # -- Mapping: trace[tensor] or trace[node] -----------------------------------
+    def __getitem__(self, key: Any) -> Tensor:
+        return self.grads[node_of(key)]
+
+    def __iter__(self) -> Iterator:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def node_of(key: Any) -> Any:
+    """The graph node that stands for a tensor: the op that made it, or the leaf itself."""
+    if isinstance(key, Tensor) and key.grad_fn is not None:
+        return key.grad_fn
+    return key
+
+
+def trace_backward(loss: Tensor, gradient: Tensor | None = None,
+                   retain_graph: bool = False) -> BackwardTrace:
+    """Run ``loss.backward(gradient)`` and return every gradient it computed.
+
+    The leaves' ``.grad`` are filled exactly as a plain ``loss.backward()`` would.
+    """
+    trace = BackwardTrace()
+    with observe(trace.record):
+        loss.backward(gradient, retain_graph=retain_graph)
+    return trace
