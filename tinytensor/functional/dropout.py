@@ -25,6 +25,10 @@ class Dropout(Function):
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         return (grad * Tensor._make(self.scaled_mask, None),)
 
+    def release(self) -> None:
+        super().release()
+        self.scaled_mask = None  # as big as the input: freed with the rest after backward
+
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not 0.0 <= p <= 1.0:

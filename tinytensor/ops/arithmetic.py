@@ -20,9 +20,20 @@ from typing import Any
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .broadcast import sum_to
+from .conversion import promote
+from .selection import where
 
 
-class Add(Function):
+class Binary(Function):
+    """A two-operand op: both operands get one dtype first (see conversion.promote)."""
+
+    true_division = False
+
+    def __call__(self, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
+        return super().__call__(*promote(a, b, self.true_division))
+
+
+class Add(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a + b
 
@@ -40,7 +51,7 @@ class ResidualAdd(Add):
         return "residual add"
 
 
-class Sub(Function):
+class Sub(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a - b
 
@@ -50,7 +61,7 @@ class Sub(Function):
                 sum_to(-grad, b.shape) if self.needs_grad(1) else None)
 
 
-class Mul(Function):
+class Mul(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a * b
 
@@ -60,7 +71,9 @@ class Mul(Function):
                 sum_to(grad * a, b.shape) if self.needs_grad(1) else None)
 
 
-class Div(Function):
+class Div(Binary):
+    true_division = True  # int / int is a float, as in PyTorch
+
     def forward(self, a: Any, b: Any) -> Any:
         return a / b
 
@@ -71,16 +84,28 @@ class Div(Function):
                 sum_to(-grad_a * a / b, b.shape) if self.needs_grad(1) else None)
 
 
-class Pow(Function):
+class Pow(Binary):
     needs_output = True
 
     def forward(self, a: Any, b: Any) -> Any:
         return a ** b
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        # As PyTorch: where b = 0, dz/da is 0 even at a = 0 (not 0 * 0^-1 = nan), and
+        # where a = 0 and b >= 0, dz/db is 0 (not 0 * log 0 = nan).
         a, b = self.inputs
-        return (sum_to(grad * b * a ** (b - 1), a.shape) if self.needs_grad(0) else None,
-                sum_to(grad * self.output * a.log(), b.shape) if self.needs_grad(1) else None)
+        grad_a = grad_b = None
+        if self.needs_grad(0):
+            slope = b * a ** (b - 1)
+            if (b.data == 0).any():
+                slope = where(b.data == 0, 0.0, slope)
+            grad_a = sum_to(grad * slope, a.shape)
+        if self.needs_grad(1):
+            slope = self.output * a.log()
+            if (a.data == 0).any():
+                slope = where((a.data == 0) & (b.data >= 0), 0.0, slope)
+            grad_b = sum_to(grad * slope, b.shape)
+        return grad_a, grad_b
 
 
 class Neg(Function):

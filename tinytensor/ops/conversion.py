@@ -38,3 +38,35 @@ class ToDevice(Function):
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         return (ToDevice(self.inputs[0].device)(grad),)
+
+
+def result_dtype(a: Any, b: Any, true_division: bool = False) -> Any:
+    """The dtype a binary op computes in, as PyTorch chooses it (None: leave it to NumPy).
+
+    * a float and an integer: the float's dtype. NumPy 2 computes int64 * float32
+      in float64; PyTorch keeps float32, so a float32 model stays float32.
+    * two floats: the wider one.
+    * true division of two integers: the default float (``tensor([1, 2]) / 2`` is float32).
+    * two integers otherwise: None, NumPy's rule (int32 with int64 is int64) is PyTorch's.
+    """
+    a_float, b_float = backend.is_floating(a), backend.is_floating(b)
+    if a_float and b_float:
+        return a if a.itemsize >= b.itemsize else b
+    if a_float or b_float:
+        return a if a_float else b
+    return backend.DEFAULT_FLOAT if true_division else None
+
+
+def promote(a: Tensor, b: Tensor, true_division: bool = False) -> tuple[Tensor, Tensor]:
+    """Bring the two operands of a binary op to one dtype first (see ``result_dtype``).
+
+    The ``Cast`` is part of the graph, so each input's gradient comes back in its
+    own dtype: a float32 weight never receives a float64 gradient.
+    """
+    if a.dtype == b.dtype and (not true_division or backend.is_floating(a.dtype)):
+        return a, b
+    target = result_dtype(a.dtype, b.dtype, true_division)
+    if target is None:
+        return a, b
+    return (a if a.dtype == target else Cast(target)(a),
+            b if b.dtype == target else Cast(target)(b))

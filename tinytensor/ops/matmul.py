@@ -16,6 +16,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .broadcast import sum_to
+from .conversion import promote
 
 
 class MatMul(Function):
@@ -29,6 +30,7 @@ class MatMul(Function):
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
+    a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}; use * to multiply by a scalar")
@@ -37,8 +39,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
                          f"the first ({a.shape[-1]}) must equal the "
                          f"{'second-to-last' if b.ndim > 1 else 'only'} dimension of the second "
                          f"({b.shape[-2 if b.ndim > 1 else 0]})")
-    if a.ndim == 1:
-        return matmul(a.unsqueeze(0), b).squeeze(-2)
+    if a.ndim == 1:  # (k,) @ (..., k, m): a 1-row matrix; (k,) @ (k,) gives a 0-d result
+        return matmul(a.unsqueeze(0), b).squeeze(-2 if b.ndim > 1 else -1)
     if b.ndim == 1:
         return matmul(a, b.unsqueeze(-1)).squeeze(-1)
     return MatMul()(a, b)

@@ -65,6 +65,11 @@ class Sum(Reduction):
 
 
 class Mean(Reduction):
+    def __call__(self, x: Tensor) -> Tensor:
+        if x.dtype.kind != "f":  # as PyTorch: the mean of integers has no obvious dtype
+            raise TypeError(f"mean: needs a floating point tensor, got {x.dtype}; use x.float()")
+        return super().__call__(x)
+
     def forward(self, a: Any) -> Any:
         return a.mean(axis=self.axes, keepdims=self.keepdims)
 

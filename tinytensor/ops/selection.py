@@ -17,6 +17,7 @@ from .. import backend
 from ..autograd.function import Function
 from ..tensor import Tensor, as_operand
 from .broadcast import sum_to
+from .conversion import promote
 from .pointwise import mask_like
 
 
@@ -76,24 +77,30 @@ class Where(Function):
         return (sum_to(grad * picked_a, a.shape) if self.needs_grad(0) else None,
                 sum_to(grad * (1 - picked_a), b.shape) if self.needs_grad(1) else None)
 
+    def release(self) -> None:
+        super().release()
+        self.condition = None  # may be as big as the inputs (x > 0): freed after backward
+
 
 def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tensor:
     return Clip(low, high)(x)
 
 
 def maximum(a: Tensor, b: Any) -> Tensor:
-    return Maximum()(a, as_operand(b, a))
+    return Maximum()(*promote(a, as_operand(b, a)))
 
 
 def minimum(a: Tensor, b: Any) -> Tensor:
-    return Minimum()(a, as_operand(b, a))
+    return Minimum()(*promote(a, as_operand(b, a)))
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """``a`` where ``condition`` holds, else ``b`` (either may be a number)."""
-    like = a if isinstance(a, Tensor) else b
+    """``a`` where ``condition`` holds, else ``b`` (either or both may be a number)."""
     cond = condition.data if isinstance(condition, Tensor) else backend.as_array(condition)
-    return Where(cond.astype(bool, copy=False))(as_operand(a, like), as_operand(b, like))
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # two numbers: on cond's device
+        b = Tensor(b, device=backend.device_of(cond))
+    like = a if isinstance(a, Tensor) else b
+    return Where(cond.astype(bool, copy=False))(*promote(as_operand(a, like), as_operand(b, like)))
 
 
 def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from .. import backend
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .conversion import Cast
 from .reduction import normalize_axes
 
 
@@ -102,6 +103,10 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("concat: needs at least one tensor")
+    floats = [t.dtype for t in tensors if backend.is_floating(t.dtype)]
+    if floats:  # one float dtype for all (as conversion.promote): each gradient keeps its input's dtype
+        target = max(floats, key=lambda dtype: dtype.itemsize)
+        tensors = [t if t.dtype == target else Cast(target)(t) for t in tensors]
     return Concat(normalize_axes(axis, tensors[0].ndim)[0])(*tensors)
 
 
