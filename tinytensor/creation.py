@@ -34,16 +34,20 @@ def tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None,
 
 def full(*shape: Any, fill_value: float, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
+    if dtype is None and isinstance(fill_value, (bool, int)):  # full(2, fill_value=7) is int64
+        dtype = backend.bool_ if isinstance(fill_value, bool) else backend.int64
     array = backend.full(_shape(shape), fill_value, backend.resolve_dtype(dtype), Device(device or "cpu"))
     return _make(array, requires_grad)
 
 
 def zeros(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return full(*shape, fill_value=0, dtype=dtype, device=device, requires_grad=requires_grad)
+    return full(*shape, fill_value=0, dtype=backend.resolve_dtype(dtype), device=device,
+                requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return full(*shape, fill_value=1, dtype=dtype, device=device, requires_grad=requires_grad)
+    return full(*shape, fill_value=1, dtype=backend.resolve_dtype(dtype), device=device,
+                requires_grad=requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,

@@ -163,11 +163,7 @@ class Tensor:
                     f"gradient=tinytensor.ones_like(out).")
             gradient = Tensor._make(backend.xp_of(self.data).ones_like(self.data), None)
         else:
-            gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=self.dtype,
-                                                                            device=self.device)
-            if gradient.shape != self.shape:
-                raise RuntimeError(f"backward: gradient has shape {gradient.shape} but the tensor "
-                                   f"has shape {self.shape}; they must match")
+            gradient = _seed_like(gradient, self, "backward")
         engine.run_backward([self], [gradient],
                             retain_graph=create_graph if retain_graph is None else retain_graph,
                             create_graph=create_graph)
@@ -377,6 +373,15 @@ class Tensor:
         from . import functional  # noqa: PLC0415
 
         return functional.log_softmax(self, axis)
+
+
+def _seed_like(gradient: Any, out: Tensor, op: str) -> Tensor:
+    """The gradient a backward starts from: out's shape, and cast to out's dtype (as PyTorch)."""
+    gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, device=out.device)
+    if gradient.shape != out.shape:
+        raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the tensor has shape "
+                           f"{out.shape}; they must match")
+    return gradient.to(out.dtype)
 
 
 class RemovableHandle:

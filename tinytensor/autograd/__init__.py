@@ -26,7 +26,7 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
     With ``create_graph=True`` the result is differentiable again: the way to
     Hessian-vector products and gradient penalties.
     """
-    from ..tensor import Tensor  # noqa: PLC0415
+    from ..tensor import Tensor, _seed_like  # noqa: PLC0415
 
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
@@ -40,7 +40,7 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
             if out.numel() != 1:
                 raise RuntimeError(f"grad: grad_outputs must be given for an output of shape {out.shape}")
             seed = Tensor._make(backend.xp_of(out.data).ones_like(out.data), None)
-        seeds.append(seed)
+        seeds.append(_seed_like(seed, out, "grad"))
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("grad: every input must require grad")

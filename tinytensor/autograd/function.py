@@ -140,6 +140,6 @@ def _check_same_device(op: "Function | str", inputs: "tuple[Tensor, ...]") -> No
 def _explain(op: str, inputs: "tuple[Tensor, ...]", error: Exception) -> Exception:
     """Turn NumPy's error from inside an op into one that names the op and shapes."""
     shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
-    kind = ValueError if not isinstance(error, IndexError) else IndexError
+    kind = type(error) if isinstance(error, (IndexError, TypeError)) else ValueError
     return kind(f"{op}: cannot apply to shape{'s' if len(inputs) > 1 else ''} {shapes} "
                 f"(dtypes {', '.join(str(t.dtype) for t in inputs)}): {error}")

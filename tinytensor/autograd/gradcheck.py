@@ -72,19 +72,19 @@ def gradcheck(fn: Callable, inputs: Sequence[Any], eps: float = 1e-6, atol: floa
 
 
 def _numerical_gradient(fn: Callable, inputs: list, i: int, directions: list, eps: float) -> Any:
+    """dL/dx_i for every element of input i, by nudging it in place by -eps and +eps."""
     x = inputs[i]
-    original = x.data.copy()
-    flat = x.data.reshape(-1)  # a view: writing into it perturbs x in place
-    numeric = backend.numpy.zeros(x.numel())
+    numeric = backend.numpy.zeros(x.shape)
     with no_grad():
-        for k in range(x.numel()):
-            flat[k] = original.reshape(-1)[k] + eps
+        for index in backend.numpy.ndindex(*x.shape):
+            original = x.data[index].item()
+            x.data[index] = original + eps
             plus = _projected(_outputs(fn, inputs), directions).item()
-            flat[k] = original.reshape(-1)[k] - eps
+            x.data[index] = original - eps
             minus = _projected(_outputs(fn, inputs), directions).item()
-            flat[k] = original.reshape(-1)[k]
-            numeric[k] = (plus - minus) / (2 * eps)
-    return numeric.reshape(x.shape)
+            x.data[index] = original
+            numeric[index] = (plus - minus) / (2 * eps)
+    return numeric
 
 
 def _compare(i: int, shape: tuple, exact: Any, numeric: Any, atol: float, rtol: float) -> None:
