@@ -1,0 +1,337 @@
+"""Autograd semantics: what backward does, beyond the values of single gradients.
+
+These are the rules a learner relies on when training (and that PyTorch
+follows): gradients accumulate into leaves, intermediates keep no .grad unless
+asked, hooks can see and change gradients, no_grad records nothing, a graph
+can be walked twice only with retain_graph, a tensor used twice gets both
+contributions. It also checks the worked examples of the seed documents
+(masked softmax, layer norm of (1, 3, 5)) and that a 100,000-op chain
+backpropagates without hitting Python's recursion limit.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import tinytensor as tt
+import tinytensor.functional as F
+from tinytensor.autograd import grad
+
+
+def leaf(values, dtype=tt.float64):
+    return tt.tensor(values, dtype=dtype, requires_grad=True)
+
+
+# ----------------------------------------------------------------------------
+# The graph walker
+# ----------------------------------------------------------------------------
+def test_a_chain_of_100000_ops():
+    x = leaf(0.5)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.00001
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.00001 ** 100_000, rel=1e-9)  # e^1.0 ~ 2.718
+    assert y.item() == pytest.approx(0.5 * 1.00001 ** 100_000, rel=1e-9)
+
+
+def test_a_deep_chain_under_autograd_grad():
+    x = leaf(2.0)
+    y = x
+    for _ in range(100_000):
+        y = y + 1e-5
+    (g,) = grad(y, x)
+    assert g.item() == 1.0
+    assert y.item() == pytest.approx(3.0, rel=1e-9)
+
+
+def test_diamond_graph_sums_both_paths():
+    x = leaf(3.0)
+    a, b = x * 2, x ** 2       # two paths from x ...
+    (a * b).backward()         # ... d(2x * x^2)/dx = 6 x^2
+    assert x.grad.item() == 54.0
+
+
+def test_the_same_tensor_twice_in_one_op():
+    x = leaf([1.0, -2.0])
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, -4.0])
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = leaf([1.0, 2.0])
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3 + 2, 3 + 4])
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3, 3])
+
+
+def test_leaf_grad_is_a_fresh_array():
+    """Changing x.grad in place must not change anything in the graph (or the seed)."""
+    x = leaf([1.0, 2.0])
+    y = x.sum()
+    y.backward(retain_graph=True)
+    x.grad.data[:] = 100.0
+    x.grad = None
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+
+
+def test_intermediates_have_no_grad_unless_retained():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    kept = x * 3
+    kept.retain_grad()
+    (h * kept).sum().backward()
+    assert h.grad is None
+    np.testing.assert_array_equal(kept.grad.numpy(), h.numpy())  # d(h * kept)/d kept = h
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * 3 * x.numpy() * 2)
+
+
+def test_retain_grad_on_a_leaf_is_harmless():
+    x = leaf([1.0])
+    x.retain_grad()
+    (x * 5).sum().backward()
+    assert x.grad.item() == 5.0
+
+
+def test_backward_with_a_gradient_for_a_non_scalar():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * x
+    y.backward(gradient=tt.tensor([1.0, 0.5, -1.0], dtype=tt.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, -6.0])
+
+
+def test_backward_accepts_a_gradient_as_a_list():
+    x = leaf([1.0, 2.0])
+    (x * 2).backward([3.0, 4.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 8.0])
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first, rtol=1e-15)
+    np.testing.assert_allclose(first, np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])), rtol=1e-14)
+
+
+def test_backward_from_a_leaf():
+    x = leaf(4.0)
+    x.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_unused_input_gets_no_grad():
+    x, unused = leaf([1.0]), leaf([2.0])
+    (x * 2).sum().backward()
+    assert unused.grad is None
+
+
+# ----------------------------------------------------------------------------
+# Hooks
+# ----------------------------------------------------------------------------
+def test_hook_on_a_leaf_sees_and_replaces_the_gradient():
+    x = leaf([1.0, 2.0])
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    handle = x.register_hook(lambda g: g * 10)
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(seen[0], [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [30.0, 30.0])
+
+    handle.remove()
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    assert len(seen) == 2
+
+
+def test_hook_on_an_intermediate_changes_what_flows_back():
+    x = leaf([1.0, 2.0])
+    h = x * x
+    handle = h.register_hook(lambda g: g * 0.5)
+    (h * 4).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 0.5 * 4 * 2 * x.numpy())
+
+    handle.remove()
+    x.grad = None
+    h = x * x
+    (h * 4).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 4 * 2 * x.numpy())
+
+
+def test_hook_returning_none_keeps_the_gradient():
+    x = leaf([2.0])
+    h = x * 3
+    h.register_hook(lambda g: None)
+    h.sum().backward()
+    assert x.grad.item() == 3.0
+
+
+def test_register_hook_needs_requires_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tt.tensor([1.0]).register_hook(lambda g: g)
+
+
+# ----------------------------------------------------------------------------
+# Grad mode
+# ----------------------------------------------------------------------------
+def test_no_grad_records_nothing():
+    x = leaf([1.0, 2.0])
+    with tt.no_grad():
+        y = x * 2
+        assert not tt.is_grad_enabled()
+    assert tt.is_grad_enabled()
+    assert y.grad_fn is None and not y.requires_grad and y.is_leaf
+
+
+def test_no_grad_and_enable_grad_as_decorators():
+    x = leaf([1.0])
+
+    @tt.no_grad()
+    def evaluate(t):
+        return t * 2, tt.is_grad_enabled()
+
+    @tt.enable_grad()
+    def train(t):
+        return t * 2, tt.is_grad_enabled()
+
+    y, enabled = evaluate(x)
+    assert not enabled and y.grad_fn is None
+    with tt.no_grad():
+        z, enabled = train(x)
+        assert not tt.is_grad_enabled()  # restored after the decorated call
+    assert enabled and z.grad_fn is not None and z.requires_grad
+    assert tt.is_grad_enabled()
+
+
+def test_grad_mode_contexts_nest_and_restore():
+    with tt.no_grad():
+        with tt.enable_grad():
+            assert tt.is_grad_enabled()
+            with tt.no_grad():
+                assert not tt.is_grad_enabled()
+            assert tt.is_grad_enabled()
+        assert not tt.is_grad_enabled()
+        with tt.set_grad_enabled(True):
+            assert tt.is_grad_enabled()
+    assert tt.is_grad_enabled()
+
+
+def test_grad_mode_is_restored_after_an_exception():
+    with pytest.raises(ZeroDivisionError), tt.no_grad():
+        _ = 1 / 0
+    assert tt.is_grad_enabled()
+
+
+def test_no_graph_when_no_input_requires_grad():
+    a, b = tt.tensor([1.0, 2.0]), tt.tensor([3.0, 4.0])
+    for y in (a * b, (a @ b), F.softmax(a), a.exp().sum(), a[0], tt.concat([a, b])):
+        assert y.grad_fn is None and not y.requires_grad
+
+
+def test_a_graph_is_recorded_when_one_input_requires_grad():
+    a, b = tt.tensor([1.0, 2.0]), leaf([3.0, 4.0], tt.float32)
+    y = a * b
+    assert y.requires_grad and y.grad_fn is not None and not y.is_leaf
+    y.sum().backward()
+    assert a.grad is None
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 2.0])
+
+
+def test_detach_cuts_the_graph_and_shares_memory():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    d = h.detach()
+    assert d.is_leaf and not d.requires_grad and d.grad_fn is None
+    assert np.shares_memory(d.data, h.data)
+    (h * d).sum().backward()  # d is a constant: d(h * d)/dx = 2 d
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * d.numpy())
+
+
+def test_requires_grad_and_is_leaf():
+    x = tt.tensor([1.0, 2.0])
+    assert x.is_leaf and not x.requires_grad
+    assert x.requires_grad_() is x and x.requires_grad
+    y = x * 2
+    assert not y.is_leaf
+    x.requires_grad_(False)
+    assert not x.requires_grad and (x * 2).grad_fn is None
+    with pytest.raises(RuntimeError, match="only leaf tensors"):
+        y.requires_grad_(False)
+
+
+def test_autograd_grad_does_not_touch_dot_grad():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, -1.0])
+    h = x * w
+    h.retain_grad()
+    gx, gw = grad((h * h).sum(), [x, w])
+    np.testing.assert_array_equal(gx.numpy(), 2 * h.numpy() * w.numpy())
+    np.testing.assert_array_equal(gw.numpy(), 2 * h.numpy() * x.numpy())
+    assert x.grad is None and w.grad is None and h.grad is None
+
+
+def test_autograd_grad_with_respect_to_an_intermediate():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    (gh,) = grad((h ** 2).sum(), h)
+    np.testing.assert_array_equal(gh.numpy(), 2 * h.numpy())
+
+
+def test_autograd_grad_unused_input():
+    x, unused = leaf([1.0]), leaf([2.0])
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        grad((x * 2).sum(), [x, unused])
+    gx, gu = grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gx.item() == 2.0 and gu is None
+
+
+def test_autograd_grad_with_grad_outputs():
+    x = leaf([1.0, 2.0])
+    (g,) = grad(x * x, x, grad_outputs=tt.tensor([1.0, -1.0], dtype=tt.float64))
+    np.testing.assert_array_equal(g.numpy(), [2.0, -4.0])
+
+
+# ----------------------------------------------------------------------------
+# The seed documents' worked examples
+# ----------------------------------------------------------------------------
+def test_masked_softmax_row():
+    scores = tt.tensor([[1.0, 2.0, 3.0, 4.0]])
+    mask = tt.tensor([[False, False, True, True]])
+    weights = F.softmax(scores.masked_fill(mask, float("-inf")), axis=-1)
+    e, e2 = math.e, math.e ** 2
+    np.testing.assert_allclose(weights.numpy(), [[e / (e + e2), e2 / (e + e2), 0.0, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(weights.numpy(), [[0.2689, 0.7311, 0.0, 0.0]], atol=5e-5)
+    assert weights.numpy()[0, 2:].tolist() == [0.0, 0.0]  # exactly zero, not tiny
+
+
+def test_masked_softmax_sends_no_gradient_to_masked_positions():
+    scores = leaf([[1.0, 2.0, 3.0, 4.0]])
+    mask = tt.tensor([[False, False, True, True]])
+    weights = F.softmax(scores.masked_fill(mask, float("-inf")), axis=-1)
+    (weights * tt.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=tt.float64)).sum().backward()
+    grads = scores.grad.numpy()
+    assert np.isfinite(grads).all()
+    assert grads[0, 2:].tolist() == [0.0, 0.0]
+    assert abs(grads[0, 0]) > 0.1
+
+
+def test_layer_norm_of_1_3_5():
+    x = tt.tensor([1.0, 3.0, 5.0], dtype=tt.float64)
+    assert x.mean().item() == 3.0
+    assert math.sqrt(x.var(correction=0).item()) == pytest.approx(1.63, abs=5e-3)
+    y = F.layer_norm(x, 3, eps=1e-12)
+    np.testing.assert_allclose(y.numpy(), [-1.2247, 0.0, 1.2247], atol=5e-5)
+    np.testing.assert_allclose(y.numpy(), [-math.sqrt(1.5), 0.0, math.sqrt(1.5)], rtol=1e-9, atol=1e-12)
+
+
+def test_softmax_rows_sum_to_one():
+    x = tt.randn(5, 7) * 10
+    for axis in (-1, 0):
+        sums = F.softmax(x, axis=axis).sum(axis=axis).numpy()
+        np.testing.assert_allclose(sums, np.ones_like(sums), rtol=1e-6)

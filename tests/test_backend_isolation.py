@@ -1,0 +1,102 @@
+"""Backend isolation: NumPy and CuPy are imported in exactly one file, tinytensor/backend.py.
+
+That is the promise that makes a port to another array library a one-file job,
+and that keeps CuPy optional. The first test reads every module of the
+packages (tinytensor/, transformer/, visualize/) with ``ast`` and looks at each
+``import`` and ``from ... import`` statement, wherever it is (a lazy import
+inside a function counts too). The second imports tinytensor in a fresh
+interpreter in which importing CuPy fails loudly, so any import of it, even an
+indirect one, is caught.
+"""
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("tinytensor", "transformer", "visualize")
+ALLOWED = {Path("tinytensor/backend.py")}
+FORBIDDEN = {"numpy", "cupy", "cupyx"}
+
+
+def modules():
+    for package in PACKAGES:
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def imported_names(source):
+    """(line, top-level module name) of every import anywhere in ``source``, relative ones excluded."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module.split(".")[0]
+
+
+def test_the_scan_finds_the_backend_imports():
+    """The scanner itself works: it sees backend.py's numpy and cupy imports."""
+    names = {name for _, name in imported_names((ROOT / "tinytensor/backend.py").read_text())}
+    assert {"numpy", "cupy"} <= names
+    assert len(list(modules())) > 20
+
+
+def test_the_scan_sees_every_form_of_import():
+    source = textwrap.dedent("""
+        import os, numpy as np
+        from cupy import cuda
+        def lazy():
+            import cupyx.scipy
+        from . import numpy
+    """)
+    names = [name for _, name in imported_names(source)]
+    assert names.count("numpy") == 1 and "cupy" in names and "cupyx" in names  # not the relative one
+
+
+def test_only_backend_imports_numpy_or_cupy():
+    offenders = []
+    for path in modules():
+        relative = path.relative_to(ROOT)
+        if relative in ALLOWED:
+            continue
+        for line, name in imported_names(path.read_text(encoding="utf-8")):
+            if name in FORBIDDEN:
+                offenders.append(f"{relative}:{line} imports {name}")
+    assert not offenders, "only tinytensor/backend.py may import numpy/cupy:\n" + "\n".join(offenders)
+
+
+BLOCKER = textwrap.dedent("""
+    import sys
+
+    class BlockCuPy:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("cupy", "cupyx"):
+                raise ImportError(f"test_backend_isolation: tinytensor tried to import {name}")
+            return None
+
+    sys.meta_path.insert(0, BlockCuPy())
+    import tinytensor
+    import tinytensor.functional
+    x = tinytensor.randn(3, 4, requires_grad=True)
+    (tinytensor.functional.softmax(x @ x.T) ** 2).sum().backward()
+    assert x.grad.shape == (3, 4)
+    assert not tinytensor.cuda_is_available()  # asked: CuPy's absence is an answer, not a crash
+    print(sorted(m for m in sys.modules if m.split(".")[0] in ("cupy", "cupyx")))
+""")
+
+
+def test_import_tinytensor_never_imports_cupy():
+    result = subprocess.run([sys.executable, "-c", BLOCKER], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_import_tinytensor_leaves_cupy_out_of_sys_modules():
+    code = "import sys, tinytensor; print([m for m in sys.modules if m.startswith('cupy')])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,118 @@
+"""Memory: backward frees what the graph saved, unless retain_graph=True asks to keep it.
+
+Every op keeps what its backward will read (its inputs, sometimes its output,
+dropout's mask, cross-entropy's targets as a table). A training loop that kept
+them after backward would grow with every step. The test holds only weak
+references to those arrays (NumPy arrays support weakref) and keeps alive just
+the loss and the leaves: after backward, every intermediate array must be gone.
+The graph's structure (``grad_fn.parents``) is kept, for the pictures.
+"""
+import gc
+import weakref
+
+import numpy as np
+
+import tinytensor as tt
+import tinytensor.functional as F
+from tinytensor.autograd import grad
+
+
+def build(seed=0):
+    """A small network; returns the loss, the leaves, and weak refs to every intermediate array."""
+    tt.manual_seed(seed)
+    x = tt.randn(4, 3)
+    w1 = tt.randn(3, 5, requires_grad=True)
+    w2 = tt.randn(5, 3, requires_grad=True)
+    gamma = tt.ones(5, requires_grad=True)
+    target = tt.tensor([0, 2, 1, 1])
+
+    h = x @ w1
+    n = F.layer_norm(h, 5, gamma)       # saves its output (x_hat)
+    a = F.gelu(n)
+    d = F.dropout(a, 0.3)                # saves a mask as big as a
+    e = d.tanh().exp()                   # tanh and exp save their outputs
+    m = e.masked_fill(e > 1.5, 0.0)      # where saves its condition
+    logits = m @ w2
+    loss = F.cross_entropy(logits, target, label_smoothing=0.1)  # saves a target table
+
+    intermediates = [h, n, a, d, e, m, logits]
+    refs = [weakref.ref(t.data) for t in intermediates]
+    refs += [weakref.ref(d.grad_fn.scaled_mask), weakref.ref(m.grad_fn.condition)]
+    refs += [weakref.ref(array) for array in loss.grad_fn.saved]
+    norm_node = n.grad_fn.parents[0]     # n = LayerNorm(h) * gamma
+    refs += [weakref.ref(node.out_data) for node in (norm_node, e.grad_fn)]
+    return loss, (w1, w2, gamma), refs
+
+
+def alive(refs):
+    gc.collect()
+    return [i for i, ref in enumerate(refs) if ref() is not None]
+
+
+def test_the_arrays_are_alive_before_backward():
+    _loss, _leaves, refs = build()
+    assert alive(refs) == list(range(len(refs)))  # the graph holds them: the test can see them
+
+
+def test_backward_frees_every_saved_array():
+    loss, leaves, refs = build()
+    loss.backward()
+    assert alive(refs) == []
+    assert all(leaf.grad is not None for leaf in leaves)
+    assert loss.item() > 0  # the loss itself stays
+
+
+def test_retain_graph_keeps_them_and_a_second_backward_agrees():
+    loss, leaves, refs = build()
+    loss.backward(retain_graph=True)
+    assert alive(refs) == list(range(len(refs)))
+    first = [leaf.grad.numpy().copy() for leaf in leaves]
+    for leaf in leaves:
+        leaf.grad = None
+    loss.backward()
+    for leaf, g in zip(leaves, first):
+        np.testing.assert_array_equal(leaf.grad.numpy(), g)
+    assert alive(refs) == []
+
+
+def test_autograd_grad_frees_them_too():
+    loss, leaves, refs = build()
+    grad(loss, list(leaves))
+    assert alive(refs) == []
+
+
+def test_create_graph_keeps_them_for_the_second_backward():
+    loss, leaves, refs = build()
+    grad(loss, list(leaves), create_graph=True)
+    assert len(alive(refs)) == len(refs)
+
+
+def test_the_graph_structure_survives_backward():
+    loss, leaves, _refs = build()
+    loss.backward()
+    seen, stack = set(), [loss.grad_fn]
+    while stack:  # walk from the loss down to the leaves
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.extend(getattr(node, "parents", ()))
+    for leaf in leaves:
+        assert id(leaf) in seen
+    assert len(seen) > 10
+
+
+def test_a_training_loop_does_not_accumulate_graphs():
+    """Each step's graph dies with its loss: the number of live arrays stays flat."""
+    tt.manual_seed(0)
+    w = tt.randn(8, 8, requires_grad=True)
+    x = tt.randn(16, 8)
+    refs = []
+    for _ in range(5):
+        h = (x @ w).tanh()
+        refs.append(weakref.ref(h.data))
+        loss = (h * h).mean()
+        loss.backward()
+        w.grad = None
+        del h, loss
+    assert alive(refs) == []
