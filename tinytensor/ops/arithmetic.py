@@ -30,7 +30,9 @@ class Binary(Function):
     true_division = False
 
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
-        return super().__call__(*promote(a, b, self.true_division))
+        if a.data.dtype is not b.data.dtype or self.true_division:  # the common case is free
+            a, b = promote(a, b, self.true_division)
+        return Function.__call__(self, a, b)
 
 
 class Add(Binary):

@@ -8,6 +8,12 @@ Leading (batch) dimensions broadcast as in NumPy: (8, n, k) @ (k, m) multiplies
 each of the 8 matrices by the same B. B was reused 8 times, so its gradient is
 summed over the batch with ``sum_to``. A 1-D operand is a vector: it is made a
 1-row (or 1-column) matrix for the product, and that dimension is removed again.
+
+The commonest case, a batch of positions times one weight matrix (every Linear
+layer), folds the batch into the rows: (64, 32, 256) @ (256, 1024) is computed as
+(2048, 256) @ (256, 1024). Same result, but one large matrix product instead of
+64 small ones, and dL/dB = A^T dL/dC is one product too, instead of 64
+per-batch gradients that would then be summed.
 """
 from __future__ import annotations
 
@@ -43,4 +49,6 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         return matmul(a.unsqueeze(0), b).squeeze(-2 if b.ndim > 1 else -1)
     if b.ndim == 1:
         return matmul(a, b.unsqueeze(-1)).squeeze(-1)
+    if a.ndim > 2 and b.ndim == 2:  # (..., n, k) @ (k, m): one big product, not one per batch
+        return MatMul()(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
     return MatMul()(a, b)
