@@ -106,8 +106,28 @@ class Gelu(Function):
         return 0.5 * a * (1 + backend.xp_of(a).tanh(_GELU_C * (a + _GELU_K * a * a * a)))
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        # d/dx [0.5 x (1 + t)] with t = tanh(u), u = c (x + k x^3):
-        #   0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 k x^2)
+        return (grad * GeluDerivative()(self.inputs[0]),)
+
+
+class GeluDerivative(Function):
+    """GELU'(x) as an op of its own: computed in one pass over arrays, and differentiable.
+
+    With t = tanh(u), u = c (x + k x^3), u' = c (1 + 3 k x^2), u'' = 6 c k x:
+        GELU'(x)  = 0.5 (1 + t) + 0.5 x (1 - t^2) u'
+        GELU''(x) = (1 - t^2) (u' + 0.5 x (u'' - 2 t u'^2))
+    """
+
+    @property
+    def name(self) -> str:
+        return "gelu'"
+
+    def forward(self, a: Any) -> Any:
+        t = backend.xp_of(a).tanh(_GELU_C * (a + _GELU_K * a * a * a))
+        return 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * (_GELU_C * (1 + 3 * _GELU_K * a * a))
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
         x = self.inputs[0]
         t = (_GELU_C * (x + _GELU_K * x * x * x)).tanh()
-        return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_GELU_C * (1 + 3 * _GELU_K * x * x))),)
+        du = _GELU_C * (1 + 3 * _GELU_K * x * x)
+        d2u = (6 * _GELU_C * _GELU_K) * x
+        return (grad * (1 - t * t) * (du + 0.5 * x * (d2u - 2 * t * du * du)),)

@@ -17,11 +17,13 @@ sqrt(v_hat); AdamW (adamw.py) decays the weights directly instead.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
+from .. import backend
 from ..creation import zeros_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, _assign
+from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -40,12 +42,17 @@ class Adam(Optimizer):
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]
-        grad = self._decay(p, grad, group)
+        g = self._decay(p, grad, group).data
         if not state:
             state.update(step=0, exp_avg=zeros_like(p), exp_avg_sq=zeros_like(p))
         step = state["step"] = state["step"] + 1
-        m = state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * grad
-        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * grad * grad
-        m_hat = m / (1 - beta1 ** step)
-        v_hat = v / (1 - beta2 ** step)
-        _assign(p, p - group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
+        # In place on the arrays, as PyTorch's Adam: an update makes no new running averages,
+        # which matters, because the optimizer touches every weight of the model every step.
+        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * g * g
+        # lr * m_hat / (sqrt(v_hat) + eps), with the bias corrections folded into scalars
+        denominator = backend.xp_of(v).sqrt(v) / math.sqrt(1 - beta2 ** step) + group["eps"]
+        p.data -= (group["lr"] / (1 - beta1 ** step)) * m / denominator

@@ -16,7 +16,6 @@ from typing import Any, Iterable
 
 from ..tensor import Tensor
 from .adam import Adam
-from .optimizer import _assign
 
 
 class AdamW(Adam):
@@ -26,5 +25,5 @@ class AdamW(Adam):
 
     def _decay(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:
         """Shrink the weights themselves; the gradient goes to Adam untouched."""
-        _assign(p, p * (1 - group["lr"] * group["weight_decay"]))
+        p.data *= 1 - group["lr"] * group["weight_decay"]
         return grad

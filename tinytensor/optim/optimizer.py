@@ -98,7 +98,8 @@ class Optimizer:
         index = {id(p): i for i, p in enumerate(self._params())}
         groups = [{**group, "params": [index[id(p)] for p in group["params"]]}
                   for group in self.param_groups]
-        state = {index[id(p)]: dict(values) for p, values in self.state.items()}
+        state = {index[id(p)]: {key: _snapshot(value) for key, value in values.items()}
+                 for p, values in self.state.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -128,6 +129,11 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {key}: {value}" for key, value in sorted(group.items()) if key != "params"]
         return "\n".join(lines + [")"])
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of a state tensor: updates change the state in place, a saved dict must not change."""
+    return Tensor._make(value.data.copy(), None) if isinstance(value, Tensor) else value
 
 
 def _assign(p: Tensor, value: Tensor) -> None:
