@@ -43,6 +43,8 @@ class Function:
     """Base class of every differentiable op (see the module docstring)."""
 
     needs_output = False  # set True where backward reads the forward's result
+    promote = None         # binary ops: how to bring both operands to one dtype first
+    true_division = False  # ... and whether int / int gives a float (ops/conversion.py)
     hooks: tuple = ()      # gradient hooks of the output (Tensor.register_hook)
     retained = None        # the output Tensor, when it asked for retain_grad()
     inputs = out_data = saved = None  # what backward reads; release() drops them
@@ -56,6 +58,8 @@ class Function:
 
     # -- running the op and recording the node ------------------------------
     def __call__(self, *inputs: "Tensor") -> "Tensor":
+        if self.promote and (inputs[0].data.dtype is not inputs[1].data.dtype or self.true_division):
+            inputs = self.promote(inputs[0], inputs[1], self.true_division)
         arrays = [t.data for t in inputs]
         for array in arrays:
             if type(array) is not ndarray:  # some input is on a GPU: all must be on the same one

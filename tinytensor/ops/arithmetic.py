@@ -25,14 +25,9 @@ from .selection import where
 
 
 class Binary(Function):
-    """A two-operand op: both operands get one dtype first (see conversion.promote)."""
+    """A two-operand op: Function.__call__ brings both operands to one dtype first."""
 
-    true_division = False
-
-    def __call__(self, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
-        if a.data.dtype is not b.data.dtype or self.true_division:  # the common case is free
-            a, b = promote(a, b, self.true_division)
-        return Function.__call__(self, a, b)
+    promote = staticmethod(promote)
 
 
 class Add(Binary):
