@@ -14,15 +14,12 @@ import pytest
 
 import tinytensor as tt
 import tinytensor.functional as F
+from gradcheck_inputs import normal
 
 
 def np_softmax(x, axis=-1):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
-
-
-def normal(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
 
 
 # ----------------------------------------------------------------------------

@@ -17,26 +17,7 @@ import pytest
 
 import tinytensor as tt
 import tinytensor.functional as F
-
-
-def leaf(values, device):
-    """A float64 leaf that requires grad, on ``device``."""
-    return tt.tensor(np.asarray(values, dtype=np.float64), device=device, requires_grad=True)
-
-
-def normal(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def positive(shape, seed=0):
-    """Values in [0.5, 2): safe for log, sqrt, division and a ** b."""
-    return np.random.default_rng(seed).uniform(0.5, 2.0, shape)
-
-
-def away_from_zero(shape, seed=0):
-    """Values with 0.2 <= |x| < 2 and random signs: safe for relu, abs, 1/x."""
-    rng = np.random.default_rng(seed)
-    return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.2, 2.0, shape)
+from gradcheck_inputs import away_from_zero, leaf, normal, positive
 
 
 def check(fn, *arrays, device, **kwargs):
@@ -152,10 +133,12 @@ POINTWISE = {
 }
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 2), ()], ids=["3-d", "0-d"])
 @pytest.mark.parametrize("name", POINTWISE)
-def test_pointwise(name, device):
+def test_pointwise(name, shape, device):
+    # 0-d too: NumPy returns scalars, not arrays, from some 0-d operations
     fn, values = POINTWISE[name]
-    check(fn, values((2, 3, 2)), device=device)
+    check(fn, values(shape), device=device)
 
 
 # ----------------------------------------------------------------------------

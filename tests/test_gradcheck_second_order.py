@@ -13,24 +13,8 @@ import pytest
 
 import tinytensor as tt
 import tinytensor.functional as F
+from gradcheck_inputs import away_from_zero, leaf, normal, positive
 from tinytensor.autograd import grad
-
-
-def leaf(values, device):
-    return tt.tensor(np.asarray(values, dtype=np.float64), device=device, requires_grad=True)
-
-
-def normal(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def positive(shape, seed=0):
-    return np.random.default_rng(seed).uniform(0.5, 2.0, shape)
-
-
-def away_from_zero(shape, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.2, 2.0, shape)
 
 
 def check2(fn, *arrays, device):

@@ -16,14 +16,7 @@ tF = torch.nn.functional
 
 import tinytensor as tt  # noqa: E402 - after the torch importorskip
 import tinytensor.functional as F  # noqa: E402
-
-
-def normal(shape, seed):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def positive(shape, seed):
-    return np.random.default_rng(seed).uniform(0.5, 2.0, shape)
+from gradcheck_inputs import normal, positive  # noqa: E402
 
 
 def compare(tt_fn, torch_fn, *arrays, rtol=1e-10, atol=1e-12):

@@ -107,7 +107,7 @@ def _gelu_tanh(a: Any) -> Any:
     GELU runs on the largest activations of a Transformer (batch x tokens x 4 d),
     so this and the two forwards below work in place: one new array, not ten.
     """
-    u = a * a
+    u = backend.ensure_array(a * a)  # of a 0-d array NumPy returns a scalar, not writable in place
     u *= _GELU_K
     u += 1
     u *= a
@@ -141,7 +141,7 @@ class GeluDerivative(Function):
 
     def forward(self, a: Any) -> Any:
         t = _gelu_tanh(a)
-        slope = a * a  # 0.5 x (1 - t^2) u'
+        slope = backend.ensure_array(a * a)  # 0.5 x (1 - t^2) u'
         slope *= 3 * _GELU_K
         slope += 1
         slope *= _GELU_C
