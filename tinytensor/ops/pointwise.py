@@ -25,7 +25,7 @@ from ..tensor import Tensor
 
 def mask_like(condition: Any, like: Tensor) -> Tensor:
     """A constant 0/1 tensor of like's dtype (for derivatives that are piecewise constant)."""
-    return Tensor._make(condition.astype(like.dtype), None)
+    return Tensor._make(backend.ensure_array(condition.astype(like.dtype)), None)
 
 
 class Exp(Function):
