@@ -335,3 +335,10 @@ def test_softmax_rows_sum_to_one():
     for axis in (-1, 0):
         sums = F.softmax(x, axis=axis).sum(axis=axis).numpy()
         np.testing.assert_allclose(sums, np.ones_like(sums), rtol=1e-6)
+
+
+def test_an_integer_result_carries_no_gradient():
+    """x.long() is a step function: its derivative is 0, so the graph stops there (as PyTorch)."""
+    x = tt.tensor([1.5, 2.5], requires_grad=True)
+    assert not x.long().requires_grad
+    assert not (x > 2).requires_grad

@@ -270,3 +270,17 @@ def test_clip_grad_norm_matches_torch():
     assert ours_norm.item() == pytest.approx(theirs_norm.item(), rel=1e-12)
     for p, q in zip(ours, theirs):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
+
+
+def test_loading_a_state_dict_does_not_tie_it_to_the_optimizer():
+    """Adam updates its state in place; the dict it was loaded from must not change with it."""
+    p = tt.nn.Parameter(tt.ones(2))
+    opt = tt.optim.Adam([p], lr=0.1)
+    p.grad = tt.ones(2)
+    opt.step()
+    saved = opt.state_dict()
+    before = saved["state"][0]["exp_avg"].tolist()
+    other = tt.optim.Adam([p], lr=0.1)
+    other.load_state_dict(saved)
+    other.step()
+    assert saved["state"][0]["exp_avg"].tolist() == before

@@ -266,10 +266,6 @@ def _sampled(dtype: numpy.dtype) -> numpy.dtype:
     return float64 if dtype == float64 else float32
 
 
-def permutation(n: int, device: Device) -> Any:
-    return generator(device).permutation(n)
-
-
 def new_generator(seed: int) -> Any:
     """A CPU generator of one's own, apart from manual_seed's (as torch.Generator().manual_seed)."""
     return numpy.random.default_rng(seed)

@@ -29,7 +29,14 @@ def tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None,
     """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array)."""
     if isinstance(data, Tensor):
         data = data.data
-    return _make(backend.as_array(data, dtype, device, copy=True), requires_grad)
+    elif isinstance(data, (list, tuple)) and any(isinstance(item, Tensor) for item in data):
+        data = [item.item() if isinstance(item, Tensor) else item for item in data]  # scalars
+    array = backend.as_array(data, dtype, device, copy=True)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"tensor: cannot make a tensor of dtype {array.dtype} from {type(data).__name__}; "
+                        "give numbers, nested lists of numbers, or an array (to join tensors use "
+                        "tinytensor.stack)")
+    return _make(array, requires_grad)
 
 
 def full(*shape: Any, fill_value: float, dtype: Any = None, device: Any = None,

@@ -155,16 +155,7 @@ class Tensor:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn. "
                                "Set requires_grad=True on an input (and do not run the forward "
                                "under no_grad).")
-        if gradient is None:
-            if self.numel() != 1:
-                raise RuntimeError(
-                    f"backward: gradient can be left out only for a tensor with one element, "
-                    f"but this one has shape {self.shape}. Reduce it first (out.sum()) or pass "
-                    f"gradient=tinytensor.ones_like(out).")
-            gradient = Tensor._make(backend.xp_of(self.data).ones_like(self.data), None)
-        else:
-            gradient = _seed_like(gradient, self, "backward")
-        engine.run_backward([self], [gradient],
+        engine.run_backward([self], [_seed_like(gradient, self, "backward")],
                             retain_graph=create_graph if retain_graph is None else retain_graph,
                             create_graph=create_graph)
 
@@ -242,8 +233,8 @@ class Tensor:
     def __neg__(self) -> "Tensor":
         return arithmetic.Neg()(self)
 
-    def __matmul__(self, other: "Tensor") -> "Tensor":
-        return matmul.matmul(self, other)
+    def __matmul__(self, other: Any) -> "Tensor":
+        return matmul.matmul(self, as_operand(other, self))
 
     def __rmatmul__(self, other: Any) -> "Tensor":
         return matmul.matmul(as_operand(other, self), self)
@@ -376,7 +367,17 @@ class Tensor:
 
 
 def _seed_like(gradient: Any, out: Tensor, op: str) -> Tensor:
-    """The gradient a backward starts from: out's shape, and cast to out's dtype (as PyTorch)."""
+    """The gradient a backward starts from: dL/dout, of out's shape and dtype (as PyTorch).
+
+    Left out (None), it is 1: allowed only when out has one element, a loss.
+    """
+    if gradient is None:
+        if out.numel() != 1:
+            raise RuntimeError(
+                f"{op}: the gradient can be left out only for a tensor with one element, but this "
+                f"one has shape {out.shape}. Reduce it first (out.sum()) or pass "
+                f"gradient=tinytensor.ones_like(out).")
+        return Tensor._make(backend.xp_of(out.data).ones_like(out.data), None)
     gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, device=out.device)
     if gradient.shape != out.shape:
         raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the tensor has shape "

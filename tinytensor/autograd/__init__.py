@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from .. import backend
 from .engine import observe, run_backward
 from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -32,15 +31,12 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
-    seeds = []
-    for out, seed in zip(outputs, grad_outputs):
-        if not out.requires_grad:
-            raise RuntimeError("grad: an output does not require grad (no input of it requires grad)")
-        if seed is None:
-            if out.numel() != 1:
-                raise RuntimeError(f"grad: grad_outputs must be given for an output of shape {out.shape}")
-            seed = Tensor._make(backend.xp_of(out.data).ones_like(out.data), None)
-        seeds.append(_seed_like(seed, out, "grad"))
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs; "
+                         "give one gradient (or None) per output")
+    if not all(out.requires_grad for out in outputs):
+        raise RuntimeError("grad: an output does not require grad (no input of it requires grad)")
+    seeds = [_seed_like(seed, out, "grad") for out, seed in zip(outputs, grad_outputs)]
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("grad: every input must require grad")

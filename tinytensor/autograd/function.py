@@ -43,8 +43,6 @@ class Function:
     """Base class of every differentiable op (see the module docstring)."""
 
     needs_output = False  # set True where backward reads the forward's result
-    promote = None         # binary ops: how to bring both operands to one dtype first
-    true_division = False  # ... and whether int / int gives a float (ops/conversion.py)
     hooks: tuple = ()      # gradient hooks of the output (Tensor.register_hook)
     retained = None        # the output Tensor, when it asked for retain_grad()
     inputs = out_data = saved = None  # what backward reads; release() drops them
@@ -58,8 +56,6 @@ class Function:
 
     # -- running the op and recording the node ------------------------------
     def __call__(self, *inputs: "Tensor") -> "Tensor":
-        if self.promote and (inputs[0].data.dtype is not inputs[1].data.dtype or self.true_division):
-            inputs = self.promote(inputs[0], inputs[1], self.true_division)
         arrays = [t.data for t in inputs]
         for array in arrays:
             if type(array) is not ndarray:  # some input is on a GPU: all must be on the same one
@@ -71,7 +67,7 @@ class Function:
             raise _explain(self.name, inputs, error) from None
         if type(out) is not ndarray:  # NumPy gives scalars for some 0-d results
             out = backend.ensure_array(out)
-        if grad_mode._enabled:
+        if grad_mode._enabled and out.dtype.kind == "f":  # integers and booleans carry no gradient
             for t in inputs:
                 if t.requires_grad:
                     return self._record(inputs, out)

@@ -30,28 +30,39 @@ class Embedding(Function):
         return (IndexAdd(self.inputs[0].shape, self.ids)(grad),)
 
 
-def _integer_ids(op: str, ids: Any) -> Any:
+def integer_ids(op: str, ids: Any, device: Any) -> Any:
+    """Token ids or class labels as an integer array on ``device`` (where the data is)."""
     ids = ids.data if isinstance(ids, Tensor) else backend.as_array(ids)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be integers, got dtype {ids.dtype}; use .long()")
-    return ids
+    return backend.to_device(ids, device)
+
+
+def check_range(op: str, ids: Any, size: int, problem: str) -> None:
+    """Every id must be in 0..size-1 (NumPy would wrap negatives around, silently).
+
+    ``problem`` describes a bad id, with ``{}`` where its value goes.
+    """
+    if ids.size:
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= size:
+            raise IndexError(f"{op}: {problem.format(low if low < 0 else high)} "
+                             f"(valid: 0..{size - 1})")
 
 
 def embedding(ids: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` (num_embeddings x dim) for each id; shape ids.shape + (dim,)."""
-    ids = _integer_ids("embedding", ids)
-    rows = weight.shape[0]
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= rows):
-        bad = int(ids.max()) if int(ids.max()) >= rows else int(ids.min())
-        raise IndexError(f"embedding: index {bad} is out of range for a table of {rows} rows "
-                         f"(valid: 0..{rows - 1})")
+    ids = integer_ids("embedding", ids, weight.device)
+    check_range("embedding", ids, weight.shape[0],
+                f"index {{}} is out of range for a table of {weight.shape[0]} rows")
     return Embedding(ids, padding_idx)(weight)
 
 
 def one_hot(ids: Any, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape ids.shape + (num_classes,) with a 1 at each id (no gradient)."""
-    ids = _integer_ids("one_hot", ids)
+    ids = integer_ids("one_hot", ids, ids.device if isinstance(ids, Tensor) else "cpu")
     if num_classes < 0:
         num_classes = int(ids.max()) + 1
+    check_range("one_hot", ids, num_classes, f"class {{}} is out of range for {num_classes} classes")
     classes = backend.arange(0, num_classes, 1, backend.int64, backend.device_of(ids))
     return Tensor._make((ids[..., None] == classes).astype(backend.int64), None)

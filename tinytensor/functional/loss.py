@@ -18,7 +18,7 @@ from .. import backend
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .activation import softmax
-from .embedding import _integer_ids
+from .embedding import check_range, integer_ids
 
 
 class CrossEntropy(Function):
@@ -58,16 +58,14 @@ def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    ids = _integer_ids("cross_entropy", target)
+    ids = integer_ids("cross_entropy", target, logits.device)
     expected = logits.shape[:1] + logits.shape[2:]
     if logits.ndim < 2 or ids.shape != expected:
         raise ValueError(f"cross_entropy: logits of shape {logits.shape} (N, C, ...) need targets of "
                          f"shape {expected}, got {ids.shape}")
     classes = logits.shape[1]
-    counted = ids[ids != ignore_index]
-    if counted.size and (int(counted.min()) < 0 or int(counted.max()) >= classes):
-        raise IndexError(f"cross_entropy: target values must be in 0..{classes - 1} (or "
-                         f"ignore_index={ignore_index}), got {int(counted.min())}..{int(counted.max())}")
+    check_range("cross_entropy", ids[ids != ignore_index], classes,
+                f"target {{}} is out of range for {classes} classes (ignore_index={ignore_index})")
     if logits.ndim > 2:  # move classes last, then treat every position as one row
         logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
     loss = CrossEntropy(ids.reshape(-1), ignore_index, label_smoothing, reduction)(logits)
@@ -76,6 +74,11 @@ def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error, ((input - target)^2).mean()."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if input.shape != target.shape:  # (4, 1) against (4,) would broadcast to (4, 4), silently
+        raise ValueError(f"mse_loss: input shape {input.shape} and target shape {target.shape} "
+                         f"differ; reshape one of them")
     squared = (input - target) ** 2
     if reduction == "none":
         return squared

@@ -20,14 +20,8 @@ from typing import Any
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .broadcast import sum_to
-from .conversion import promote
+from .conversion import Binary
 from .selection import where
-
-
-class Binary(Function):
-    """A two-operand op: Function.__call__ brings both operands to one dtype first."""
-
-    promote = staticmethod(promote)
 
 
 class Add(Binary):
@@ -93,14 +87,10 @@ class Pow(Binary):
         a, b = self.inputs
         grad_a = grad_b = None
         if self.needs_grad(0):
-            slope = b * a ** (b - 1)
-            if (b.data == 0).any():
-                slope = where(b.data == 0, 0.0, slope)
+            slope = where(b.data == 0, 0.0, b * a ** (b - 1))
             grad_a = sum_to(grad * slope, a.shape)
         if self.needs_grad(1):
-            slope = self.output * a.log()
-            if (a.data == 0).any():
-                slope = where((a.data == 0) & (b.data >= 0), 0.0, slope)
+            slope = where((a.data == 0) & (b.data >= 0), 0.0, self.output * a.log())
             grad_b = sum_to(grad * slope, b.shape)
         return grad_a, grad_b
 

@@ -70,3 +70,18 @@ def promote(a: Tensor, b: Tensor, true_division: bool = False) -> tuple[Tensor, 
         return a, b
     return (a if a.dtype == target else Cast(target)(a),
             b if b.dtype == target else Cast(target)(b))
+
+
+class Binary(Function):
+    """A two-operand op: both operands are brought to one dtype first (see ``promote``).
+
+    Arithmetic, maximum, minimum, where and matmul subclass it. The check costs
+    one comparison when the dtypes already agree, which is nearly always.
+    """
+
+    true_division = False  # Div sets it: int / int gives a float
+
+    def __call__(self, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
+        if a.data.dtype is not b.data.dtype or self.true_division:
+            a, b = promote(a, b, self.true_division)
+        return super().__call__(a, b)

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autograd.function import Function
 from ..tensor import Tensor
 from .broadcast import sum_to
-from .conversion import promote
+from .conversion import Binary
 
 
-class MatMul(Function):
+class MatMul(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a @ b
 
@@ -36,7 +35,6 @@ class MatMul(Function):
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}; use * to multiply by a scalar")

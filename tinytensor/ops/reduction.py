@@ -66,8 +66,7 @@ class Sum(Reduction):
 
 class Mean(Reduction):
     def __call__(self, x: Tensor) -> Tensor:
-        if x.dtype.kind != "f":  # as PyTorch: the mean of integers has no obvious dtype
-            raise TypeError(f"mean: needs a floating point tensor, got {x.dtype}; use x.float()")
+        _floating_only(self, x)
         return super().__call__(x)
 
     def forward(self, a: Any) -> Any:
@@ -101,6 +100,10 @@ class Var(Reduction):
         super().__init__(axis, keepdims)
         self.correction = correction
 
+    def __call__(self, x: Tensor) -> Tensor:
+        _floating_only(self, x)
+        return super().__call__(x)
+
     def forward(self, a: Any) -> Any:
         return a.var(axis=self.axes, ddof=self.correction, keepdims=self.keepdims)
 
@@ -108,3 +111,9 @@ class Var(Reduction):
         x = self.inputs[0]
         centered = x - x.mean(self.axes, keepdims=True)
         return (self.spread(grad) * centered * (2.0 / (self.count() - self.correction)),)
+
+
+def _floating_only(op: Function, x: Tensor) -> None:
+    """As PyTorch: the mean or variance of integers has no obvious dtype, so ask for one."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op.name}: needs a floating point tensor, got {x.dtype}; use x.float()")

@@ -17,7 +17,7 @@ from .. import backend
 from ..autograd.function import Function
 from ..tensor import Tensor, as_operand
 from .broadcast import sum_to
-from .conversion import promote
+from .conversion import Binary
 from .pointwise import mask_like
 
 
@@ -38,7 +38,7 @@ class Clip(Function):
         return (grad * mask_like(inside, grad),)
 
 
-class Maximum(Function):
+class Maximum(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return backend.xp_of(a).maximum(a, b)
 
@@ -47,7 +47,7 @@ class Maximum(Function):
         return _route(self, grad, a_picked=a.data > b.data)
 
 
-class Minimum(Function):
+class Minimum(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return backend.xp_of(a).minimum(a, b)
 
@@ -64,7 +64,7 @@ def _route(node: Function, grad: Tensor, a_picked: Any) -> tuple[Tensor | None, 
             sum_to(grad * (1 - share_a), b.shape) if node.needs_grad(1) else None)
 
 
-class Where(Function):
+class Where(Binary):
     def __init__(self, condition: Any) -> None:
         self.condition = condition
 
@@ -87,11 +87,11 @@ def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tens
 
 
 def maximum(a: Tensor, b: Any) -> Tensor:
-    return Maximum()(*promote(a, as_operand(b, a)))
+    return Maximum()(a, as_operand(b, a))
 
 
 def minimum(a: Tensor, b: Any) -> Tensor:
-    return Minimum()(*promote(a, as_operand(b, a)))
+    return Minimum()(a, as_operand(b, a))
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -100,7 +100,11 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # two numbers: on cond's device
         b = Tensor(b, device=backend.device_of(cond))
     like = a if isinstance(a, Tensor) else b
-    return Where(cond.astype(bool, copy=False))(*promote(as_operand(a, like), as_operand(b, like)))
+    if isinstance(condition, Tensor) and condition.device != like.device:
+        raise RuntimeError(f"where: the condition is on {condition.device} but the values are on "
+                           f"{like.device}; move it with .to('{like.device}')")
+    cond = backend.to_device(cond, like.device)  # a list or NumPy mask serves a GPU tensor too
+    return Where(cond.astype(bool, copy=False))(as_operand(a, like), as_operand(b, like))
 
 
 def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:

@@ -68,10 +68,11 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 
 
 def permute(x: Tensor, *axes: Any) -> Tensor:
-    axes = _shape_arg(axes)
-    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-        raise ValueError(f"permute: {axes} is not an ordering of the {x.ndim} axes of shape {x.shape}")
-    return Permute(tuple(a % x.ndim for a in axes))(x)
+    given = _shape_arg(axes)
+    axes = tuple(normalize_axes(a, x.ndim)[0] for a in given)  # out-of-range axes raise here
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: {given} is not an ordering of the {x.ndim} axes of shape {x.shape}")
+    return Permute(axes)(x)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:

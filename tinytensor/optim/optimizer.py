@@ -142,4 +142,5 @@ def _assign(p: Tensor, value: Tensor) -> None:
 
 
 def _to_device(value: Any, param: Tensor) -> Any:
-    return value.to(param.device) if isinstance(value, Tensor) else value
+    """A copy of a saved state tensor on param's device: later updates must not change the dict."""
+    return _snapshot(value).to(param.device) if isinstance(value, Tensor) else value
