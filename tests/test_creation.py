@@ -61,7 +61,7 @@ def test_zeros_and_ones(maker, value, device):
 
 
 def test_full(device):
-    t = tt.full(2, 3, fill_value=2.5, device=device)
+    t = tt.full((2, 3), 2.5, device=device)
     assert t.shape == (2, 3) and t.dtype == tt.float32 and t.device == device
     np.testing.assert_array_equal(t.numpy(), np.full((2, 3), 2.5))
     assert tt.full((2,), fill_value=7, dtype=tt.int64, device=device).tolist() == [7, 7]

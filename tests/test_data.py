@@ -83,11 +83,11 @@ def test_default_collate_handles_records_numbers_and_strings():
 
 
 def test_pad_sequence():
-    padded = pad_sequence([tt.tensor([5, 7, 2]), tt.tensor([4, 2])], padding_value=0)
+    padded = pad_sequence([tt.tensor([5, 7, 2]), tt.tensor([4, 2])], batch_first=True, padding_value=0)
     assert padded.tolist() == [[5, 7, 2], [4, 2, 0]] and padded.dtype == tt.int64
-    time_first = pad_sequence([[1, 2], [3]], batch_first=False, padding_value=-1)
+    time_first = pad_sequence([[1, 2], [3]], padding_value=-1)  # PyTorch's default layout: (L, B)
     assert time_first.tolist() == [[1, 3], [2, -1]]
-    vectors = pad_sequence([tt.ones(1, 4), tt.ones(3, 4)])
+    vectors = pad_sequence([tt.ones(1, 4), tt.ones(3, 4)], batch_first=True)
     assert vectors.shape == (2, 3, 4) and vectors.sum().item() == 16.0
     with pytest.raises(ValueError, match="at least one sequence"):
         pad_sequence([])
@@ -95,7 +95,7 @@ def test_pad_sequence():
 
 def test_pad_sequence_is_differentiable():
     a, b = tt.ones(2, requires_grad=True), tt.ones(3, requires_grad=True)
-    (pad_sequence([a, b]) * tt.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+    (pad_sequence([a, b], batch_first=True) * tt.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
     assert a.grad.tolist() == [1.0, 2.0] and b.grad.tolist() == [4.0, 5.0, 6.0]
 
 

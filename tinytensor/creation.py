@@ -6,18 +6,12 @@ the device's seeded generator: ``manual_seed(0)`` makes them repeat.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from . import backend
 from .backend import Device
+from .ops.shape import shape_arg
 from .tensor import Tensor
-
-def _shape(shape: tuple) -> tuple[int, ...]:
-    """``zeros(2, 3)`` and ``zeros((2, 3))`` both mean shape (2, 3)."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
-
 
 def _make(array: Any, requires_grad: bool) -> Tensor:
     t = Tensor._make(array, None)
@@ -39,21 +33,23 @@ def tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None,
     return _make(array, requires_grad)
 
 
-def full(*shape: Any, fill_value: float, dtype: Any = None, device: Any = None,
+def full(size: "int | Sequence[int]", fill_value: float, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
-    if dtype is None and isinstance(fill_value, (bool, int)):  # full(2, fill_value=7) is int64
+    """A tensor of shape ``size`` filled with ``fill_value`` (as torch.full(size, fill_value))."""
+    if dtype is None and isinstance(fill_value, (bool, int)):  # full(2, 7) is int64, as PyTorch
         dtype = backend.bool_ if isinstance(fill_value, bool) else backend.int64
-    array = backend.full(_shape(shape), fill_value, backend.resolve_dtype(dtype), Device(device or "cpu"))
+    shape = (size,) if isinstance(size, int) else tuple(size)
+    array = backend.full(shape, fill_value, backend.resolve_dtype(dtype), Device(device or "cpu"))
     return _make(array, requires_grad)
 
 
 def zeros(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return full(*shape, fill_value=0, dtype=backend.resolve_dtype(dtype), device=device,
+    return full(shape_arg(shape), 0, dtype=backend.resolve_dtype(dtype), device=device,
                 requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return full(*shape, fill_value=1, dtype=backend.resolve_dtype(dtype), device=device,
+    return full(shape_arg(shape), 1, dtype=backend.resolve_dtype(dtype), device=device,
                 requires_grad=requires_grad)
 
 
@@ -71,13 +67,13 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
     device = Device(device or "cpu")
-    return _make(backend.uniform(_shape(shape), backend.resolve_dtype(dtype), device), requires_grad)
+    return _make(backend.uniform(shape_arg(shape), backend.resolve_dtype(dtype), device), requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples, N(0, 1)."""
     device = Device(device or "cpu")
-    return _make(backend.normal(_shape(shape), backend.resolve_dtype(dtype), device), requires_grad)
+    return _make(backend.normal(shape_arg(shape), backend.resolve_dtype(dtype), device), requires_grad)
 
 
 def _like(maker: Any, x: Tensor, dtype: Any, device: Any, requires_grad: bool, **kw: Any) -> Tensor:

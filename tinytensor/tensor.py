@@ -344,7 +344,7 @@ class Tensor:
         return shape_ops.flatten(self, start_dim, end_dim)
 
     def expand(self, *shape: Any) -> "Tensor":
-        return broadcast.expand(self, *shape)
+        return shape_ops.expand(self, *shape)
 
     def broadcast_to(self, shape: Sequence[int]) -> "Tensor":
         return broadcast.broadcast_to(self, shape)

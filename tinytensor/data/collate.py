@@ -35,14 +35,15 @@ def pad_collate(batch: Sequence[Any], padding_value: float = 0) -> Any:
 
     For another padding value: ``collate_fn=functools.partial(pad_collate, padding_value=PAD)``.
     """
-    return _collate(batch, lambda sequences: pad_sequence(sequences, padding_value=padding_value))
+    return _collate(batch, lambda sequences: pad_sequence(sequences, batch_first=True,
+                                                          padding_value=padding_value))
 
 
-def pad_sequence(sequences: Sequence[Any], batch_first: bool = True, padding_value: float = 0) -> Tensor:
-    """Pad sequences of shape (L_i, *) to the longest, L, and stack them: (B, L, *).
+def pad_sequence(sequences: Sequence[Any], batch_first: bool = False, padding_value: float = 0) -> Tensor:
+    """Pad sequences of shape (L_i, *) to the longest, L, and stack them: (L, B, *).
 
-    With ``batch_first=False`` the result is (L, B, *). (PyTorch's default is
-    False; tinytensor's models put the batch first, so its default is True.)
+    With ``batch_first=True`` the result is (B, L, *), the layout tinytensor's
+    models use (``pad_collate`` asks for it). The default is PyTorch's.
     Sequences may be tensors or lists; the padding is differentiable.
     """
     if not sequences:
@@ -57,7 +58,7 @@ def _pad_to(sequence: Tensor, length: int, value: float) -> Tensor:
     missing = length - len(sequence)
     if missing == 0:
         return sequence
-    padding = full(missing, *sequence.shape[1:], fill_value=value, dtype=sequence.dtype, device=sequence.device)
+    padding = full((missing, *sequence.shape[1:]), value, dtype=sequence.dtype, device=sequence.device)
     return concat([sequence, padding])
 
 

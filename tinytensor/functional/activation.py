@@ -2,7 +2,7 @@
 
 softmax(x)_i = exp(x_i) / sum_j exp(x_j). Subtracting max(x) first changes
 nothing mathematically (it cancels) but keeps exp from overflowing. Every row
-of the result sums to 1 (seed 002: each attention row is a weighting).
+of the result sums to 1: in attention, each row is a weighting of the values.
 
     softmax      y = softmax(x)        dL/dx = y * (g - sum(g * y))
     log_softmax  y = x - logsumexp(x)  dL/dx = g - softmax(x) * sum(g)
@@ -10,7 +10,7 @@ of the result sums to 1 (seed 002: each attention row is a weighting).
 
 One fused op instead of exp, sum and divide keeps a Transformer step fast and
 its graph small. Masked positions (-inf, from masked_fill) get weight exactly 0:
-the worked example of seed 001, row (1, 2, -inf, -inf), gives
+a masked attention row, (1, 2, -inf, -inf), gives
 (e/(e+e^2), e^2/(e+e^2), 0, 0) = (0.2689, 0.7311, 0, 0).
 """
 from __future__ import annotations
@@ -46,12 +46,17 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, a: Any) -> Any:
-        xp = backend.xp_of(a)
-        shifted = a - a.max(axis=self.axis, keepdims=True)
-        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        return log_softmax_array(a, self.axis)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         return (grad - self.output.exp() * grad.sum(self.axis, keepdims=True),)
+
+
+def log_softmax_array(a: Any, axis: int) -> Any:
+    """x - max - log(sum(exp(x - max))) on a raw array (cross_entropy's forward uses it too)."""
+    xp = backend.xp_of(a)
+    shifted = a - a.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 class LogSumExp(Reduction):

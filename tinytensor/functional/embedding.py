@@ -1,7 +1,7 @@
 """Embedding lookup and one-hot encoding.
 
 ``embedding(ids, W)`` picks rows of the table W: row ``W[i]`` is token i's
-vector (seed 002: the input is word embedding + positional encoding). It is
+vector (a Transformer's input is word embedding + positional encoding). It is
 indexing, so the backward scatter-adds: a token that appears three times in
 the batch collects three gradients in its row. The ``padding_idx`` row gets
 no gradient at all, so padding never learns.

@@ -17,7 +17,7 @@ from typing import Any
 from .. import backend
 from ..autograd.function import Function
 from ..tensor import Tensor
-from .activation import softmax
+from .activation import log_softmax_array, softmax
 from .embedding import check_range, integer_ids
 
 
@@ -31,8 +31,7 @@ class CrossEntropy(Function):
     def forward(self, logits: Any) -> Any:
         xp = backend.xp_of(logits)
         n, classes = logits.shape
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = log_softmax_array(logits, axis=1)
         counted = self.target != self.ignore_index
         target = xp.where(counted, self.target, 0)
         wanted = xp.zeros_like(log_p)

@@ -5,8 +5,8 @@ Over the last dimensions (``normalized_shape``) of each position:
     mu = mean(x)    sigma^2 = mean((x - mu)^2)    x_hat = (x - mu) / sqrt(sigma^2 + eps)
     y = gamma * x_hat + beta
 
-Seed 001's worked example: x = (1, 3, 5) gives mu = 3, sigma = 1.63 and
-x_hat = (-1.22, 0, 1.22) (the slide prints 1.83, an arithmetic slip).
+A worked example: x = (1, 3, 5) gives mu = 3, sigma = 1.63 and
+x_hat = (-1.22, 0, 1.22) (a well-known lecture slide prints 1.83, an arithmetic slip).
 
 The normalization has an analytic backward (with g the incoming gradient and
 means taken over the normalized dimensions):

@@ -3,11 +3,11 @@
 | file            | ops                                                    |
 |-----------------|--------------------------------------------------------|
 | arithmetic.py   | + - * / ** and unary minus, residual_add               |
-| broadcast.py    | broadcast_to / expand and sum_to, the broadcasting pair |
+| broadcast.py    | broadcast_to and sum_to, the broadcasting pair         |
 | pointwise.py    | exp log sqrt tanh sigmoid relu gelu abs                |
 | selection.py    | clip maximum minimum where masked_fill                 |
 | reduction.py    | sum mean max min var                                   |
-| shape.py        | reshape permute/transpose squeeze unsqueeze flatten concat stack split chunk |
+| shape.py        | reshape permute/transpose squeeze unsqueeze flatten expand concat stack split chunk |
 | indexing.py     | x[index] and its backward, scatter-add                 |
 | matmul.py       | @ (batched, with broadcast batch dimensions)           |
 | comparison.py   | == != < <= > >= argmax (no gradient)                   |

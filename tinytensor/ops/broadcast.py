@@ -50,14 +50,6 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     return x if x.shape == shape else BroadcastTo(shape)(x)
 
 
-def expand(x: Tensor, *shape: Any) -> Tensor:
-    """PyTorch's expand: like broadcast_to, and -1 keeps a dimension as it is."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    lead = len(shape) - x.ndim
-    return broadcast_to(x, tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape)))
-
-
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """Sum ``x`` down to ``shape``, undoing a broadcast (x itself when nothing to do)."""
     return x if x.shape == tuple(shape) else SumTo(tuple(shape))(x)

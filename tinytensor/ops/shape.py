@@ -7,7 +7,8 @@ So backward only rearranges the gradient back:
     concat([a, b], k)   backward: cut grad along k into a's and b's pieces
 
 squeeze, unsqueeze, flatten and view are reshapes; transpose and swapaxes are
-permutes; stack is concat of unsqueezed tensors; split and chunk are slices.
+permutes; stack is concat of unsqueezed tensors; split and chunk are slices;
+expand is broadcast_to (broadcast.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .. import backend
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .conversion import Cast
+from .broadcast import broadcast_to
 from .reduction import normalize_axes
 
 
@@ -57,18 +59,25 @@ class Concat(Function):
         return tuple(split(grad, sizes, self.axis))
 
 
-def _shape_arg(shape: tuple) -> tuple[int, ...]:
+def shape_arg(shape: tuple) -> tuple[int, ...]:
     """Accept both ``reshape(2, 3)`` and ``reshape((2, 3))``, as PyTorch does."""
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
-    shape = _shape_arg(shape)
+    shape = shape_arg(shape)
     return x if shape == x.shape else Reshape(shape)(x)
 
 
+def expand(x: Tensor, *shape: Any) -> Tensor:
+    """PyTorch's expand: broadcast_to, where -1 keeps a dimension as it is."""
+    shape = shape_arg(shape)
+    lead = len(shape) - x.ndim
+    return broadcast_to(x, tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape)))
+
+
 def permute(x: Tensor, *axes: Any) -> Tensor:
-    given = _shape_arg(axes)
+    given = shape_arg(axes)
     axes = tuple(normalize_axes(a, x.ndim)[0] for a in given)  # out-of-range axes raise here
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: {given} is not an ordering of the {x.ndim} axes of shape {x.shape}")

@@ -20,9 +20,10 @@ Two rules keep updates safe:
 * they run under ``no_grad`` (an update is not part of any graph) and write the
   new values into the parameter's own array, so ``model.weight`` is still the
   same Parameter object, holding the same memory, after ``step()``;
-* they never change ``p.grad`` or a state tensor in place, only replace them,
-  so a gradient or a ``state_dict`` the user holds is never changed behind
-  their back.
+* they never change ``p.grad``; state tensors (Adam's moments) are updated in
+  place, as in PyTorch, because the optimizer touches every weight every step,
+  so ``state_dict`` and ``load_state_dict`` copy them: a dict the user holds is
+  never changed behind their back.
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class Optimizer:
                     self._update(p, p.grad, self.state.setdefault(p, {}), group)
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Apply one update to ``p`` (write it with ``_assign``), reading and renewing ``state``."""
+        """Apply one update to ``p.data`` in place, reading and renewing ``state``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------
