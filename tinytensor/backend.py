@@ -174,7 +174,8 @@ def scalar(value: Any, dtype: numpy.dtype, like: Any) -> Any:
     """A 0-d array holding a Python number, with ``dtype``, on the device of ``like``."""
     if isinstance(like, ndarray):
         return numpy.asarray(value, dtype=dtype)
-    return xp_of(like).asarray(value, dtype=dtype)
+    with _current(device_of(like)):
+        return xp_of(like).asarray(value, dtype=dtype)
 
 
 def to_device(array: Any, device: Device) -> Any:
@@ -251,12 +252,14 @@ def generator(device: Device) -> Any:
 
 def uniform(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
     """Samples from U[0, 1)."""
-    return generator(device).random(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
+    with _current(device):
+        return generator(device).random(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
 
 
 def normal(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
     """Samples from N(0, 1)."""
-    return generator(device).standard_normal(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
+    with _current(device):
+        return generator(device).standard_normal(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
 
 
 def _sampled(dtype: numpy.dtype) -> numpy.dtype:

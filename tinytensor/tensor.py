@@ -170,11 +170,7 @@ class Tensor:
     # ------------------------------------------------------------------
     def to(self, *args: Any, dtype: Any = None, device: Any = None) -> "Tensor":
         """``t.to("cuda")``, ``t.to(tinytensor.float64)``, or both; differentiable."""
-        for arg in args:
-            if isinstance(arg, (str, Device)):
-                device = arg
-            else:
-                dtype = arg
+        dtype, device = to_arguments(args, dtype, device)
         out = self
         if device is not None and Device(device) != self.device:
             out = conversion.ToDevice(Device(device))(out)
@@ -383,6 +379,16 @@ def _seed_like(gradient: Any, out: Tensor, op: str) -> Tensor:
         raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the tensor has shape "
                            f"{out.shape}; they must match")
     return gradient.to(out.dtype)
+
+
+def to_arguments(args: tuple, dtype: Any, device: Any) -> tuple[Any, Any]:
+    """Sort ``.to(...)``'s positional arguments: a string or Device is where, anything else a dtype."""
+    for arg in args:
+        if isinstance(arg, (str, Device)):
+            device = arg
+        else:
+            dtype = arg
+    return dtype, device
 
 
 class RemovableHandle:

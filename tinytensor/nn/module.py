@@ -23,8 +23,7 @@ from typing import Any, Iterator, NamedTuple
 
 from .. import backend
 from ..autograd.function import module_scope
-from ..backend import Device
-from ..tensor import Tensor
+from ..tensor import Tensor, to_arguments
 from .parameter import Parameter
 
 
@@ -221,11 +220,7 @@ class Module:
         optimizer built on ``model.parameters()`` still holds the right tensors.
         Only floating-point tensors are cast; integer buffers keep their dtype.
         """
-        for arg in args:
-            if isinstance(arg, (str, Device)):
-                device = arg
-            else:
-                dtype = arg
+        dtype, device = to_arguments(args, dtype, device)
         for tensor in [*self.parameters(), *self.buffers()]:
             cast = dtype if backend.is_floating(tensor.dtype) else None
             tensor.data = tensor.detach().to(device=device, dtype=cast).data
