@@ -299,3 +299,23 @@ def test_var_of_integers_is_refused_like_mean():
 
 def test_matmul_with_an_array_operand():
     assert (tt.ones(2, 3) @ np.ones((3, 1))).shape == (2, 1)
+
+
+def test_truth_value_of_many_elements_is_ambiguous():
+    with pytest.raises(RuntimeError, match=r"bool\(\): the truth value of a tensor of shape \(2,\) is ambiguous"):
+        bool(tt.ones(2) > 0)
+
+
+@pytest.mark.parametrize("cut", [lambda x: x.split(0), lambda x: x.chunk(0)])
+def test_split_and_chunk_need_positive_sizes(cut):
+    with pytest.raises(ValueError, match="must be positive, got 0"):
+        cut(tt.ones(4))
+
+
+def test_dropout_of_integers_is_refused():
+    with pytest.raises(TypeError, match="dropout: needs a floating point tensor, got int64"):
+        F.dropout(tt.arange(4), 0.5)
+
+
+def test_clip_of_integers_by_a_float_gives_floats():
+    assert tt.tensor([0, 1, 2]).clip(0.5).tolist() == [0.5, 1.0, 2.0]

@@ -96,6 +96,9 @@ class Tensor:
         return self.numpy().tolist()
 
     def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(f"bool(): the truth value of a tensor of shape {self.shape} is "
+                               f"ambiguous; reduce it to one element first, e.g. (x > 0).sum() > 0")
         return bool(self.item())
 
     def __repr__(self) -> str:

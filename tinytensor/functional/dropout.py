@@ -33,6 +33,8 @@ class Dropout(Function):
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    if not backend.is_floating(x.dtype):
+        raise TypeError(f"dropout: needs a floating point tensor, got {x.dtype}; use x.float()")
     if not training or p == 0.0:
         return x
     keep = backend.uniform(x.shape, x.dtype, x.device) >= p

@@ -83,6 +83,8 @@ class Where(Binary):
 
 
 def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tensor:
+    if not backend.is_floating(x.dtype) and (isinstance(low, float) or isinstance(high, float)):
+        x = x.float()  # as PyTorch: integers clipped at 0.5 become floats, not truncated bounds
     return Clip(low, high)(x)
 
 

@@ -139,6 +139,8 @@ def split(x: Tensor, split_size_or_sections: "int | Sequence[int]", axis: int = 
     length = x.shape[axis]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
+        if step <= 0:
+            raise ValueError(f"split: the size of a piece must be positive, got {step}")
         sizes = [min(step, length - start) for start in range(0, length, step)]
     else:
         sizes = list(split_size_or_sections)
@@ -154,5 +156,7 @@ def split(x: Tensor, split_size_or_sections: "int | Sequence[int]", axis: int = 
 
 def chunk(x: Tensor, chunks: int, axis: int = 0) -> list[Tensor]:
     """``chunks`` pieces of (almost) equal length, as torch.chunk."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
     length = x.shape[normalize_axes(axis, x.ndim)[0]]
     return split(x, -(-length // chunks), axis)
