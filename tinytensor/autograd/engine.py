@@ -81,8 +81,9 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
             for observer in _observers:
                 observer(node, grad, sent)
             for parent, parent_grad in zip(node.parents, sent):
-                if parent is not None and parent_grad is not None:
-                    _add(grads, parent, parent_grad)
+                if parent is not None and parent_grad is not None:  # sum what every user sends
+                    total = grads.get(parent)
+                    grads[parent] = parent_grad if total is None else total + parent_grad
             if not retain_graph:
                 node.release()
     return captured

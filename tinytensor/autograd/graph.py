@@ -17,11 +17,6 @@ from typing import Any, Iterable
 from .function import Function
 
 
-def parents(node: Any) -> tuple:
-    """The nodes ``node`` depends on (a leaf Tensor depends on nothing)."""
-    return node.parents if isinstance(node, Function) else ()
-
-
 def topological_order(roots: Iterable[Any]) -> list:
     """Every node reachable from ``roots``, each listed after all of its parents.
 
@@ -40,7 +35,8 @@ def topological_order(roots: Iterable[Any]) -> list:
             continue
         visited.add(node)
         stack.append((node, True))
-        for parent in parents(node):
-            if parent is not None and parent not in visited:
-                stack.append((parent, False))
+        if isinstance(node, Function):  # a leaf Tensor has no parents
+            for parent in node.parents:
+                if parent is not None and parent not in visited:
+                    stack.append((parent, False))
     return order
