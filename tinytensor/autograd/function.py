@@ -26,14 +26,11 @@ and some input requires grad, links the result into the graph:
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from .. import backend
 from ..backend import ndarray
 from . import grad_mode
-
-if TYPE_CHECKING:
-    from ..tensor import Tensor
 
 _scope_path = ""  # the nn.Module path being run, e.g. "layers.0.ffn" (see module_scope)
 Tensor: Any = None  # the Tensor class; tensor.py sets it (it imports this module first)
@@ -77,7 +74,7 @@ class Function:
         """Link the result into the graph: this node becomes its ``grad_fn``."""
         self.inputs = inputs
         self.parents = tuple([t.grad_fn or (t if t.requires_grad else None) for t in inputs])
-        self.shape, self.dtype = out.shape, out.dtype
+        self.shape, self.dtype = out.shape, out.dtype  # kept for the pictures, like ``parents``
         self.scope = _scope_path
         if self.needs_output:
             self.out_data = out
