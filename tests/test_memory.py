@@ -37,7 +37,7 @@ def build(seed=0):
 
     intermediates = [h, n, a, d, e, m, logits]
     refs = [weakref.ref(t.data) for t in intermediates]
-    refs += [weakref.ref(d.grad_fn.scaled_mask), weakref.ref(m.grad_fn.condition)]
+    refs += [weakref.ref(d.grad_fn.saved), weakref.ref(m.grad_fn.saved)]
     refs += [weakref.ref(array) for array in loss.grad_fn.saved]
     norm_node = n.grad_fn.parents[0]     # n = LayerNorm(h) * gamma
     refs += [weakref.ref(node.out_data) for node in (norm_node, e.grad_fn)]

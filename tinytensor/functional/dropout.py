@@ -17,17 +17,13 @@ from ..tensor import Tensor
 
 class Dropout(Function):
     def __init__(self, scaled_mask: Any) -> None:
-        self.scaled_mask = scaled_mask
+        self.saved = scaled_mask  # as big as the input: release() frees it after backward
 
     def forward(self, a: Any) -> Any:
-        return a * self.scaled_mask
+        return a * self.saved
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad * Tensor._make(self.scaled_mask, None),)
-
-    def release(self) -> None:
-        super().release()
-        self.scaled_mask = None  # as big as the input: freed with the rest after backward
+        return (grad * Tensor._make(self.saved, None),)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -66,20 +66,16 @@ def _route(node: Function, grad: Tensor, a_picked: Any) -> tuple[Tensor | None, 
 
 class Where(Binary):
     def __init__(self, condition: Any) -> None:
-        self.condition = condition
+        self.saved = condition  # may be as big as the inputs (x > 0): release() frees it
 
     def forward(self, a: Any, b: Any) -> Any:
-        return backend.xp_of(a).where(self.condition, a, b)
+        return backend.xp_of(a).where(self.saved, a, b)
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.inputs
-        picked_a = mask_like(self.condition, grad)
+        picked_a = mask_like(self.saved, grad)
         return (sum_to(grad * picked_a, a.shape) if self.needs_grad(0) else None,
                 sum_to(grad * (1 - picked_a), b.shape) if self.needs_grad(1) else None)
-
-    def release(self) -> None:
-        super().release()
-        self.condition = None  # may be as big as the inputs (x > 0): freed after backward
 
 
 def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tensor:
