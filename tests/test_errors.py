@@ -198,9 +198,9 @@ def test_cross_entropy_bad_reduction_and_smoothing():
         F.cross_entropy(tt.ones(3, 4), [0, 1, 1], label_smoothing=1.5)
 
 
-def test_gelu_erf_form_is_not_available():
-    with pytest.raises(ValueError, match="approximate='none' is not available.*approximate='tanh'"):
-        F.gelu(tt.ones(3), approximate="none")
+def test_gelu_names_its_two_forms():
+    with pytest.raises(ValueError, match="approximate must be 'none'.*or 'tanh', got 'erf'"):
+        F.gelu(tt.ones(3), approximate="erf")
 
 
 def test_dropout_probability_out_of_range():

@@ -70,12 +70,23 @@ def test_tensor_softmax_methods():
 # ----------------------------------------------------------------------------
 # Activations
 # ----------------------------------------------------------------------------
-def test_gelu_is_the_tanh_form():
+def test_gelu_tanh_form():
     x = np.linspace(-4, 4, 17)
     expected = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-    np.testing.assert_allclose(F.gelu(tt.tensor(x)).numpy(), expected, rtol=1e-14, atol=1e-300)
-    assert F.gelu(tt.tensor(0.0)).item() == 0.0
-    assert F.gelu(tt.tensor(1.0, dtype=tt.float64)).item() == pytest.approx(0.8411920, abs=1e-6)
+    np.testing.assert_allclose(F.gelu(tt.tensor(x), approximate="tanh").numpy(), expected,
+                               rtol=1e-14, atol=1e-300)
+    assert F.gelu(tt.tensor(0.0), approximate="tanh").item() == 0.0
+    assert F.gelu(tt.tensor(1.0, dtype=tt.float64), "tanh").item() == pytest.approx(0.8411920, abs=1e-6)
+
+
+def test_gelu_exact_form_is_the_default():
+    x = np.linspace(-6, 6, 49)
+    expected = [0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x]
+    np.testing.assert_allclose(F.gelu(tt.tensor(x)).numpy(), expected, rtol=1e-14, atol=1e-15)
+    assert F.gelu(tt.tensor(1.0, dtype=tt.float64)).item() == pytest.approx(0.8413447460685429, abs=1e-15)
+    # the two forms stay within 1e-3 of each other (here, over -6..6: at most 4.7e-4)
+    gap = np.abs(F.gelu(tt.tensor(x)).numpy() - F.gelu(tt.tensor(x), "tanh").numpy()).max()
+    assert gap < 1e-3
 
 
 def test_relu_sigmoid_tanh():

@@ -137,10 +137,13 @@ def test_activation_gradcheck(device: str, layer: nn.Module) -> None:
     check(layer, double(x, device), device)
 
 
-def test_gelu_has_only_the_tanh_form() -> None:
-    assert repr(nn.GELU()) == "GELU(approximate='tanh')"
-    with pytest.raises(ValueError, match="approximate='none' is not available"):
-        nn.GELU(approximate="none")(tt.ones(2))
+def test_gelu_layer_is_exact_by_default_as_pytorch() -> None:
+    assert repr(nn.GELU()) == "GELU(approximate='none')"
+    x = tt.tensor([-1.0, 0.5, 2.0], dtype=tt.float64)
+    np.testing.assert_allclose(nn.GELU()(x).numpy(), nn.functional.gelu(x).numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(nn.GELU("tanh")(x).numpy(), nn.functional.gelu(x, "tanh").numpy(), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="approximate must be"):
+        nn.GELU(approximate="erf")(tt.ones(2))
 
 
 # ----------------------------------------------------------------------------
@@ -200,7 +203,7 @@ def test_parity_with_torch_linear_layer_norm_and_an_mlp() -> None:
     nn.init.normal_(norm.weight)
     assert_same(torch, norm, torch.nn.LayerNorm(4), x)
     assert_same(torch, nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.Linear(8, 4)),
-                torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.GELU(approximate="tanh"),
+                torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.GELU(),
                                     torch.nn.Linear(8, 4)), x)
 
 

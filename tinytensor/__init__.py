@@ -26,8 +26,9 @@ from .creation import (arange, full, full_like, ones, ones_like, rand, rand_like
 from .ops.arithmetic import residual_add
 from .ops.broadcast import broadcast_to, sum_to
 from .ops.comparison import argmax
+from .ops.indexing import gather, topk
 from .ops.matmul import matmul
-from .ops.selection import clip, masked_fill, maximum, minimum, where
+from .ops.selection import clip, masked_fill, maximum, minimum, tril, triu, where
 from .ops.shape import cat, chunk, concat, flatten, permute, reshape, split, squeeze, stack, transpose, unsqueeze
 
 device = Device
@@ -45,8 +46,20 @@ def sqrt(x: Tensor) -> Tensor:
     return x.sqrt()
 
 
+def sin(x: Tensor) -> Tensor:
+    return x.sin()
+
+
+def cos(x: Tensor) -> Tensor:
+    return x.cos()
+
+
 def tanh(x: Tensor) -> Tensor:
     return x.tanh()
+
+
+def erf(x: Tensor) -> Tensor:
+    return x.erf()
 
 
 def sigmoid(x: Tensor) -> Tensor:

@@ -257,6 +257,25 @@ class Tensor:
     def __ge__(self, other: Any) -> "Tensor":
         return comparison.compare("ge", self, as_operand(other, self))
 
+    # Logic on bool masks (bitwise on integers), no gradient either
+    def __and__(self, other: Any) -> "Tensor":
+        return comparison.logical("and", self, as_operand(other, self))
+
+    __rand__ = __and__
+
+    def __or__(self, other: Any) -> "Tensor":
+        return comparison.logical("or", self, as_operand(other, self))
+
+    __ror__ = __or__
+
+    def __xor__(self, other: Any) -> "Tensor":
+        return comparison.logical("xor", self, as_operand(other, self))
+
+    __rxor__ = __xor__
+
+    def __invert__(self) -> "Tensor":
+        return comparison.logical_not(self)
+
     def __getitem__(self, index: Any) -> "Tensor":
         return indexing.GetItem(index)(self)
 
@@ -272,8 +291,17 @@ class Tensor:
     def sqrt(self) -> "Tensor":
         return pointwise.Sqrt()(self)
 
+    def sin(self) -> "Tensor":
+        return pointwise.Sin()(self)
+
+    def cos(self) -> "Tensor":
+        return pointwise.Cos()(self)
+
     def tanh(self) -> "Tensor":
         return pointwise.Tanh()(self)
+
+    def erf(self) -> "Tensor":
+        return pointwise.Erf()(self)
 
     def sigmoid(self) -> "Tensor":
         return pointwise.Sigmoid()(self)
@@ -291,6 +319,18 @@ class Tensor:
 
     def masked_fill(self, mask: "Tensor", value: float) -> "Tensor":
         return selection.masked_fill(self, mask, value)
+
+    def tril(self, diagonal: int = 0) -> "Tensor":
+        return selection.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> "Tensor":
+        return selection.triu(self, diagonal)
+
+    def gather(self, dim: int, index: Any) -> "Tensor":
+        return indexing.gather(self, dim, index)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        return indexing.topk(self, k, dim, largest, sorted)
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         return reduction.Sum(axis, keepdims)(self)

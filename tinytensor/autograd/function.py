@@ -32,7 +32,7 @@ from .. import backend
 from ..backend import ndarray
 from . import grad_mode
 
-_scope_path = ""  # the nn.Module path being run, e.g. "layers.0.ffn" (see module_scope)
+_scope_path = ""  # the path of the nn.Module being run, e.g. "layers.0.ffn" (see module_scope)
 Tensor: Any = None  # the Tensor class; tensor.py sets it (it imports this module first)
 
 
@@ -109,15 +109,15 @@ class Function:
 
 
 @contextlib.contextmanager
-def module_scope(name: str) -> Iterator[None]:
-    """Ops run inside record ``name`` in their ``scope`` (nn.Module wraps its forward in it).
+def module_scope(path: str) -> Iterator[None]:
+    """Ops run inside record ``path`` in their ``scope`` (nn.Module wraps its forward in it).
 
-    Scopes nest: inside "layers.0" then "linear1", ops record "layers.0.linear1",
-    which is how the pictures group a model's ops by module.
+    ``path`` is where the module is registered in its model ("layers.0.linear1"),
+    not the chain of calls that reached it: a layer called through a parent's
+    helper or lambda still records its own path, next to its own weights.
     """
     global _scope_path
-    outer = _scope_path
-    _scope_path = f"{outer}.{name}" if outer else name
+    outer, _scope_path = _scope_path, path
     try:
         yield
     finally:

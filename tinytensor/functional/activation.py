@@ -12,6 +12,11 @@ One fused op instead of exp, sum and divide keeps a Transformer step fast and
 its graph small. Masked positions (-inf, from masked_fill) get weight exactly 0:
 a masked attention row, (1, 2, -inf, -inf), gives
 (e/(e+e^2), e^2/(e+e^2), 0, 0) = (0.2689, 0.7311, 0, 0).
+
+A row that is -inf everywhere (a query allowed to attend to nothing) has no
+distribution at all: exp gives 0 / 0. The rule here is that such a row gets all
+zero weights, forward and backward, never NaN. (PyTorch's softmax gives NaN;
+see pytorch issue 41508.)
 """
 from __future__ import annotations
 
@@ -31,8 +36,11 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, a: Any) -> Any:
-        e = backend.xp_of(a).exp(a - a.max(axis=self.axis, keepdims=True))
-        return e / e.sum(axis=self.axis, keepdims=True)
+        xp = backend.xp_of(a)
+        top = a.max(axis=self.axis, keepdims=True)
+        e = xp.exp(a - xp.where(top == -xp.inf, 0, top))  # an all -inf row: exp gives zeros...
+        total = e.sum(axis=self.axis, keepdims=True)
+        return e / xp.where(total == 0, 1, total)          # ...and stays zeros, not 0/0
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         y = self.output
@@ -98,14 +106,13 @@ def sigmoid(x: Tensor) -> Tensor:
     return pointwise.Sigmoid()(x)
 
 
-def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
-    """GELU in its tanh form (GPT-2, BERT). PyTorch's default is the erf form.
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU(x) = x Phi(x), as torch.nn.functional.gelu.
 
-    NumPy has no erf, so only ``approximate="tanh"`` exists here; the two forms
-    differ by less than 1e-3 everywhere. Compare with PyTorch using
-    ``torch.nn.functional.gelu(x, approximate="tanh")``.
+    ``approximate="none"`` (PyTorch's default) is the exact form, 0.5 x (1 + erf(x / sqrt(2)));
+    ``"tanh"`` is the tanh form GPT-2 and BERT used. The two differ by less than 1e-3.
     """
-    if approximate != "tanh":
-        raise ValueError(f"gelu: approximate={approximate!r} is not available (NumPy has no erf); "
-                         "use approximate='tanh', which differs from the erf form by < 1e-3")
-    return pointwise.Gelu()(x)
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' (the exact erf form) or 'tanh', "
+                         f"got {approximate!r}")
+    return pointwise.Gelu(approximate)(x)

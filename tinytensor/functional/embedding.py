@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd.function import Function
-from ..ops.indexing import IndexAdd
+from ..ops.indexing import IndexAdd, check_range, integer_ids
 from ..tensor import Tensor
 
 
@@ -28,26 +28,6 @@ class Embedding(Function):
             keep = (self.ids != self.padding_idx)[..., None].astype(grad.dtype)
             grad = grad * Tensor._make(keep, None)
         return (IndexAdd(self.inputs[0].shape, self.ids)(grad),)
-
-
-def integer_ids(op: str, ids: Any, device: Any) -> Any:
-    """Token ids or class labels as an integer array on ``device`` (where the data is)."""
-    ids = ids.data if isinstance(ids, Tensor) else backend.as_array(ids)
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"{op}: indices must be integers, got dtype {ids.dtype}; use .long()")
-    return backend.to_device(ids, device)
-
-
-def check_range(op: str, ids: Any, size: int, problem: str) -> None:
-    """Every id must be in 0..size-1 (NumPy would wrap negatives around, silently).
-
-    ``problem`` describes a bad id, with ``{}`` where its value goes.
-    """
-    if ids.size:
-        low, high = int(ids.min()), int(ids.max())
-        if low < 0 or high >= size:
-            raise IndexError(f"{op}: {problem.format(low if low < 0 else high)} "
-                             f"(valid: 0..{size - 1})")
 
 
 def embedding(ids: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:

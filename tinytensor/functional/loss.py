@@ -16,9 +16,9 @@ from typing import Any
 
 from .. import backend
 from ..autograd.function import Function
+from ..ops.indexing import check_range, integer_ids
 from ..tensor import Tensor
 from .activation import log_softmax_array, softmax
-from .embedding import check_range, integer_ids
 
 
 class CrossEntropy(Function):

@@ -1,7 +1,7 @@
 """Activations as layers, so a model can list them: Sequential(Linear, ReLU(), Linear).
 
     ReLU(x) = max(0, x)                          the paper's feed-forward block
-    GELU(x) = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))     GPT and BERT
+    GELU(x) = x Phi(x) = x/2 (1 + erf(x / sqrt(2)))   GPT and BERT (approximate="tanh": the tanh form)
     Tanh(x) = (e^x - e^-x) / (e^x + e^-x)
     Identity(x) = x                              a placeholder where a layer is optional
 
@@ -20,7 +20,7 @@ class ReLU(Module):
 
 
 class GELU(Module):
-    def __init__(self, approximate: str = "tanh") -> None:
+    def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         self.approximate = approximate
 

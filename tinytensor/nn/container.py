@@ -5,12 +5,8 @@
         x = layer(x)
 
 A plain Python list would hide the layers from ``parameters()``; a ModuleList
-registers item i as child "i", so its weights are named ``layers.0.linear1.weight``.
-
-A ModuleList is indexed, never called, so it never pushes a module scope of its
-own. Its items carry its name instead: item 0 of ``layers`` runs in scope
-"layers.0". Sequential *is* called (``Sequential(Linear, ReLU())(x)``) and
-pushes its own name, so its items need only their index.
+registers item i as child "i", so its weights are named ``layers.0.linear1.weight``
+and the ops of item 0 are drawn in the group "layers.0".
 """
 from __future__ import annotations
 
@@ -41,18 +37,8 @@ class ModuleList(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def _child_scope_name(self, name: str) -> str:
-        return f"{self._scope_name}.{name}" if self._scope_name else name
-
-    def _set_scope_name(self, scope_name: str) -> None:
-        super()._set_scope_name(scope_name)
-        for name, child in self._modules.items():  # the items were named before the list was
-            child._set_scope_name(self._child_scope_name(name))
-
 
 class Sequential(ModuleList):
-    _child_scope_name = Module._child_scope_name  # called, so it pushes its own name
-
     def __init__(self, *modules: Module) -> None:
         super().__init__(modules)
 

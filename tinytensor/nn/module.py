@@ -12,8 +12,11 @@ dotted paths, ``layers.0.linear1.weight``), ``train()``/``eval()`` for Dropout,
 ``to(device)`` to move it all at once.
 
 Calling a module, ``y = layer(x)``, runs ``forward(x)`` inside a *module scope*:
-every op it records carries the module's path (``fn.scope == "layers.0.linear1"``),
-which is how the pictures group a Transformer's thousands of ops by layer.
+every op it records carries the path where the module is registered
+(``fn.scope == "layers.0.linear1"``), which is how the pictures group a
+Transformer's thousands of ops by layer. The path comes from the tree, not from
+who called the module, so a layer run through its parent's helper or lambda is
+still drawn in its own group, next to its own weights.
 """
 from __future__ import annotations
 
@@ -54,7 +57,7 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
-        object.__setattr__(self, "_scope_name", "")  # a root module pushes no scope
+        object.__setattr__(self, "_path", "")  # where it is registered; a root's is "" (see _set_path)
         self.training = True
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -62,7 +65,9 @@ class Module:
                                   f"forward(self, ...) in your Module subclass")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        scope = module_scope(self._scope_name) if self._scope_name else contextlib.nullcontext()
+        # A root pushes no scope, so a module made and called inside another's forward
+        # counts as part of that one.
+        scope = module_scope(self._path) if self._path else contextlib.nullcontext()
         with scope:
             return self.forward(*args, **kwargs)
 
@@ -99,7 +104,7 @@ class Module:
             self._parameters[name] = value
         else:
             self._modules[name] = value
-            value._set_scope_name(self._child_scope_name(name))
+            value._set_path(_join(self._path, name))
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails, i.e. for registered members.
@@ -111,7 +116,7 @@ class Module:
 
     def __delattr__(self, name: str) -> None:
         if name in self._modules:
-            self._modules.pop(name)._set_scope_name("")
+            self._modules.pop(name)._set_path("")  # out of the tree: a root again
         elif self._owns(name):
             self._parameters.pop(name, None)
             self._buffers.pop(name, None)
@@ -141,14 +146,18 @@ class Module:
             self._non_persistent.add(name)
 
     # ------------------------------------------------------------------
-    # Scopes: the name a module pushes when called
+    # Paths: where each module sits in the tree, the scope it pushes when called
     # ------------------------------------------------------------------
-    def _child_scope_name(self, name: str) -> str:
-        return name
+    def _set_path(self, path: str) -> None:
+        """Set this module's path, and its children's below it.
 
-    def _set_scope_name(self, scope_name: str) -> None:
-        # A module shared by two parents keeps the name its last parent gave it.
-        object.__setattr__(self, "_scope_name", scope_name)
+        Models are built bottom-up (layers first, then the model that holds them),
+        so each registration renames the whole subtree it brings in. A module
+        shared by two parents keeps the path its last parent gave it.
+        """
+        object.__setattr__(self, "_path", path)
+        for name, child in self._modules.items():
+            child._set_path(_join(path, name))
 
     # ------------------------------------------------------------------
     # Walking the tree
@@ -227,6 +236,16 @@ class Module:
             if tensor.grad is not None:
                 tensor.grad = tensor.grad.detach().to(device=device, dtype=cast)
         return self
+
+    def double(self) -> "Module":
+        """Every floating parameter and buffer to float64 (gradient checks, parity tests)."""
+        return self.to(backend.float64)
+
+    def float(self) -> "Module":  # noqa: A003 - PyTorch's name
+        return self.to(backend.float32)
+
+    def half(self) -> "Module":
+        return self.to(backend.float16)
 
     # ------------------------------------------------------------------
     # Checkpoints

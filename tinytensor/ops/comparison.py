@@ -1,6 +1,8 @@
-"""Comparisons and argmax: their results are booleans and indices, which have no gradient.
+"""Comparisons, logic and argmax: their results are booleans and indices, which have no gradient.
 
 They are plain functions, not ``Function`` ops: nothing to record in the graph.
+``&``, ``|``, ``^`` and ``~`` combine masks (a padding mask | a causal mask); on
+integer tensors they work bit by bit, as in PyTorch and NumPy.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from ..tensor import Tensor
 
 _COMPARE = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
             "le": operator.le, "gt": operator.gt, "ge": operator.ge}
+_LOGIC = {"and": operator.and_, "or": operator.or_, "xor": operator.xor}
 
 
 def compare(op: str, a: Tensor, b: Tensor) -> Tensor:
@@ -20,6 +23,29 @@ def compare(op: str, a: Tensor, b: Tensor) -> Tensor:
         return Tensor._make(_COMPARE[op](a.data, b.data), None)
     except ValueError as error:
         raise ValueError(f"{op}: cannot compare shapes {a.shape} and {b.shape}: {error}") from None
+
+
+def logical(op: str, a: Tensor, b: Tensor) -> Tensor:
+    """``a & b``, ``a | b`` or ``a ^ b`` of bool (or integer) tensors."""
+    _check_same_device(op, (a, b))
+    _bool_or_integer(op, a, b)
+    try:
+        return Tensor._make(backend.ensure_array(_LOGIC[op](a.data, b.data)), None)
+    except ValueError as error:
+        raise ValueError(f"{op}: cannot combine shapes {a.shape} and {b.shape}: {error}") from None
+
+
+def logical_not(a: Tensor) -> Tensor:
+    """``~a``: True where a is False (bitwise not for integers)."""
+    _bool_or_integer("not", a)
+    return Tensor._make(backend.ensure_array(~a.data), None)
+
+
+def _bool_or_integer(op: str, *tensors: Tensor) -> None:
+    for t in tensors:
+        if t.dtype.kind not in "biu":
+            raise TypeError(f"{op}: needs bool or integer tensors, got {t.dtype}; make a mask "
+                            f"by comparing first, e.g. (x > 0)")
 
 
 def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:

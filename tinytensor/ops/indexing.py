@@ -8,14 +8,19 @@ plain assignment, whenever the index holds integer arrays that may repeat.
 
 ``IndexAdd`` (zeros, then scatter-add) is itself an op whose backward is
 indexing again, so second derivatives pass through indexing too.
+
+``gather(x, dim, index)`` (PyTorch's) and ``topk`` are indexing as well: they
+build the index and let ``GetItem`` pick, so their gradients come for free.
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 from .. import backend
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .reduction import normalize_axes
 
 
 def _plain_index(index: Any) -> Any:
@@ -66,3 +71,72 @@ class IndexAdd(Function):
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         return (GetItem(self.index)(grad),)
+
+
+# ----------------------------------------------------------------------------
+# Integer indices: checked, because NumPy wraps negative ones around silently
+# ----------------------------------------------------------------------------
+def integer_ids(op: str, ids: Any, device: Any) -> Any:
+    """Token ids or class labels as an integer array on ``device`` (where the data is)."""
+    ids = ids.data if isinstance(ids, Tensor) else backend.as_array(ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, got dtype {ids.dtype}; use .long()")
+    return backend.to_device(ids, device)
+
+
+def check_range(op: str, ids: Any, size: int, problem: str) -> None:
+    """Every id must be in 0..size-1 (NumPy would wrap negatives around, silently).
+
+    ``problem`` describes a bad id, with ``{}`` where its value goes.
+    """
+    if ids.size:
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= size:
+            raise IndexError(f"{op}: {problem.format(low if low < 0 else high)} "
+                             f"(valid: 0..{size - 1})")
+
+
+def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+    """``out[i][j] = x[i][index[i][j]]`` for dim=1 (any rank, as torch.gather); differentiable in x.
+
+    index has x's number of dimensions; along every other dimension it may be shorter.
+    """
+    ids = integer_ids("gather", index, x.device)
+    if ids.ndim != x.ndim:
+        raise ValueError(f"gather: index must have as many dimensions as the input, got index "
+                         f"shape {ids.shape} for input shape {x.shape}")
+    dim = normalize_axes(dim, x.ndim)[0]
+    if any(n > x.shape[d] for d, n in enumerate(ids.shape) if d != dim):
+        raise ValueError(f"gather: index shape {ids.shape} is larger than input shape {x.shape} "
+                         f"outside dimension {dim}")
+    check_range("gather", ids, x.shape[dim], f"index {{}} is out of range for dimension {dim} "
+                                             f"of size {x.shape[dim]}")
+    xp = backend.xp_of(ids)
+    # One integer array per dimension, broadcast together: dimension `dim` takes index,
+    # every other dimension d takes arange(n_d) laid along axis d.
+    picks = tuple(ids if d == dim else
+                  xp.arange(n).reshape([n if e == d else 1 for e in range(ids.ndim)])
+                  for d, n in enumerate(ids.shape))
+    return GetItem(picks)(x)
+
+
+TopK = namedtuple("topk", ["values", "indices"])  # what torch.topk returns
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopK:
+    """The k largest (or smallest) entries along ``dim`` and their indices, as torch.topk.
+
+    ``values`` carries the gradient (to the entries picked); ``indices`` is int64.
+    Ties keep the lower index first. Results are always sorted (``sorted`` is accepted
+    for PyTorch's signature).
+    """
+    if x.ndim == 0:  # a number is its own top 1, as in PyTorch
+        values, indices = topk(x.reshape(1), k, 0, largest)
+        return TopK(values.reshape(()), indices.reshape(())) if k else TopK(values, indices)
+    if not 0 <= k <= x.shape[dim]:
+        raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size "
+                         f"{x.shape[dim]} (input shape {x.shape})")
+    xp = backend.xp_of(x.data)
+    order = xp.argsort(-x.data if largest else x.data, axis=dim, kind="stable")
+    indices = xp.take(order, xp.arange(k), axis=dim).astype(backend.int64)  # x's shape, k along dim
+    return TopK(gather(x, dim, indices), Tensor._make(indices, None))

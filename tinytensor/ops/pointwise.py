@@ -3,12 +3,16 @@
     exp      f' = exp(x) = y
     log      f' = 1 / x
     sqrt     f' = 1 / (2 sqrt(x)) = 1 / (2y)
+    sin      f' = cos(x)
+    cos      f' = -sin(x)
     tanh     f' = 1 - tanh(x)^2 = 1 - y^2
     sigmoid  f' = s(x)(1 - s(x)) = y(1 - y)
     relu     f' = 1 where x > 0, else 0
     abs      f' = sign(x)
-    gelu     GELU(x) = x * Phi(x), in the tanh form of Hendrycks & Gimpel (used by
-             GPT-2 and BERT): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    erf      f' = 2/sqrt(pi) exp(-x^2)
+    gelu     GELU(x) = x Phi(x) (Hendrycks & Gimpel), Phi the normal distribution function:
+             exact, 0.5 x (1 + erf(x / sqrt(2))) (PyTorch's default), or in the tanh form
+             GPT-2 and BERT used, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 
 Where f' is written with y (the output), backward reads ``self.output``, which
 stays connected to the graph, so second derivatives are right too.
@@ -56,6 +60,22 @@ class Sqrt(Function):
         return (grad / (self.output * 2),)
 
 
+class Sin(Function):
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).sin(a)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (grad * self.inputs[0].cos(),)
+
+
+class Cos(Function):
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).cos(a)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (grad * -self.inputs[0].sin(),)
+
+
 class Tanh(Function):
     needs_output = True
 
@@ -97,15 +117,67 @@ class Abs(Function):
         return (grad * mask_like(backend.xp_of(x.data).sign(x.data), grad),)
 
 
+# ----------------------------------------------------------------------------
+# erf, and GELU in its two forms
+# ----------------------------------------------------------------------------
+# erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt. NumPy has no erf, so it is
+# computed here from two classic expansions, each where it converges fast:
+#
+#   |x| < 2:   the Maclaurin series  erf(x) = 2/sqrt(pi) sum_n (-1)^n x^(2n+1) / (n! (2n+1))
+#   |x| >= 2:  the continued fraction of erfc = 1 - erf (Laplace):
+#              erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
+#
+# 30 series terms and 40 fraction terms give erf to within 1e-15 of math.erf in float64
+# (tests/test_primitives_for_attention.py checks it on a dense grid).
+_ERF_SERIES = [(-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(30)]
+_ERFC_DEPTH = 40
+_ERF_SWITCH = 2.0
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def erf_array(a: Any) -> Any:
+    """erf of every element of a floating array (see the comment above for the method).
+
+    Computed in float64 whatever the input's dtype, then rounded once to it, so a
+    float32 result is erf correctly rounded to float32 (within one unit in the last place).
+    """
+    xp = backend.xp_of(a)
+    size = xp.abs(a.astype(backend.float64))
+    near = xp.minimum(size, _ERF_SWITCH)  # each expansion sees only the inputs it is good for
+    square = near * near
+    series = xp.full_like(size, _ERF_SERIES[-1])
+    for coefficient in reversed(_ERF_SERIES[:-1]):  # Horner's rule in x^2
+        series *= square
+        series += coefficient
+    far = xp.maximum(size, _ERF_SWITCH)
+    fraction = xp.zeros_like(size)
+    for k in range(_ERFC_DEPTH, 0, -1):  # the continued fraction, from its tail up
+        fraction = (k / 2) / (far + fraction)
+    erfc = xp.exp(-far * far) / (far + fraction) / math.sqrt(math.pi)
+    result = xp.where(size < _ERF_SWITCH, _TWO_OVER_SQRT_PI * near * series, 1 - erfc)
+    return xp.copysign(result, a).astype(a.dtype, copy=False)  # erf is odd; erf(-0.0) is -0.0
+
+
+class Erf(Function):
+    def forward(self, a: Any) -> Any:
+        return erf_array(a)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        x = self.inputs[0]
+        return (grad * (-(x * x)).exp() * _TWO_OVER_SQRT_PI,)
+
+
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_K = 0.044715
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _gelu_tanh(a: Any) -> Any:
-    """t = tanh(c (x + k x^3)), GELU's inner term.
+    """t = tanh(c (x + k x^3)), the tanh form's inner term.
 
     GELU runs on the largest activations of a Transformer (batch x tokens x 4 d),
-    so this and the two forwards below work in place: one new array, not ten.
+    so the tanh form works in place: one new array, not ten.
     """
     u = backend.ensure_array(a * a)  # of a 0-d array NumPy returns a scalar, not writable in place
     u *= _GELU_K
@@ -115,31 +187,61 @@ def _gelu_tanh(a: Any) -> Any:
     return backend.xp_of(a).tanh(u, out=u)
 
 
+def _normal_cdf(a: Any) -> Any:
+    """Phi(x) = (1 + erf(x / sqrt(2))) / 2, the exact form's weight."""
+    phi = erf_array(a * _SQRT_HALF)
+    phi += 1
+    phi *= 0.5
+    return phi
+
+
+def _normal_pdf(a: Any) -> Any:
+    """phi(x) = exp(-x^2 / 2) / sqrt(2 pi), the normal density, Phi's derivative."""
+    return backend.xp_of(a).exp(a * a * -0.5) * _INV_SQRT_2PI
+
+
 class Gelu(Function):
+    """GELU(x) = x Phi(x): ``approximate="none"`` exactly, ``"tanh"`` in the tanh form."""
+
+    def __init__(self, approximate: str) -> None:
+        self.approximate = approximate
+
     def forward(self, a: Any) -> Any:
-        t = _gelu_tanh(a)  # 0.5 x (1 + t)
-        t += 1
-        t *= a
-        t *= 0.5
-        return t
+        if self.approximate == "none":
+            out = _normal_cdf(a)  # x Phi(x)
+        else:
+            out = _gelu_tanh(a)  # 0.5 x (1 + t)
+            out += 1
+            out *= 0.5
+        out *= a
+        return out
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad * GeluDerivative()(self.inputs[0]),)
+        return (grad * GeluDerivative(self.approximate)(self.inputs[0]),)
 
 
 class GeluDerivative(Function):
     """GELU'(x) as an op of its own: computed in one pass over arrays, and differentiable.
 
-    With t = tanh(u), u = c (x + k x^3), u' = c (1 + 3 k x^2), u'' = 6 c k x:
+    Exact form:  GELU'(x) = Phi(x) + x phi(x)          GELU''(x) = phi(x) (2 - x^2)
+    tanh form, with t = tanh(u), u = c (x + k x^3), u' = c (1 + 3 k x^2), u'' = 6 c k x:
         GELU'(x)  = 0.5 (1 + t) + 0.5 x (1 - t^2) u'
         GELU''(x) = (1 - t^2) (u' + 0.5 x (u'' - 2 t u'^2))
     """
+
+    def __init__(self, approximate: str) -> None:
+        self.approximate = approximate
 
     @property
     def name(self) -> str:
         return "gelu'"
 
     def forward(self, a: Any) -> Any:
+        if self.approximate == "none":
+            slope = _normal_pdf(a)
+            slope *= a
+            slope += _normal_cdf(a)
+            return slope
         t = _gelu_tanh(a)
         slope = backend.ensure_array(a * a)  # 0.5 x (1 - t^2) u'
         slope *= 3 * _GELU_K
@@ -155,6 +257,8 @@ class GeluDerivative(Function):
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         x = self.inputs[0]
+        if self.approximate == "none":
+            return (grad * (x * x * -0.5).exp() * _INV_SQRT_2PI * (2 - x * x),)
         t = (_GELU_C * (x + _GELU_K * x * x * x)).tanh()
         du = _GELU_C * (1 + 3 * _GELU_K * x * x)
         d2u = (6 * _GELU_C * _GELU_K) * x

@@ -1,4 +1,4 @@
-"""Ops that pick between values: clip, maximum, minimum, where, masked_fill.
+"""Ops that pick between values: clip, maximum, minimum, where, masked_fill, tril, triu.
 
 Their derivative routes the gradient to whichever input was picked:
 
@@ -8,6 +8,10 @@ Their derivative routes the gradient to whichever input was picked:
 
 ``masked_fill(x, mask, value)`` is ``where(mask, value, x)``: the decoder's
 causal mask fills future positions with -inf before the softmax.
+``tril(x)`` keeps the lower triangle of the last two dimensions and zeros the
+rest (``where(lower, x, 0)``), ``triu(x)`` the upper one; ``diagonal=k`` moves the
+border k diagonals up (k > 0) or down (k < 0), as in PyTorch. The causal mask is
+``triu`` of a matrix of ``-inf`` with ``diagonal=1``: position i may not see j > i.
 """
 from __future__ import annotations
 
@@ -108,3 +112,24 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:
     """``x`` with ``value`` wherever ``mask`` is True (mask broadcasts against x)."""
     return where(mask, value, x)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of x's last two dimensions (j <= i + diagonal); zeros above it."""
+    return _triangle("tril", x, diagonal, lower=True)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of x's last two dimensions (j >= i + diagonal); zeros below it."""
+    return _triangle("triu", x, diagonal, lower=False)
+
+
+def _triangle(op: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
+    if x.ndim < 2:
+        raise ValueError(f"{op}: needs a tensor with at least 2 dimensions, got shape {x.shape}")
+    rows, cols = x.shape[-2:]
+    xp = backend.xp_of(x.data)
+    keep = xp.tri(rows, cols, diagonal if lower else diagonal - 1, dtype=bool)  # j <= i + k
+    if not lower:
+        keep = ~keep  # j >= i + k is the complement of j <= i + k - 1
+    return where(keep, x, 0)
