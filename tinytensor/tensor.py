@@ -276,6 +276,18 @@ class Tensor:
     def __invert__(self) -> "Tensor":
         return comparison.logical_not(self)
 
+    def __floordiv__(self, other: Any) -> "Tensor":
+        return comparison.integer_arithmetic("floor_divide", self, as_operand(other, self))
+
+    def __mod__(self, other: Any) -> "Tensor":
+        return comparison.integer_arithmetic("remainder", self, as_operand(other, self))
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return comparison.all_or_any("all", self, axis, keepdims)
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return comparison.all_or_any("any", self, axis, keepdims)
+
     def __getitem__(self, index: Any) -> "Tensor":
         return indexing.GetItem(index)(self)
 

@@ -26,7 +26,7 @@ and some input requires grad, links the result into the graph:
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .. import backend
 from ..backend import ndarray
@@ -95,6 +95,17 @@ class Function:
         holds no reference back to the Tensor the user got (no cycle).
         """
         return Tensor._make(self.out_data, self)
+
+    def saved_or_recomputed(self, array: Any, recompute: "Callable[[], Tensor]") -> "Tensor":
+        """A value the forward computed and kept (``array``), for backward to use.
+
+        In an ordinary backward it is a constant Tensor around the kept array: no
+        work redone. Under ``create_graph`` the backward is itself differentiated,
+        and a constant would hide how the value depends on the inputs, so it is
+        recomputed from them with Tensor ops (``recompute()``) and second
+        derivatives stay right.
+        """
+        return recompute() if grad_mode._enabled else Tensor._make(array, None)
 
     def needs_grad(self, i: int) -> bool:
         """Whether input ``i`` wants a gradient (backward may skip the work if not)."""

@@ -36,11 +36,7 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, a: Any) -> Any:
-        xp = backend.xp_of(a)
-        top = a.max(axis=self.axis, keepdims=True)
-        e = xp.exp(a - xp.where(top == -xp.inf, 0, top))  # an all -inf row: exp gives zeros...
-        total = e.sum(axis=self.axis, keepdims=True)
-        return e / xp.where(total == 0, 1, total)          # ...and stays zeros, not 0/0
+        return softmax_array(a, self.axis)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         y = self.output
@@ -58,6 +54,15 @@ class LogSoftmax(Function):
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         return (grad - self.output.exp() * grad.sum(self.axis, keepdims=True),)
+
+
+def softmax_array(a: Any, axis: int) -> Any:
+    """softmax on a raw array (attention's fused op uses it too); an all -inf row gives zeros."""
+    xp = backend.xp_of(a)
+    top = a.max(axis=axis, keepdims=True)
+    e = xp.exp(a - xp.where(top == -xp.inf, 0, top))  # an all -inf row: exp gives zeros...
+    total = e.sum(axis=axis, keepdims=True)
+    return e / xp.where(total == 0, 1, total)          # ...and stays zeros, not 0/0
 
 
 def log_softmax_array(a: Any, axis: int) -> Any:

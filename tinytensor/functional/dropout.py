@@ -33,6 +33,11 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         raise TypeError(f"dropout: needs a floating point tensor, got {x.dtype}; use x.float()")
     if not training or p == 0.0:
         return x
-    keep = backend.uniform(x.shape, x.dtype, x.device) >= p
+    return Dropout(scaled_keep_mask(x.shape, p, x.dtype, x.device))(x)
+
+
+def scaled_keep_mask(shape: tuple[int, ...], p: float, dtype: Any, device: Any) -> Any:
+    """m / (1 - p) with m_i ~ Bernoulli(1 - p): the array dropout multiplies by (attention's too)."""
+    keep = backend.uniform(shape, dtype, device) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return Dropout(keep.astype(x.dtype) * x.dtype.type(scale))(x)
+    return keep.astype(dtype) * dtype.type(scale)

@@ -132,4 +132,4 @@ def _triangle(op: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
     keep = xp.tri(rows, cols, diagonal if lower else diagonal - 1, dtype=bool)  # j <= i + k
     if not lower:
         keep = ~keep  # j >= i + k is the complement of j <= i + k - 1
-    return where(keep, x, 0)
+    return where(keep, x, x.dtype.type(0))  # a zero of x's own dtype: bool masks stay bool
