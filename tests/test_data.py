@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import pytest
 
 import tinytensor as tt
@@ -144,3 +145,20 @@ def test_bucket_batches_through_a_dataloader():
     assert widths == [3, 8, 9]  # (2, 3), (3, 8), (9, 9) paired up: no long padding anywhere
     with pytest.raises(ValueError, match="batch_sampler makes the batches itself"):
         DataLoader(sentences, batch_size=2, batch_sampler=sampler)
+
+
+def test_bucket_batches_by_tokens():
+    """max_tokens: as many examples as fit in that many padded tokens (count x longest)."""
+    lengths = [int(n) for n in np.random.default_rng(0).integers(2, 21, 500)]
+    sampler = BucketBatchSampler(lengths, max_tokens=64, seed=3)
+    count = len(sampler)
+    batches = list(sampler)
+    assert len(batches) == count                                # len() arranged this very epoch
+    assert sorted(sum(batches, [])) == list(range(500))
+    assert all(len(b) * max(lengths[i] for i in b) <= 64 for b in batches)
+    short = [b for b in batches if max(lengths[i] for i in b) <= 5]
+    long = [b for b in batches if min(lengths[i] for i in b) >= 15]
+    assert min(map(len, short)) > max(map(len, long))          # more short sentences per batch
+    assert list(BucketBatchSampler([100, 3], max_tokens=10, shuffle=False)) == [[1], [0]]  # too long: alone
+    with pytest.raises(ValueError, match="give either batch_size .* or max_tokens"):
+        BucketBatchSampler(lengths, batch_size=4, max_tokens=64)

@@ -84,24 +84,62 @@ class BucketBatchSampler(BatchSampler):
     which examples meet. ``lengths[i]`` is the length of example i (for a
     translation pair, e.g. the longer side). With ``shuffle=False`` the steps
     1 and 4 are skipped.
+
+    Batches hold ``batch_size`` examples, or, given ``max_tokens`` instead, as
+    many as fit in ``max_tokens`` padded tokens (count x longest length): the way
+    translation models are trained, so that a batch of short sentences has more
+    of them and every step does about the same work. A single example longer
+    than ``max_tokens`` is a batch of its own. Then the number of batches depends
+    on the draw: ``len()`` arranges the coming epoch (which its iteration then uses).
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, drop_last: bool = False,
-                 shuffle: bool = True, pool_size: int = 100, seed: int | None = None) -> None:
-        super().__init__(range(len(lengths)), batch_size, drop_last)
+    def __init__(self, lengths: Sequence[int], batch_size: int | None = None, drop_last: bool = False,
+                 shuffle: bool = True, pool_size: int = 100, seed: int | None = None,
+                 max_tokens: int | None = None) -> None:
+        if (batch_size is None) == (max_tokens is None):
+            raise ValueError("BucketBatchSampler: give either batch_size (examples per batch) or "
+                             "max_tokens (padded tokens per batch)")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"BucketBatchSampler: max_tokens must be a positive integer, got {max_tokens}")
         self.lengths, self.shuffle, self.pool_size = list(lengths), shuffle, pool_size
+        self.max_tokens = max_tokens
+        longest = max(self.lengths, default=1)
+        super().__init__(range(len(lengths)), batch_size or max(1, max_tokens // max(longest, 1)), drop_last)
         self.generator = _own_generator(seed)
+        self._coming: list[list[int]] | None = None  # an epoch arranged by len() and not yet used
 
     def __iter__(self) -> Iterator[list[int]]:
+        batches, self._coming = self._coming or self._arrange(), None
+        return iter(batches)
+
+    def __len__(self) -> int:
+        if self.max_tokens is None:
+            return super().__len__()
+        if self._coming is None:
+            self._coming = self._arrange()
+        return len(self._coming)
+
+    def _arrange(self) -> list[list[int]]:
+        """One epoch's batches: shuffled, pooled, sorted within pools, cut, shuffled again."""
         n = len(self.lengths)
         order = _shuffled(n, self.generator) if self.shuffle else list(range(n))
-        pool = self.pool_size * self.batch_size  # a whole number of batches: only the very last is short
+        pool = self.pool_size * self.batch_size  # about pool_size batches
         batches = []
         for start in range(0, n, pool):
-            by_length = sorted(order[start:start + pool], key=self.lengths.__getitem__)
-            batches += [by_length[i:i + self.batch_size] for i in range(0, len(by_length), self.batch_size)]
+            batches += self._cut(sorted(order[start:start + pool], key=self.lengths.__getitem__))
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
         if self.shuffle:
             batches = [batches[i] for i in _shuffled(len(batches), self.generator)]
-        return iter(batches)
+        return batches
+
+    def _cut(self, by_length: list[int]) -> list[list[int]]:
+        """Consecutive batches of a length-sorted run of examples."""
+        if self.max_tokens is None:
+            return [by_length[i:i + self.batch_size] for i in range(0, len(by_length), self.batch_size)]
+        batches: list[list[int]] = [[]]
+        for index in by_length:  # sorted, so the newest example is the batch's longest
+            if batches[-1] and (len(batches[-1]) + 1) * self.lengths[index] > self.max_tokens:
+                batches.append([])
+            batches[-1].append(index)
+        return batches if batches[0] else []
