@@ -105,6 +105,11 @@ def cuda_is_available() -> bool:
     return _cupy_or_reason()[0] is not None
 
 
+def cuda_unavailable_reason() -> str:
+    """Why device "cuda" cannot be used here ("" when it can): what to tell a user who asked for it."""
+    return _cupy_or_reason()[1]
+
+
 def _cupy() -> Any:
     cupy, reason = _cupy_or_reason()
     if cupy is None:

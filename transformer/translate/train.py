@@ -1,0 +1,325 @@
+"""Training the translator, with the habits of a real trainer (``python -m transformer.translate train``).
+
+Each step, for a batch of pairs of similar length (about ``batch_tokens`` target tokens):
+
+    logits = model(src, tgt_in)                                  teacher forcing
+    loss   = cross_entropy(logits, tgt_out, ignore_index=<pad>, label_smoothing=0.1)
+    loss.backward(); clip_grad_norm_(...); optimizer.step(); scheduler.step()
+
+with Adam (betas 0.9, 0.98, eps 1e-9) and the paper's warmup schedule. After each
+epoch (and every ``eval_every`` steps, if set) the model translates the valid split
+greedily: the validation loss, BLEU (sacrebleu) and exact match go to the screen,
+to ``metrics.jsonl`` and to ``curves.png``.
+
+What a run leaves in its folder (default runs/zh-en):
+
+    last.npz       the latest state: model, optimizer, schedule, random state, progress,
+                   vocabularies and config, written atomically (tinytensor.save)
+    best.npz       the same, from the evaluation with the best validation BLEU
+    metrics.jsonl  one line per evaluation
+    curves.png     loss and BLEU against training time
+
+Ctrl-C stops at the end of the current step (never in the middle of an update),
+writes last.npz and prints how to resume; a second Ctrl-C stops at once.
+``--resume`` takes last.npz up where it left off: the batches of every epoch come
+from (seed, epoch), and the checkpoint holds the position within the epoch and
+the random generator's state (dropout), so on the CPU the resumed run is bit for
+bit the run that was never interrupted.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import tinytensor as tt
+import tinytensor.functional as F
+from tinytensor import backend, optim
+
+from ..seq2seq import Seq2SeqTransformer
+from .configs import Config
+from .corpus import build_corpus
+from .data import Encoded, build_vocabularies
+from .evaluate import score
+from .tokens import Vocab
+from .translator import KIND, Translator, read_checkpoint
+
+try:
+    from tqdm import tqdm
+except ImportError:  # the progress bar is a nicety: without tqdm, a line per evaluation
+    tqdm = None
+
+
+@dataclass
+class Progress:
+    """Where training stands: everything besides tensors that a resumed run needs."""
+
+    epoch: int = 0              # epochs finished
+    batch: int = 0              # batches of the current epoch done
+    step: int = 0               # optimizer steps in all
+    train_seconds: float = 0.0  # time spent in training steps (not in evaluation)
+    best_bleu: float = -1.0
+    loss_sum: float = 0.0       # the current epoch's loss, summed over its target tokens
+    loss_tokens: int = 0
+    tokens: int = 0             # target tokens trained on, in all
+    seed: int = 0
+
+
+@dataclass
+class Trainer:
+    config: Config
+    out: Path
+    device: str = "cpu"
+    seed: int = 0
+    eval_every: int | None = None            # also evaluate every this many steps
+    stop_at_step: int | None = None          # stop there as if Ctrl-C had been pressed (tests, benchmarks)
+    progress_bar: bool = True
+    on_evaluation: Callable[[dict], None] | None = None  # called with each metrics record
+    progress: Progress = field(default_factory=Progress)
+    stop_requested: bool = False
+    epoch_batches: int = 0                   # how many batches the current epoch has
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        corpus = _corpus()                       # the data: the same for every run and seed
+        self.src_vocab, self.tgt_vocab = build_vocabularies(corpus["train"])
+        self.train_data = Encoded.of(corpus["train"], self.src_vocab, self.tgt_vocab)
+        self.valid_data = Encoded.of(corpus["valid"], self.src_vocab, self.tgt_vocab)
+        tt.manual_seed(self.seed)
+        self.progress.seed = self.seed
+        self.model = Seq2SeqTransformer(len(self.src_vocab), len(self.tgt_vocab), pad_id=Vocab.pad_id,
+                                        **self.config.model_arguments()).to(self.device)
+        self.optimizer = optim.Adam(self.model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+        self.scheduler = optim.lr_scheduler.TransformerWarmup(self.optimizer, self.config.d_model,
+                                                              self.config.warmup_steps, self.config.lr_factor)
+        self.translator = Translator(self.model, self.src_vocab, self.tgt_vocab, self.config, self.device)
+
+    # ------------------------------------------------------------------
+    # Checkpoints
+    # ------------------------------------------------------------------
+    def save(self, name: str) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / f"{name}.npz"
+        tt.save({"kind": KIND, "config": self.config.to_dict(), "src_vocab": self.src_vocab.to_list(),
+                 "tgt_vocab": self.tgt_vocab.to_list(), "model": self.model.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "rng": tt.get_rng_state(), "progress": vars(self.progress)}, path)
+        return path
+
+    @classmethod
+    def resume(cls, path: "str | Path", device: str = "cpu", epochs: int | None = None,
+               **options: Any) -> "Trainer":
+        """A trainer that continues the run of ``path`` (``epochs``: train longer than planned)."""
+        checkpoint = read_checkpoint(path, device)
+        config = Config.from_dict(checkpoint["config"]).with_overrides(epochs=epochs)
+        progress = Progress(**checkpoint["progress"])
+        trainer = cls(config, Path(path).parent, device, progress.seed, **options)
+        if (trainer.src_vocab.to_list(), trainer.tgt_vocab.to_list()) != \
+                (checkpoint["src_vocab"], checkpoint["tgt_vocab"]):
+            raise ValueError(f"{path}: its vocabularies are not this corpus's; it cannot be resumed here")
+        trainer.model.load_state_dict(checkpoint["model"])
+        trainer.optimizer.load_state_dict(checkpoint["optimizer"])
+        trainer.scheduler.load_state_dict(checkpoint["scheduler"])
+        tt.set_rng_state(checkpoint["rng"])
+        trainer.progress = progress
+        return trainer
+
+    # ------------------------------------------------------------------
+    # The loop
+    # ------------------------------------------------------------------
+    def run(self) -> dict | None:
+        """Train to the configured number of epochs; returns the last metrics record.
+
+        Stops early, with last.npz written and None returned, when Ctrl-C is pressed (or
+        ``stop_requested`` is set, or ``stop_at_step`` is reached).
+        """
+        in_main_thread = threading.current_thread() is threading.main_thread()  # where signals go
+        previous = signal.signal(signal.SIGINT, self._interrupt) if in_main_thread else None
+        try:
+            record = None
+            while self.progress.epoch < self.config.epochs:
+                if not self._epoch():
+                    return None
+                record = self.evaluate()
+                self.progress = Progress(epoch=self.progress.epoch + 1, step=self.progress.step,
+                                         train_seconds=self.progress.train_seconds, tokens=self.progress.tokens,
+                                         best_bleu=self.progress.best_bleu, seed=self.seed)
+                self.save("last")
+            return record
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGINT, previous)
+
+    def _epoch(self) -> bool:
+        """The rest of the current epoch's batches; False if it was interrupted."""
+        epoch = self.progress.epoch
+        batches = self.train_data.batches(self.config.batch_tokens, seed=self.seed * 1000 + epoch)
+        self.epoch_batches = len(batches)
+        bar = self._bar(len(batches), f"epoch {epoch + 1}/{self.config.epochs}")
+        pending = tt.zeros(())  # loss of the steps since the last readout, summed on the device
+        pending_tokens = 0
+        for indices in batches[self.progress.batch:]:
+            start = time.perf_counter()
+            loss, tokens = self.step(indices)
+            pending, pending_tokens = pending + loss.detach() * tokens, pending_tokens + tokens
+            self.progress.batch += 1
+            self.progress.tokens += tokens
+            if self.progress.batch % 20 == 0 or self.progress.batch == len(batches):
+                self._read_loss(pending, pending_tokens)  # one sync every 20 steps
+                pending, pending_tokens = tt.zeros(()), 0
+            self.progress.train_seconds += time.perf_counter() - start
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{self.epoch_loss():.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
+                                tok_s=f"{self.tokens_per_second():,.0f}", refresh=False)
+            if self.stop_requested or self.progress.step == self.stop_at_step:
+                self._read_loss(pending, pending_tokens)
+                self._stopped(bar)
+                return False
+            if self.eval_every and self.progress.step % self.eval_every == 0:
+                self.evaluate()
+        if bar is not None:
+            bar.close()
+        return True
+
+    def step(self, indices: list[int]) -> tuple[tt.Tensor, int]:
+        """One optimizer step on the pairs ``indices``; the loss (a device tensor) and its token count."""
+        self.model.train()
+        src, tgt_in, tgt_out = self.train_data.batch(indices, self.device)
+        logits = self.model(src, tgt_in)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
+                               ignore_index=Vocab.pad_id, label_smoothing=self.config.label_smoothing)
+        self.optimizer.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.progress.step += 1
+        return loss, sum(len(self.train_data.targets[i]) - 1 for i in indices)
+
+    # ------------------------------------------------------------------
+    # Evaluation
+    # ------------------------------------------------------------------
+    def evaluate(self) -> dict:
+        """Validation loss, BLEU and exact match; written to metrics.jsonl, curves.png and best.npz."""
+        self.model.eval()
+        hypotheses = self.translator.translate([zh for zh, _ in self.valid_data.pairs])
+        result = score(hypotheses, [en for _, en in self.valid_data.pairs])
+        record = {"epoch": self.progress.epoch + self.progress.batch / max(1, self.epoch_batches),
+                  "step": self.progress.step, "train_seconds": round(self.progress.train_seconds, 2),
+                  "train_loss": self.epoch_loss(), "valid_loss": self.valid_loss(),
+                  "valid_bleu": result.bleu, "valid_exact": result.exact,
+                  "lr": self.scheduler.get_last_lr()[0]}
+        self._report(record, result)
+        if result.bleu > self.progress.best_bleu:
+            self.progress.best_bleu = result.bleu
+            self.save("best")
+        return record
+
+    @tt.no_grad()
+    def valid_loss(self) -> float:
+        """Label-smoothed cross-entropy per target token over the valid split (no dropout)."""
+        total, tokens = 0.0, 0
+        for indices in self.valid_data.batches(self.config.batch_tokens * 4, seed=None, shuffle=False):
+            src, tgt_in, tgt_out = self.valid_data.batch(indices, self.device)
+            logits = self.model(src, tgt_in)
+            count = int((tgt_out != Vocab.pad_id).sum().item())
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
+                                   ignore_index=Vocab.pad_id, label_smoothing=self.config.label_smoothing)
+            total, tokens = total + loss.item() * count, tokens + count
+        return total / tokens
+
+    def epoch_loss(self) -> float:
+        return self.progress.loss_sum / self.progress.loss_tokens if self.progress.loss_tokens else math.nan
+
+    def tokens_per_second(self) -> float:
+        """Target tokens trained on per second of training steps."""
+        return self.progress.tokens / self.progress.train_seconds if self.progress.train_seconds else 0.0
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+    def _read_loss(self, pending: tt.Tensor, tokens: int) -> None:
+        if tokens:
+            self.progress.loss_sum += pending.item()
+            self.progress.loss_tokens += tokens
+
+    def _report(self, record: dict, result: Any) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
+        print(f"epoch {record['epoch']:.2f}  step {record['step']}  train loss {record['train_loss']:.3f}  "
+              f"valid loss {record['valid_loss']:.3f}  valid BLEU {record['valid_bleu']:.2f}  "
+              f"exact {record['valid_exact']:.1%}  ({record['train_seconds']:.0f} s of training)", flush=True)
+        plot_curves(self.out / "metrics.jsonl", self.out / "curves.png")
+        if self.on_evaluation is not None:
+            self.on_evaluation(record)
+
+    def _bar(self, total: int, description: str) -> Any:
+        if tqdm is None or not self.progress_bar:
+            return None
+        return tqdm(total=total, initial=self.progress.batch, desc=description, unit="batch", leave=False)
+
+    def _interrupt(self, signum: int, frame: Any) -> None:
+        if self.stop_requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        print("\nCtrl-C: stopping after this step (press it again to stop at once)", flush=True)
+
+    def _stopped(self, bar: Any) -> None:
+        if bar is not None:
+            bar.close()
+        path = self.save("last")
+        print(f"stopped at epoch {self.progress.epoch + 1}, batch {self.progress.batch}, step "
+              f"{self.progress.step}; saved {path}\nresume with: python -m transformer.translate train "
+              f"--resume --out {self.out}", flush=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _corpus() -> dict:
+    """The toy corpus (seed 0), built once per process: trainers made one after another share it."""
+    return build_corpus(0)
+
+
+def resolve_device(device: str) -> str:
+    """``auto``: the GPU when CuPy and a GPU are there, else the CPU; says which and why."""
+    if device == "auto":
+        reason = backend.cuda_unavailable_reason()
+        device = "cpu" if reason else "cuda"
+        print(f"training on {device}" + (f" (no GPU: {reason})" if reason else ""), flush=True)
+    elif device.startswith("cuda") and backend.cuda_unavailable_reason():
+        raise RuntimeError(f"--device {device}: {backend.cuda_unavailable_reason()}")
+    return device
+
+
+def plot_curves(metrics: Path, path: Path) -> Path | None:
+    """Loss and BLEU against training time, from metrics.jsonl (None without matplotlib)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+        from matplotlib.figure import Figure  # noqa: PLC0415
+    except ImportError:
+        return None
+    records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line]
+    seconds = [r["train_seconds"] for r in records]
+    figure = Figure(figsize=(9, 3.4), dpi=100)
+    loss_axes, bleu_axes = figure.subplots(1, 2)
+    loss_axes.plot(seconds, [r["train_loss"] for r in records], "o-", label="train")
+    loss_axes.plot(seconds, [r["valid_loss"] for r in records], "o-", label="valid")
+    loss_axes.set(xlabel="seconds of training", ylabel="loss per token (label-smoothed)", title="loss")
+    loss_axes.legend()
+    bleu_axes.plot(seconds, [r["valid_bleu"] for r in records], "o-", color="#2e7d32", label="BLEU")
+    bleu_axes.plot(seconds, [100 * r["valid_exact"] for r in records], "o--", color="#6a1b9a",
+                   label="exact match %")
+    bleu_axes.set(xlabel="seconds of training", ylabel="valid", title="BLEU and exact match", ylim=(0, 100))
+    bleu_axes.legend(loc="lower right")
+    for axes in (loss_axes, bleu_axes):
+        axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    FigureCanvasAgg(figure).print_png(str(path))
+    return path
