@@ -29,3 +29,16 @@ def device(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     tt.manual_seed(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """The tests' matrices are small: a second BLAS thread gains nothing on them, and on a busy
+    2-core machine the threads wait for each other (small trainings run 5 to 15 times slower)."""
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - comes with scikit-learn
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

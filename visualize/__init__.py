@@ -1,4 +1,4 @@
-"""visualize: pictures of the computation graph and of backprop.
+"""visualize: pictures of the computation graph, of backprop and of attention.
 
 Three lines draw a graph with every gradient on it::
 
@@ -7,8 +7,9 @@ Three lines draw a graph with every gradient on it::
     visualize.render(dot, "graph.svg")                      # or .png; dot.source is DOT
 
 and ``visualize.render_backprop(loss, "backprop.html")`` writes a page that
-replays backward one node at a time. ``python -m visualize`` draws the gallery
-of docs/visualize.md.
+replays backward one node at a time. ``visualize.plot_attention(weights, x_tokens,
+y_tokens, "attention.png")`` draws what each head of a Transformer looks at.
+``python -m visualize`` draws the gallery of docs/visualize.md.
 
 Read in this order:
     trace.py          watching backward: every gradient, in the engine's order
@@ -19,15 +20,21 @@ Read in this order:
     renderer.py       DOT -> SVG/PNG with Graphviz's dot or graphviz-pure
     backprop_html.py  the step-by-step replay page
     gradient_flow.py  vanishing gradients in a deep stack, with and without residuals
+    norm_placement.py post-norm against pre-norm: the gradient in a deep Transformer encoder
+    fonts.py          a font with every character of the labels (Chinese too, from pip)
+    attention.py      plot_attention: heat maps of attention weights, head by head, layer by layer
+    reversal.py       a tiny Transformer learns to reverse words; its three kinds of attention
     gallery.py        the pictures of the docs, and __main__.py that writes them
 """
+from .attention import plot_attention
 from .backprop_html import render_backprop
 from .dot import draw_graph
 from .gradient_flow import plot_gradient_flow
 from .graph import build_picture
+from .norm_placement import plot_norm_placement
 from .renderer import RendererNotFound, find_renderer, render, render_bytes, to_svg
 from .trace import BackwardTrace, trace_backward
 
 __all__ = ["BackwardTrace", "RendererNotFound", "build_picture", "draw_graph", "find_renderer",
-           "plot_gradient_flow", "render", "render_backprop", "render_bytes", "to_svg",
-           "trace_backward"]
+           "plot_attention", "plot_gradient_flow", "plot_norm_placement", "render", "render_backprop",
+           "render_bytes", "to_svg", "trace_backward"]

@@ -8,6 +8,12 @@ names label the picture, and names for a few other tensors.
     mlp             one training step of a 3-4-1 MLP (nn.Sequential) on a batch of 4, squared error
     residual_block  pre-norm: x + Linear(GELU(Linear(LayerNorm(x))))
     residual_stack  two such blocks, drawn with depth=2: each Linear and LayerNorm one box
+    encoder_layer   one Transformer encoder layer (post-norm, as the paper), each sublayer one box
+    decoder_layer   one decoder layer: masked self-attention, cross-attention to a memory, FFN
+
+and the plots: gradient flow with and without residuals (gradient_flow.py), post-norm
+against pre-norm (norm_placement.py), and the attention of a tiny model trained here,
+in a few seconds, to reverse words (reversal.py).
 """
 from __future__ import annotations
 
@@ -17,11 +23,14 @@ from typing import Any, Callable
 import tinytensor as tt
 from tinytensor import Tensor, nn
 from tinytensor.functional import gelu
+from transformer import TransformerDecoderLayer, TransformerEncoderLayer, causal_mask
 
 from .backprop_html import render_backprop
 from .dot import draw_graph
 from .gradient_flow import plot_gradient_flow
+from .norm_placement import plot_norm_placement
 from .renderer import render
+from .reversal import plot_reversal_attention
 from .trace import trace_backward
 
 Scene = tuple[Tensor, dict[str, Any]]  # the loss, and draw_graph's options for it
@@ -105,8 +114,31 @@ def residual_stack() -> Scene:
     return loss, {"model": model, "names": {"x": x, "loss": loss}, "depth": 2, "rankdir": "TB"}
 
 
+LAYER_SIZES = dict(d_model=4, nhead=2, dim_feedforward=8, dropout=0.0, batch_first=True)  # readable
+
+
+def encoder_layer() -> Scene:
+    """x = LayerNorm(x + SelfAttention(x)), then x = LayerNorm(x + FFN(x)): 1 sentence of 3 tokens."""
+    tt.manual_seed(0)
+    layer = TransformerEncoderLayer(**LAYER_SIZES)
+    src = tt.randn(1, 3, 4, requires_grad=True)
+    loss = ((layer(src) - tt.randn(1, 3, 4)) ** 2).mean()  # not mean(y^2): LayerNorm fixes that at 1
+    return loss, {"model": layer, "names": {"src": src, "loss": loss}, "depth": 0, "rankdir": "TB"}
+
+
+def decoder_layer() -> Scene:
+    """The three Add & Norms of a decoder layer, the memory coming in from the encoder."""
+    tt.manual_seed(0)
+    layer = TransformerDecoderLayer(**LAYER_SIZES)
+    tgt, memory = tt.randn(1, 3, 4, requires_grad=True), tt.randn(1, 3, 4, requires_grad=True)
+    loss = ((layer(tgt, memory, tgt_mask=causal_mask(3)) - tt.randn(1, 3, 4)) ** 2).mean()
+    return loss, {"model": layer, "names": {"tgt": tgt, "memory": memory, "loss": loss}, "depth": 0,
+                  "rankdir": "TB"}
+
+
 SCENES: dict[str, Callable[[], Scene]] = {
-    "neuron": neuron, "mlp": mlp, "residual_block": residual_block, "residual_stack": residual_stack}
+    "neuron": neuron, "mlp": mlp, "residual_block": residual_block, "residual_stack": residual_stack,
+    "encoder_layer": encoder_layer, "decoder_layer": decoder_layer}
 REPLAYS = ("neuron", "residual_block")  # the scenes that also get a step-by-step page
 
 
@@ -128,4 +160,5 @@ def write_all(out: "str | Path", fmt: str = "svg") -> list[Path]:
         loss, options = SCENES[name]()
         written.append(render_backprop(loss, out / f"{name}_backprop.html", **options))
     written.append(plot_gradient_flow(out / "gradient_flow.png"))
-    return written
+    written.append(plot_norm_placement(out / "norm_placement.png"))
+    return written + plot_reversal_attention(out)

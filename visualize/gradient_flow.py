@@ -16,6 +16,7 @@ log scale.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import tinytensor as tt
 from tinytensor import Tensor
@@ -44,37 +45,52 @@ def layer_gradient_norms(weights: list[tuple[Tensor, Tensor]], residual: bool, b
     return [describe.norm(w.grad.data) for w, _ in params]
 
 
+class Curve(NamedTuple):
+    """One line of a gradient-flow plot: ||dL/dW|| of each layer, first layer first."""
+
+    label: str
+    norms: list[float]
+    colour: str
+    note_below: bool = False  # where the "layer 1: ..." note goes, so two notes do not overlap
+
+
 def plot_gradient_flow(path: "str | Path", depth: int = 24, width: int = 32) -> Path:
     """Write the PNG comparing the stack without and with residual connections."""
-    figure, canvas = _figure()
-    axes = figure.add_subplot()
     weights = make_weights(depth, width)
-    layers = range(1, depth + 1)
-    for residual, colour, name, below in ((False, "#c62828", "plain:  h = tanh(hW + b)", True),
-                                          (True, "#2e7d32", "residual:  h = h + tanh(hW + b)", False)):
-        norms = layer_gradient_norms(weights, residual)
-        axes.plot(layers, norms, "o-", color=colour, label=name, markersize=4)
-        axes.annotate(f"layer 1: {norms[0]:.1e}", (1, norms[0]), textcoords="offset points",
-                      xytext=(2, -14 if below else 8), color=colour, fontsize=9)
+    curves = [Curve("plain:  h = tanh(hW + b)", layer_gradient_norms(weights, False), "#c62828", True),
+              Curve("residual:  h = h + tanh(hW + b)", layer_gradient_norms(weights, True), "#2e7d32")]
+    return plot_layer_norms(path, curves, f"Gradient reaching each layer of {depth} blocks of Linear + tanh")
+
+
+def plot_layer_norms(path: "str | Path", curves: list[Curve], title: str) -> Path:
+    """A PNG of each curve's gradient norm per layer, on a log scale, with layer 1's value noted."""
+    figure, canvas = new_figure()
+    axes = figure.add_subplot()
+    for curve in curves:
+        layers = range(1, len(curve.norms) + 1)
+        axes.plot(layers, curve.norms, "o-", color=curve.colour, label=curve.label, markersize=4)
+        axes.annotate(f"layer 1: {curve.norms[0]:.1e}", (1, curve.norms[0]), textcoords="offset points",
+                      xytext=(2, -14 if curve.note_below else 8), color=curve.colour, fontsize=9)
     axes.set_yscale("log")
     axes.set_xlabel("layer (1 = nearest the input, where the gradient arrives last)")
     axes.set_ylabel("gradient norm  ||dL/dW||  (log scale)")
-    axes.set_title(f"Gradient reaching each layer of {depth} blocks of Linear + tanh")
+    axes.set_title(title)
     axes.grid(True, which="major", alpha=0.3)
-    axes.legend(loc="lower right")
+    axes.legend(loc="best")
     figure.tight_layout()
     path = Path(path)
     canvas.print_png(str(path))
     return path
 
 
-def _figure() -> tuple:
-    """A matplotlib Figure drawn by Agg (no window, no display needed), imported on demand."""
+def new_figure(figsize: tuple[float, float] = (7.5, 4.2), **options: Any) -> tuple:
+    """A matplotlib Figure drawn by Agg (no window, no display needed), imported on demand;
+    ``options`` go to the Figure (``layout="constrained"``)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
         from matplotlib.figure import Figure  # noqa: PLC0415
     except ImportError:
-        raise ImportError("the gradient-flow plot needs matplotlib: pip install 'tinytensor[viz]' "
+        raise ImportError("the plots need matplotlib: pip install 'tinytensor[viz]' "
                           "(or pip install matplotlib)") from None
-    figure = Figure(figsize=(7.5, 4.2), dpi=100)
+    figure = Figure(figsize=figsize, dpi=100, **options)
     return figure, FigureCanvasAgg(figure)
