@@ -39,16 +39,9 @@ alone. This script never changes tinytensor.
 from __future__ import annotations
 
 import argparse
-import datetime
-import gc
-import importlib.metadata
-import importlib.util
 import itertools
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,26 +49,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def _engine_dir(argv: list[str]) -> Path:
-    """The folder holding the tinytensor package to time (``--engine DIR``, default: this checkout)."""
-    for i, arg in enumerate(argv):
-        if arg == "--engine" and i + 1 < len(argv):
-            return Path(argv[i + 1]).resolve()
-        if arg.startswith("--engine="):
-            return Path(arg.split("=", 1)[1]).resolve()
-    return Path(__file__).resolve().parent.parent
-
-
-ENGINE = _engine_dir(sys.argv)
-sys.path.insert(0, str(ENGINE))  # time that copy, not an installed one
+# The shared machinery (machine info, timing, worker processes, printing) is in harness.py,
+# which also puts the tinytensor to time (this checkout's, or --engine DIR) on sys.path.
+import harness
+from harness import load_arrays, max_difference
 
 import numpy as np
-
-try:
-    import threadpoolctl
-except ImportError:
-    threadpoolctl = None
 
 import tinytensor as tt
 
@@ -87,115 +66,6 @@ MLP_BATCH = 128
 BLOCK_D, BLOCK_HIDDEN, BLOCK_COUNT = 256, 1024, 4
 BLOCK_BATCH, BLOCK_TOKENS = 64, 32
 LR = 1e-3
-
-
-# ----------------------------------------------------------------------------
-# Machine and threads
-# ----------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def numpy_blas() -> tuple[int | None, str]:
-    """(threads, description) of NumPy's BLAS, or (None, why unknown)."""
-    if threadpoolctl is None:
-        return None, "unknown (threadpoolctl not installed)"
-    found = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
-    found = [i for i in found if "numpy" in i.get("filepath", "")] or found
-    if not found:
-        return None, "unknown (threadpoolctl found no BLAS)"
-    i = found[0]
-    return i["num_threads"], f"{i['num_threads']} ({i.get('internal_api')} {i.get('version')})"
-
-
-def torch_version() -> str | None:
-    if importlib.util.find_spec("torch") is None:
-        return None
-    try:
-        return importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        return "installed (version unknown)"
-
-
-def git_state() -> str:
-    """`, git abc1234` (plus `, tinytensor/ modified`) when the engine is a git checkout."""
-    def git(*command: str) -> str:
-        return subprocess.run(["git", "-C", str(ENGINE), *command], capture_output=True, text=True,
-                              check=False, timeout=10).stdout.strip()
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        if not commit or Path(git("rev-parse", "--show-toplevel")).resolve() != ENGINE:
-            return ""
-        return f", git {commit}" + (", tinytensor/ modified" if git("status", "--porcelain", "--",
-                                                                     "tinytensor") else "")
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
-    except OSError:
-        return "unknown"
-
-
-def machine(blas_text: str, torch_threads: Any, have_torch: bool) -> dict:
-    cpus = os.cpu_count()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = cpus
-    return {
-        "date": datetime.date.today().isoformat(),
-        "platform": platform.platform(),
-        "cpu": f"{cpu_model()} ({usable} usable of {cpus} logical cores)",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numpy BLAS threads": blas_text,
-        "tinytensor": f"{getattr(tt, '__version__', '?')} from {ENGINE}{git_state()}",
-        "torch": (torch_version() if have_torch else None) or "not installed",
-        "torch threads": torch_threads if have_torch else "-",
-    }
-
-
-# ----------------------------------------------------------------------------
-# Timing
-# ----------------------------------------------------------------------------
-def measure(step: Callable[[], Any], repeat: int, warmup: int,
-            min_time: float) -> tuple[list[float], list[float]]:
-    """(wall, cpu): seconds per call of ``step``, one figure per repeat (timeit-style autorange).
-
-    ``cpu`` is the process's CPU time (all its threads): for single-threaded work it
-    equals the wall time when the machine is quiet, and it does not grow when other
-    processes take the core away. The garbage collector stays on (training runs with
-    it on), but runs between repeats.
-    """
-    for _ in range(warmup):
-        step()
-    number = 1
-    while True:  # find how many calls fill min_time
-        t0 = time.perf_counter()
-        for _ in range(number):
-            step()
-        elapsed = time.perf_counter() - t0
-        if elapsed >= min_time or number >= 10_000:
-            break
-        number = max(number * 2, int(number * min_time / max(elapsed, 1e-9)) + 1)
-    wall, cpu = [], []
-    for _ in range(repeat):
-        gc.collect()
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(number):
-            step()
-        wall.append((time.perf_counter() - t0) / number)
-        cpu.append((time.process_time() - c0) / number)
-    return wall, cpu
 
 
 # ----------------------------------------------------------------------------
@@ -519,73 +389,32 @@ CASES: dict[str, dict] = {
 def worker(args: argparse.Namespace) -> int:
     global torch
     work, name, framework = Path(args.work), args.case, args.worker
-    if framework == "torch":
-        import torch as torch_module
-
-        torch = torch_module
-        torch.set_num_threads(args.threads)
-        torch.manual_seed(0)
-        lib: Any = TORCH
-    else:
-        if threadpoolctl is not None:
-            threadpoolctl.threadpool_limits(limits=args.threads, user_api="blas")
-        tt.manual_seed(0)
-        lib = TT_LIB
+    torch = harness.start_worker(framework, args.threads)
+    lib: Any = TORCH if framework == "torch" else TT_LIB
     case = CASES[name]
     shared: dict = {}
     init = work / f"{name}.init.npz"
     if framework == "tinytensor" and init.exists():
-        with np.load(init) as f:
-            shared["init"] = [f[f"arr_{i}"] for i in range(len(f.files))]
+        shared["init"] = load_arrays(init)
     step, check = case["make"](lib, shared)
     if framework == "torch" and "init" in shared and not init.exists():
         np.savez(init, *shared["init"])
     if not (work / f"{name}.{framework}.check.npz").exists():
         np.savez(work / f"{name}.{framework}.check.npz", *check())
-    times, cpu = measure(step, args.repeat, args.warmup, args.min_time)
+    times, cpu = harness.measure(step, args.repeat, args.warmup, args.min_time)
     result = {"times": [t * case["scale"] for t in times], "cpu": [t * case["scale"] for t in cpu],
               "copied": shared.get("copied"),
-              "blas_threads": numpy_blas()[0],
+              "blas_threads": harness.numpy_blas()[0],
               "torch_threads": torch.get_num_threads() if framework == "torch" else None}
     forward = getattr(step, "forward_times", None)
     if forward:  # the chain also records its forward part alone (from the timed calls)
         result["forward"] = [t * case["scale"] for t in forward[-len(forward) // 2:]]
     (work / f"{name}.{framework}.json").write_text(json.dumps(result))
     if args.profile and framework == "tinytensor":
-        (work / f"{name}.profile.txt").write_text(profile_text(step, case, args.profile, args.profile_sort))
+        calls = 20 if case["unit"] == "us/op" else 10
+        (work / f"{name}.profile.txt").write_text(
+            harness.profile_text(step, calls, args.profile, args.profile_sort))
     return 0
-
-
-def profile_text(step: Callable, case: dict, top: int, sort: str) -> str:
-    import cProfile
-    import io
-    import pstats
-
-    calls = 20 if case["unit"] == "us/op" else 10
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(calls):
-        step()
-    profiler.disable()
-    out = io.StringIO()
-    out.write(f"{calls} calls of the step under cProfile (which inflates small calls)\n")
-    pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
-    return out.getvalue()
-
-
-def max_difference(ours: list[np.ndarray], theirs: list[np.ndarray]) -> float:
-    """Largest elementwise difference, relative to the largest value of torch's array."""
-    worst = 0.0
-    for a, b in zip(ours, theirs):
-        if np.size(b):
-            scale = max(float(np.abs(b).max()), 1e-12)
-            worst = max(worst, float(np.abs(a - b).max()) / scale)
-    return worst
-
-
-def load_arrays(path: Path) -> list[np.ndarray]:
-    with np.load(path) as f:
-        return [f[f"arr_{i}"] for i in range(len(f.files))]
 
 
 def run_case(name: str, args: argparse.Namespace, work: Path, have_torch: bool) -> dict:
@@ -596,52 +425,36 @@ def run_case(name: str, args: argparse.Namespace, work: Path, have_torch: bool) 
         result["skipped"] = f"tinytensor: {why}"
         return result
     frameworks = (["torch"] if have_torch else []) + ["tinytensor"]  # torch first: its initial
-    pooled: dict = {f: {"times": [], "cpu": [], "forward": [], "threads": set()}  # are copied
-                    for f in frameworks}
-    for round_ in range(args.rounds):  # rounds alternate the two, so a busy spell hits both
-        for framework in frameworks:
-            print(f"... {name}: {framework}, round {round_ + 1} of {args.rounds}", file=sys.stderr,
-                  flush=True)
-            profile = args.profile if round_ == args.rounds - 1 else 0
-            command = [sys.executable, str(Path(__file__).resolve()), "--engine", str(ENGINE),
-                       "--worker", framework, "--case", name, "--work", str(work),
-                       "--threads", str(args.threads), "--repeat", str(args.repeat),
-                       "--warmup", str(args.warmup), "--min-time", str(args.min_time),
-                       "--profile", str(profile), "--profile-sort", args.profile_sort]
-            out = work / f"{name}.{framework}.json"
-            out.unlink(missing_ok=True)
-            done = subprocess.run(command, check=False)
-            if done.returncode != 0 or not out.exists():
-                result["failed"] = sorted(set(result.get("failed", [])) | {framework})
-                continue
-            figures = json.loads(out.read_text())
-            pooled[framework]["times"] += figures["times"]
-            pooled[framework]["cpu"] += figures["cpu"]
-            pooled[framework]["threads"].add(figures["torch_threads"] if framework == "torch"
-                                             else figures["blas_threads"])
-            pooled[framework]["forward"] += figures.get("forward", [])
-            pooled[framework]["copied"] = figures["copied"]
-    if "failed" in result:
+                                                                      # weights are copied
+
+    def run_one(framework: str, round_: int) -> dict | None:
+        profile = args.profile if round_ == args.rounds - 1 else 0
+        options = harness.worker_options(args, args.threads, profile)
+        return harness.run_worker(__file__, framework, ["--case", name, "--work", str(work), *options],
+                                  work / f"{name}.{framework}.json")
+
+    # rounds alternate the two, so a busy spell of the machine hits both
+    runs, failed = harness.alternate(name, frameworks, args.rounds, run_one)
+    if failed:
+        result["failed"] = failed
         return result
-    for framework, figures in pooled.items():
-        result[framework] = {"median": statistics.median(figures["times"]),
-                             "min": min(figures["times"]), "repeats": len(figures["times"]),
-                             "cpu": statistics.median(figures["cpu"]), "copied": figures.get("copied"),
-                             "threads": sorted(figures["threads"], key=str)}
-        if figures["forward"]:
-            result[framework]["forward"] = statistics.median(figures["forward"])
+    for framework, figures in runs.items():
+        pooled = harness.summarize([t for f in figures for t in f["times"]],
+                                   [t for f in figures for t in f["cpu"]])
+        threads = {f["torch_threads"] if framework == "torch" else f["blas_threads"] for f in figures}
+        result[framework] = {**pooled, "copied": figures[-1]["copied"],
+                             "threads": sorted(threads, key=str)}
+        forward = [t for f in figures for t in f.get("forward", [])]
+        if forward:
+            result[framework]["forward"] = statistics.median(forward)
     if have_torch:
         if name in ("mlp_adam", "blocks_adam") and not result["tinytensor"].get("copied"):
             result["check"] = "not compared: parameters do not line up with torch's"
         else:
-            diff = max_difference(load_arrays(work / f"{name}.tinytensor.check.npz"),
-                                  load_arrays(work / f"{name}.torch.check.npz"))
-            result["check"] = f"same loss and grads as torch to {diff:.0e} (relative)" if diff < 1e-3 \
-                else f"MISMATCH: loss/grads differ from torch by {diff:.1e} (relative)"
-        ours, theirs = result["tinytensor"], result["torch"]
-        result["ratio"] = ours["median"] / theirs["median"]
-        result["ratio_min"] = ours["min"] / theirs["min"]
-        result["ratio_cpu"] = ours["cpu"] / theirs["cpu"]
+            result["check"] = harness.check_text(max_difference(
+                load_arrays(work / f"{name}.tinytensor.check.npz"),
+                load_arrays(work / f"{name}.torch.check.npz")))
+        result.update(harness.ratios(result["tinytensor"], result["torch"]))
     profile = work / f"{name}.profile.txt"
     if profile.exists():
         result["profile"] = profile.read_text()
@@ -664,11 +477,7 @@ def print_table(results: list[dict], have_torch: bool) -> None:
                      f"{r['ratio']:.2f}x" if "ratio" in r else "", r["target"],
                      f"{r['ratio_min']:.2f}x" if "ratio" in r else "",
                      f"{r['ratio_cpu']:.2f}x" if "ratio" in r else ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for k, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
+    harness.print_rows(rows)
     print("\nfigures: medians (fwd: the forward part alone); ratio = tinytensor / torch of the medians;"
           "\nmin ratio: of the fastest repeats; cpu ratio: of the process CPU times (all threads), which"
           "\nresist other load on the machine when both run one thread\n")
@@ -678,37 +487,17 @@ def print_table(results: list[dict], have_torch: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = harness.make_parser(__doc__)
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
                         metavar="CASE", help=f"which cases to run (default: all): {', '.join(CASES)}")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 3 repeats of about 0.05 s after 1 warmup call")
-    parser.add_argument("--repeat", type=int, default=None, help="repeats per figure (default 7)")
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="fresh worker processes per framework and case, alternating "
-                             "torch / tinytensor; figures pool all their repeats (default 3)")
-    parser.add_argument("--warmup", type=int, default=None, help="warmup calls (default 3)")
-    parser.add_argument("--min-time", type=float, default=None,
-                        help="seconds each repeat lasts at least (default 0.3)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for NumPy's BLAS and for torch (default: NumPy's BLAS "
-                             "default, and torch gets the same)")
-    parser.add_argument("--no-torch", action="store_true", help="time tinytensor alone")
-    parser.add_argument("--engine", type=Path, default=ENGINE,
-                        help="folder holding the tinytensor package to time (default: this "
-                             "checkout); e.g. a `git archive` of an older commit, to compare")
-    parser.add_argument("--profile", type=int, nargs="?", const=25, default=0, metavar="N",
-                        help="also cProfile tinytensor on each case and print the top N functions "
-                             "(default N: 25)")
-    parser.add_argument("--profile-sort", default="tottime", choices=["tottime", "cumulative"],
-                        help="order of the profile (default: tottime, a function's own time)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    harness.add_timing_arguments(
+        parser, threads=dict(type=int, default=None,
+                             help="threads for NumPy's BLAS and for torch (default: NumPy's BLAS "
+                                  "default, and torch gets the same)"),
+        profile_help="also cProfile tinytensor on each case and print the top N functions "
+                     "(default N: 25)")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
-    parser.add_argument("--worker", choices=["tinytensor", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--case", choices=list(CASES), help=argparse.SUPPRESS)
-    parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
@@ -716,31 +505,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, case in CASES.items():
             print(f"{name:12} {case['title']}")
         return 0
-    quick = args.quick
-    args.repeat = args.repeat or (3 if quick else 5)
-    args.rounds = args.rounds or (1 if quick else 3)
-    args.warmup = args.warmup if args.warmup is not None else (1 if quick else 3)
-    args.min_time = args.min_time if args.min_time is not None else (0.05 if quick else 0.3)
-
-    blas_threads, blas_text = numpy_blas()
-    if args.threads is None:
-        args.threads = blas_threads or os.cpu_count() or 1
-    elif threadpoolctl is None:
-        blas_text += f"; --threads {args.threads} not applied to NumPy (needs threadpoolctl)"
-    else:
-        blas_text = f"{args.threads} (pinned with threadpoolctl; default {blas_text})"
-    have_torch = not args.no_torch and torch_version() is not None
-    info = machine(blas_text, args.threads, have_torch)
-    print("tinytensor engine benchmark" + (" (--quick: figures are rough)" if quick else ""))
-    for key, value in info.items():
-        print(f"  {key:19} {value}")
-    if not have_torch:
-        why = "--no-torch" if args.no_torch else "PyTorch is not installed"
-        print(f"  {why}: tinytensor's figures alone, no ratios")
-    print(f"  timing              median of {args.rounds} x {args.repeat} repeats of >= "
-          f"{args.min_time} s, each after {args.warmup} warmup calls; {args.rounds} fresh process(es) "
-          f"per framework, alternating; ratio = tinytensor / torch")
-    print(f"  load average        {load_average()} at the start (other processes make figures noisy)\n")
+    harness.apply_quick(args)
+    threads, blas_text = harness.thread_settings(None if args.threads is None else [args.threads])
+    args.threads = threads[0]
+    have_torch = not args.no_torch and harness.torch_version() is not None
+    info = harness.machine(blas_text, args.threads, have_torch)
+    harness.print_header("tinytensor engine benchmark", info, args, have_torch)
 
     with tempfile.TemporaryDirectory(prefix="tinytensor-bench-") as tmp:
         results = [run_case(name, args, Path(tmp), have_torch) for name in args.cases]
@@ -750,11 +520,9 @@ def main(argv: list[str] | None = None) -> int:
             for f in ("tinytensor", "torch")}
     print(f"\nthreads in the workers: NumPy BLAS {', '.join(seen['tinytensor']) or '-'} "
           f"(tinytensor), torch.get_num_threads() {', '.join(seen['torch']) or '-'}")
-    print(f"load average at the end: {load_average()}")
+    print(f"load average at the end: {harness.load_average()}")
     if args.json:
-        clean = [{k: v for k, v in r.items() if k != "profile"} for r in results]
-        args.json.write_text(json.dumps({"machine": info, "quick": quick, "results": clean}, indent=2))
-        print(f"\nwrote {args.json}")
+        harness.write_json(args.json, info, args.quick, results)
     for r in results:
         if "profile" in r:
             print(f"\n=== cProfile of tinytensor, {r['case']}: {r['title']} ===\n{r['profile']}")
