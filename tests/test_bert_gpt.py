@@ -42,10 +42,10 @@ def test_bert_learns_to_fill_in_blanks():
     assert result["filled"]["The cat <mask> on the table ."] == "is"
 
 
-def test_gpt_generation_with_the_cache_equals_recomputing_everything():
+def test_gpt_generation_with_the_cache_equals_recomputing_everything(device):
     tt.manual_seed(0)
-    model = T.GPT(20, d_model=16, nhead=2, num_layers=2, dim_feedforward=32).double()
-    prompt = tt.tensor([[3, 4, 5], [6, 7, 8]])
+    model = T.GPT(20, d_model=16, nhead=2, num_layers=2, dim_feedforward=32).double().to(device)
+    prompt = tt.tensor([[3, 4, 5], [6, 7, 8]], device=device)
     cached = model.generate(prompt, max_new_tokens=6, temperature=0.0)
     ids = prompt
     with tt.no_grad():

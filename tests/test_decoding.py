@@ -73,12 +73,12 @@ def test_cached_and_uncached_decoding_give_identical_tokens(trained, held_out):
         np.testing.assert_array_equal(cached.numpy(), uncached.numpy())
 
 
-def test_cached_decoding_of_an_untrained_model_is_exact_too():
+def test_cached_decoding_of_an_untrained_model_is_exact_too(device):
     """Its choices are close calls everywhere, so any cache error would change some token."""
     tt.manual_seed(3)
     model = T.Seq2SeqTransformer(VOCAB, VOCAB, d_model=16, nhead=2, num_encoder_layers=2,
-                                 num_decoder_layers=2, dim_feedforward=32, norm_first=True).double()
-    src, _ = reversal_batch(np.random.default_rng(1), 6)
+                                 num_decoder_layers=2, dim_feedforward=32, norm_first=True).double().to(device)
+    src = reversal_batch(np.random.default_rng(1), 6)[0].to(device)
     cached, steps = T.greedy_decode(model, src, max_len=12, bos_id=BOS, eos_id=EOS, return_steps=True)
     _, uncached_steps = T.greedy_decode(model, src, max_len=12, bos_id=BOS, eos_id=EOS, use_cache=False,
                                         return_steps=True)

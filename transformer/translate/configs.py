@@ -60,7 +60,7 @@ PRESETS = {
                    dim_feedforward=64, dropout=0.0, epochs=1, batch_tokens=512, warmup_steps=100,
                    lr_factor=1.0),
     "small": Config("small", d_model=64, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
-                    dim_feedforward=256, dropout=0.1, epochs=6, batch_tokens=1024, warmup_steps=400,
+                    dim_feedforward=256, dropout=0.1, epochs=4, batch_tokens=1024, warmup_steps=400,
                     lr_factor=1.0),
     "base": Config("base", d_model=128, nhead=4, num_encoder_layers=3, num_decoder_layers=3,
                    dim_feedforward=512, dropout=0.1, epochs=10, batch_tokens=2048, warmup_steps=800,

@@ -111,7 +111,7 @@ class Translator:
         for name in steps[0].attention:
             if name.endswith("multihead_attn"):  # the decoder's cross-attention, one row per step
                 rows = tt.cat([step.attention[name][0] for step in steps], 1)  # (heads, T, S)
-                layers[name.replace("transformer.decoder.", "")] = rows
+                layers[name.replace("transformer.decoder.layers.", "decoder layer ").split(".")[0]] = rows
         return plot_attention(layers, [self.src_vocab.to_list()[i] for i in ids], words, path,
                               title=f"cross-attention: {sentence} -> {detokenize_en(self.tgt_vocab.decode(decoded[0].tolist()))}")
 
