@@ -24,6 +24,7 @@ class Score:
     bleu: float          # corpus BLEU, 0..100
     text: str            # sacrebleu's line, with the signature
     exact: float         # share of hypotheses equal to their reference, 0..1
+    signature: str       # how the BLEU was computed: "nrefs:1|case:mixed|eff:no|tok:13a|..."
 
     def __str__(self) -> str:
         return f"{self.text}\nexact match = {self.exact:.2%}"
@@ -36,7 +37,8 @@ def score(hypotheses: Sequence[str], references: Sequence[str]) -> Score:
     bleu = _sacrebleu().metrics.BLEU()
     result = bleu.corpus_score(list(hypotheses), [list(references)])
     exact = sum(h == r for h, r in zip(hypotheses, references)) / max(len(references), 1)
-    return Score(result.score, result.format(signature=str(bleu.get_signature())), exact)
+    signature = str(bleu.get_signature())
+    return Score(result.score, result.format(signature=signature), exact, signature)
 
 
 def worst(sources: Sequence[str], hypotheses: Sequence[str], references: Sequence[str],

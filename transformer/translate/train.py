@@ -215,8 +215,8 @@ class Trainer:
                   "step": self.progress.step, "train_seconds": round(self.progress.train_seconds, 2),
                   "train_loss": self.epoch_loss(), "valid_loss": self.valid_loss(),
                   "valid_bleu": result.bleu, "valid_exact": result.exact,
-                  "lr": self.scheduler.get_last_lr()[0]}
-        self._report(record, result)
+                  "lr": self.scheduler.get_last_lr()[0], "bleu_signature": result.signature}
+        self._report(record)
         if result.bleu > self.progress.best_bleu:
             self.progress.best_bleu = result.bleu
             self.save("best")
@@ -250,13 +250,14 @@ class Trainer:
             self.progress.loss_sum += pending.item()
             self.progress.loss_tokens += tokens
 
-    def _report(self, record: dict, result: Any) -> None:
+    def _report(self, record: dict) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as file:
             file.write(json.dumps(record) + "\n")
         print(f"epoch {record['epoch']:.2f}  step {record['step']}  train loss {record['train_loss']:.3f}  "
               f"valid loss {record['valid_loss']:.3f}  valid BLEU {record['valid_bleu']:.2f}  "
-              f"exact {record['valid_exact']:.1%}  ({record['train_seconds']:.0f} s of training)", flush=True)
+              f"exact {record['valid_exact']:.1%}  ({record['train_seconds']:.0f} s of training)\n"
+              f"  (BLEU: sacrebleu, corpus level, {record['bleu_signature']})", flush=True)
         plot_curves(self.out / "metrics.jsonl", self.out / "curves.png")
         if self.on_evaluation is not None:
             self.on_evaluation(record)
@@ -316,7 +317,9 @@ def plot_curves(metrics: Path, path: Path) -> Path | None:
     bleu_axes.plot(seconds, [r["valid_bleu"] for r in records], "o-", color="#2e7d32", label="BLEU")
     bleu_axes.plot(seconds, [100 * r["valid_exact"] for r in records], "o--", color="#6a1b9a",
                    label="exact match %")
-    bleu_axes.set(xlabel="seconds of training", ylabel="valid", title="BLEU and exact match", ylim=(0, 100))
+    lowest = min(min(r["valid_bleu"], 100 * r["valid_exact"]) for r in records)
+    bleu_axes.set(xlabel="seconds of training", ylabel="valid", title="BLEU and exact match",
+                  ylim=(max(0.0, lowest - 2), 100.5))  # the last points of a good run differ by tenths
     bleu_axes.legend(loc="lower right")
     for axes in (loss_axes, bleu_axes):
         axes.grid(True, alpha=0.3)
