@@ -57,7 +57,8 @@ def train(args: argparse.Namespace) -> int:
           f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters", flush=True)
     if trainer.run() is None:
         return 130  # interrupted: last.npz was written and the resume line printed
-    print(f"best valid BLEU {trainer.progress.best_bleu:.2f}: {args.out / 'best.npz'} "
+    print(f"best: valid exact match {trainer.progress.best_exact:.1%}, BLEU {trainer.progress.best_bleu:.2f}: "
+          f"{args.out / 'best.npz'} "
           f"({trainer.progress.train_seconds:.0f} s of training)")
     return 0
 

@@ -15,7 +15,7 @@ What a run leaves in its folder (default runs/zh-en):
 
     last.npz       the latest state: model, optimizer, schedule, random state, progress,
                    vocabularies and config, written atomically (tinytensor.save)
-    best.npz       the same, from the evaluation with the best validation BLEU
+    best.npz       the same, from the evaluation with the best validation exact match (then BLEU)
     metrics.jsonl  one line per evaluation
     curves.png     loss and BLEU against training time
 
@@ -64,6 +64,7 @@ class Progress:
     batch: int = 0              # batches of the current epoch done
     step: int = 0               # optimizer steps in all
     train_seconds: float = 0.0  # time spent in training steps (not in evaluation)
+    best_exact: float = -1.0    # the best evaluation so far: exact match first, BLEU breaking ties
     best_bleu: float = -1.0
     loss_sum: float = 0.0       # the current epoch's loss, summed over its target tokens
     loss_tokens: int = 0
@@ -149,6 +150,7 @@ class Trainer:
                 record = self.evaluate()
                 self.progress = Progress(epoch=self.progress.epoch + 1, step=self.progress.step,
                                          train_seconds=self.progress.train_seconds, tokens=self.progress.tokens,
+                                         best_exact=self.progress.best_exact,
                                          best_bleu=self.progress.best_bleu, seed=self.seed)
                 self.save("last")
             return record
@@ -217,8 +219,10 @@ class Trainer:
                   "valid_bleu": result.bleu, "valid_exact": result.exact,
                   "lr": self.scheduler.get_last_lr()[0], "bleu_signature": result.signature}
         self._report(record)
-        if result.bleu > self.progress.best_bleu:
-            self.progress.best_bleu = result.bleu
+        # The toy grammar has one right translation per sentence, so exact match, the stricter
+        # measure, picks the best checkpoint; BLEU only breaks ties.
+        if (result.exact, result.bleu) > (self.progress.best_exact, self.progress.best_bleu):
+            self.progress.best_exact, self.progress.best_bleu = result.exact, result.bleu
             self.save("best")
         return record
 
