@@ -194,18 +194,26 @@ class Torch:
         warnings.filterwarnings("ignore", module=r"torch\.nn\.modules\.transformer")
 
     def model(self, d_model: int) -> Any:
-        torch, nn = self.torch, self.torch.nn
         s = shape(d_model)
+        return self.seq2seq(VOCAB, VOCAB, d_model, s["nhead"], s["layers"], s["layers"],
+                            s["dim_feedforward"], DROPOUT, max_len=max(SRC_LEN, TGT_LEN))
+
+    def seq2seq(self, src_vocab: int, tgt_vocab: int, d_model: int, nhead: int, num_encoder_layers: int,
+                num_decoder_layers: int, dim_feedforward: int, dropout: float, *, max_len: int,
+                pad_id: int = PAD, norm_first: bool = False) -> Any:
+        """Seq2SeqTransformer's twin from torch.nn parts, with its parameter names; positions up
+        to ``max_len`` (bench_translate.py builds its translator with it too)."""
+        torch, nn = self.torch, self.torch.nn
 
         class TokenEmbedding(nn.Module):
             """nn.Embedding * sqrt(d_model), weights N(0, 1/d_model), the pad row zero."""
 
-            def __init__(self) -> None:
+            def __init__(self, vocab: int) -> None:
                 super().__init__()
-                self.embedding = nn.Embedding(VOCAB, d_model, padding_idx=PAD)
+                self.embedding = nn.Embedding(vocab, d_model, padding_idx=pad_id)
                 nn.init.normal_(self.embedding.weight, 0.0, d_model ** -0.5)
                 with torch.no_grad():
-                    self.embedding.weight[PAD] = 0
+                    self.embedding.weight[pad_id] = 0
 
             def forward(self, ids: Any) -> Any:
                 return self.embedding(ids) * math.sqrt(d_model)
@@ -213,20 +221,20 @@ class Torch:
         class Seq2Seq(nn.Module):
             def __init__(self) -> None:
                 super().__init__()
-                self.src_embed, self.tgt_embed = TokenEmbedding(), TokenEmbedding()
-                self.register_buffer("pe", torch.tensor(sinusoids(max(SRC_LEN, TGT_LEN), d_model)),
-                                     persistent=False)
-                self.dropout = nn.Dropout(DROPOUT)
-                self.transformer = nn.Transformer(d_model, s["nhead"], s["layers"], s["layers"],
-                                                  s["dim_feedforward"], DROPOUT, batch_first=True)
-                self.generator = nn.Linear(d_model, VOCAB)
+                self.src_embed, self.tgt_embed = TokenEmbedding(src_vocab), TokenEmbedding(tgt_vocab)
+                self.register_buffer("pe", torch.tensor(sinusoids(max_len, d_model)), persistent=False)
+                self.dropout = nn.Dropout(dropout)
+                self.transformer = nn.Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers,
+                                                  dim_feedforward, dropout, batch_first=True,
+                                                  norm_first=norm_first)
+                self.generator = nn.Linear(d_model, tgt_vocab)
                 self.generator.weight = self.tgt_embed.embedding.weight
 
             def embed(self, embedding: Any, ids: Any) -> Any:
                 return self.dropout(embedding(ids) + self.pe[:ids.shape[1]])
 
             def forward(self, src: Any, tgt_in: Any) -> Any:
-                padding = src == PAD
+                padding = src == pad_id
                 causal = nn.Transformer.generate_square_subsequent_mask(tgt_in.shape[1])
                 y = self.transformer(self.embed(self.src_embed, src), self.embed(self.tgt_embed, tgt_in),
                                      tgt_mask=causal, src_key_padding_mask=padding,

@@ -1,4 +1,5 @@
-"""The measuring machinery the benchmarks share (bench_engine.py, bench_transformer.py).
+"""The measuring machinery the benchmarks share (bench_engine.py, bench_transformer.py,
+bench_translate.py).
 
 A benchmark script is both the parent and its workers:
 
@@ -194,14 +195,18 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.min_time = args.min_time if args.min_time is not None else (0.05 if quick else 0.3)
 
 
-def print_header(title: str, info: dict, args: argparse.Namespace, have_torch: bool) -> None:
+def print_header(title: str, info: dict, args: argparse.Namespace, have_torch: bool,
+                 timing: str | None = None) -> None:
+    """The title, the machine, how the figures are taken (``timing``: instead of the repeats
+    line, for a benchmark that times otherwise) and the load average."""
     print(title + (" (--quick: figures are rough)" if args.quick else ""))
     for key, value in info.items():
         print(f"  {key:19} {value}")
     if not have_torch:
         why = "--no-torch" if args.no_torch else "PyTorch is not installed"
         print(f"  {why}: tinytensor's figures alone, no ratios")
-    print(f"  timing              median of {args.rounds} x {args.repeat} repeats of >= "
+    print(f"  timing              {timing}" if timing else
+          f"  timing              median of {args.rounds} x {args.repeat} repeats of >= "
           f"{args.min_time} s, each after {args.warmup} warmup calls; {args.rounds} fresh process(es) "
           f"per framework, alternating; ratio = tinytensor / torch")
     print(f"  load average        {load_average()} at the start (other processes make figures noisy)\n")
