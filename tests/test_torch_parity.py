@@ -142,9 +142,9 @@ REDUCTIONS = {
             lambda x, axis, keep: x.var(dims(x, axis), keepdim=keep)),
     "var correction=0": (lambda x, axis, keep: x.var(axis, keep, correction=0),
                          lambda x, axis, keep: torch.var(x, dims(x, axis), correction=0, keepdim=keep)),
-    "max": (lambda x, axis, keep: x.max(axis, keep),
+    "max": (lambda x, axis, keep: x.max(axis=axis, keepdims=keep),
             lambda x, axis, keep: x.amax(dims(x, axis), keepdim=keep)),
-    "min": (lambda x, axis, keep: x.min(axis, keep),
+    "min": (lambda x, axis, keep: x.min(axis=axis, keepdims=keep),
             lambda x, axis, keep: x.amin(dims(x, axis), keepdim=keep)),
 }
 

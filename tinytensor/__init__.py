@@ -8,93 +8,61 @@
 
 Where things are:
     backend.py      NumPy (CPU) and CuPy (GPU): the only file that imports them
-    tensor.py       the Tensor class
+    tensor.py       the Tensor class: what autograd needs
     autograd/       grad mode, Function (a graph node), the graph walker, backward, gradcheck
-    ops/            every op, forward and backward side by side
+    ops/            every op, forward and backward side by side, and its function
+    methods.py      x.exp(), x.sum(dim=1)...: the functions of ops/, attached to Tensor
     functional/     softmax, layer_norm, cross_entropy... (as torch.nn.functional)
     creation.py     tensor, zeros, ones, rand, randn, arange...
+    cuda.py         tinytensor.cuda.is_available() and friends
+
+The names below are the functions themselves (``tt.exp`` is what ``x.exp()``
+calls), under PyTorch's names, so ``import tinytensor as torch`` runs everyday
+PyTorch code.
 """
 from . import backend
 from .tensor import Tensor  # first: the ops and functional modules build on it
 from . import autograd, functional  # noqa: E402
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from . import methods  # noqa: E402,F401 - attaches x.exp(), x.sum()... to Tensor
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .backend import (Device, bool_, cuda_is_available, float16, float32, float64, get_rng_state,
                       int32, int64, manual_seed, set_rng_state)
-from .creation import (arange, full, full_like, ones, ones_like, rand, rand_like, randn,
-                       randn_like, tensor, zeros, zeros_like)
-from .ops.arithmetic import residual_add
+from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
+                       ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,
+                       zeros_like)
+from .functional import log_softmax, logsumexp, softmax
+from .ops.arithmetic import add, div, mul, neg, pow, residual_add, square, sub
 from .ops.broadcast import broadcast_to, sum_to
-from .ops.comparison import argmax
-from .ops.indexing import gather, topk
+from .ops.comparison import all, allclose, any, argmax, argmin, equal
+from .ops.conversion import clone
+from .ops.indexing import gather, index_select, topk
 from .ops.matmul import matmul
+from .ops.pointwise import abs, cos, erf, exp, log, relu, sigmoid, sin, sqrt, tanh
+from .ops.reduction import amax, amin, max, mean, min, norm, std, sum, var
 from .ops.selection import clip, masked_fill, maximum, minimum, tril, triu, where
-from .ops.shape import cat, chunk, concat, flatten, permute, reshape, split, squeeze, stack, transpose, unsqueeze
+from .ops.shape import (cat, chunk, concat, flatten, permute, reshape, split, squeeze, stack, t,
+                        transpose, unbind, unsqueeze)
+
+
+
+def is_tensor(obj: object) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(x: Tensor) -> int:
+    return x.numel()
+
 
 device = Device
-
-
-def exp(x: Tensor) -> Tensor:
-    return x.exp()
-
-
-def log(x: Tensor) -> Tensor:
-    return x.log()
-
-
-def sqrt(x: Tensor) -> Tensor:
-    return x.sqrt()
-
-
-def sin(x: Tensor) -> Tensor:
-    return x.sin()
-
-
-def cos(x: Tensor) -> Tensor:
-    return x.cos()
-
-
-def tanh(x: Tensor) -> Tensor:
-    return x.tanh()
-
-
-def erf(x: Tensor) -> Tensor:
-    return x.erf()
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    return x.sigmoid()
-
-
-def relu(x: Tensor) -> Tensor:
-    return x.relu()
-
-
-def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
-    return x.abs()
-
-
-def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return x.sum(axis, keepdims)
-
-
-def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    return x.mean(axis, keepdims)
-
-
-def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return x.max(axis, keepdims)
-
-
-def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return x.min(axis, keepdims)
-
-
-def var(x: Tensor, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    return x.var(axis, keepdims, correction)
+clamp = clip
+mm = bmm = matmul
+# PyTorch's names for the dtypes (after the functions above, whose hints mean Python's int and bool)
+float, double, half = float32, float64, float16  # noqa: A001
+long, int, bool = int64, int32, bool_  # noqa: A001
 
 
 __version__ = "0.1.0"
 
-from . import data, nn, optim  # noqa: E402 - the building blocks, built on everything above
+from . import cuda, data, nn, optim  # noqa: E402 - the building blocks, built on everything above
 from .serialization import load, save  # noqa: E402

@@ -105,6 +105,19 @@ def cuda_is_available() -> bool:
     return _cupy_or_reason()[0] is not None
 
 
+def cuda_device_count() -> int:
+    """How many GPUs CuPy sees (0 without CuPy or without a GPU)."""
+    cupy = _cupy_or_reason()[0]
+    return 0 if cupy is None else int(cupy.cuda.runtime.getDeviceCount())
+
+
+def synchronize(device: Device) -> None:
+    """Wait until the GPU has finished the work queued on it (before reading a clock, say)."""
+    if device.type == "cuda":
+        with _current(device):
+            _cupy().cuda.Device(device.index).synchronize()
+
+
 def cuda_unavailable_reason() -> str:
     """Why device "cuda" cannot be used here ("" when it can): what to tell a user who asked for it."""
     return _cupy_or_reason()[1]
@@ -195,6 +208,16 @@ def to_device(array: Any, device: Device) -> Any:
         return _cupy().asarray(array)
 
 
+def eye(rows: int, columns: int, dtype: numpy.dtype, device: Device) -> Any:
+    with _current(device):
+        return array_module(device).eye(rows, columns, dtype=dtype)
+
+
+def linspace(start: float, end: float, steps: int, dtype: numpy.dtype, device: Device) -> Any:
+    with _current(device):
+        return array_module(device).linspace(start, end, steps, dtype=dtype)
+
+
 def full(shape: tuple[int, ...], fill_value: Any, dtype: numpy.dtype, device: Device) -> Any:
     with _current(device):
         return array_module(device).full(shape, fill_value, dtype=dtype)
@@ -265,6 +288,18 @@ def normal(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
     """Samples from N(0, 1)."""
     with _current(device):
         return generator(device).standard_normal(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
+
+
+def integers(low: int, high: int, shape: tuple[int, ...], device: Device) -> Any:
+    """int64 samples, each of low..high-1 equally likely."""
+    with _current(device):
+        return generator(device).integers(low, high, size=shape, dtype=int64)
+
+
+def permutation(n: int, device: Device) -> Any:
+    """0..n-1 in a random order (int64)."""
+    with _current(device):
+        return generator(device).permutation(n).astype(int64, copy=False)
 
 
 def _sampled(dtype: numpy.dtype) -> numpy.dtype:

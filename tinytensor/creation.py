@@ -1,8 +1,12 @@
-"""Making tensors: ``tensor``, ``zeros``, ``ones``, ``full``, ``arange``, ``rand``, ``randn``, ``*_like``.
+"""Making tensors: ``tensor``, ``zeros``, ``ones``, ``full``, ``arange``, ``rand``, ``randn``, ``*_like``...
 
 Every function takes ``dtype=`` (default float32 for floating values) and
 ``device=`` ("cpu", "cuda", "cuda:1"), as in PyTorch. Random tensors come from
 the device's seeded generator: ``manual_seed(0)`` makes them repeat.
+
+``empty`` gives zeros: PyTorch's leaves the memory as it was, which is faster and
+whose values mean nothing; here the values at least mean something.
+``from_numpy`` shares the array's memory, as PyTorch's does; ``tensor`` copies.
 """
 from __future__ import annotations
 
@@ -100,3 +104,51 @@ def rand_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: b
 
 def randn_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _like(randn, x, dtype, device, requires_grad)
+
+
+def empty(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``shape`` (of zeros: see the module docstring)."""
+    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(zeros, x, dtype, device, requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: "Sequence[int] | None" = None, dtype: Any = None,
+            device: Any = None) -> Tensor:
+    """Random integers in low..high-1 (``randint(high, size)`` counts from 0), as torch.randint."""
+    if high is None or size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint: give the size, e.g. randint(0, 10, (3, 4))")
+    array = backend.integers(low, high, shape_arg((size,)), Device(device or "cpu"))
+    return Tensor._make(array if dtype is None else array.astype(backend.resolve_dtype(dtype)), None)
+
+
+def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
+    """0..n-1 in a random order."""
+    array = backend.permutation(n, Device(device or "cpu"))
+    return Tensor._make(array if dtype is None else array.astype(backend.resolve_dtype(dtype)), None)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    """The identity matrix, n x m (n x n by default)."""
+    array = backend.eye(n, n if m is None else m, backend.resolve_dtype(dtype), Device(device or "cpu"))
+    return _make(array, requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from start to end, both included."""
+    array = backend.linspace(start, end, steps, backend.resolve_dtype(dtype), Device(device or "cpu"))
+    return _make(array, requires_grad)
+
+
+def from_numpy(array: Any) -> Tensor:
+    """A tensor sharing ``array``'s memory: writing one writes the other, as torch.from_numpy."""
+    if type(array).__module__ != "numpy" or not hasattr(array, "__array_interface__"):
+        raise TypeError(f"from_numpy: expects a NumPy array, got {type(array).__name__}; "
+                        f"tinytensor.tensor(data) copies anything array-like")
+    return Tensor._make(backend.as_array(array), None)

@@ -9,13 +9,15 @@ A Tensor holds
 * ``grad``: after ``loss.backward()``, dL/d(this tensor), for leaves (and for
   intermediate tensors that asked with ``retain_grad()``).
 
-Every operator (``a * b``, ``a @ b``, ``x.sum()``...) runs a ``Function`` from
-``tinytensor.ops``, which computes the result and records the graph.
+Every operator (``a * b``, ``a @ b``, ``a < b``...) runs a ``Function`` from
+``tinytensor.ops``, which computes the result and records the graph. The named
+methods (``x.exp()``, ``x.sum(dim=1)``...) are attached in methods.py: this file
+keeps what autograd needs.
 """
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from . import backend
 from .autograd import engine, function, grad_mode
@@ -187,15 +189,6 @@ class Tensor:
     def cuda(self, index: int = 0) -> "Tensor":
         return self.to(f"cuda:{index}")
 
-    def float(self) -> "Tensor":
-        return self.to(backend.float32)
-
-    def double(self) -> "Tensor":
-        return self.to(backend.float64)
-
-    def long(self) -> "Tensor":
-        return self.to(backend.int64)
-
     # ------------------------------------------------------------------
     # Arithmetic (tinytensor/ops/arithmetic.py); numbers become tensors of our dtype
     # ------------------------------------------------------------------
@@ -282,99 +275,12 @@ class Tensor:
     def __mod__(self, other: Any) -> "Tensor":
         return comparison.integer_arithmetic("remainder", self, as_operand(other, self))
 
-    def all(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return comparison.all_or_any("all", self, axis, keepdims)
-
-    def any(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return comparison.all_or_any("any", self, axis, keepdims)
-
     def __getitem__(self, index: Any) -> "Tensor":
         return indexing.GetItem(index)(self)
 
     # ------------------------------------------------------------------
-    # Methods that forward to the ops, so `x.exp().sum(axis=1)` reads like PyTorch
+    # Transposes, which backward formulas are written with (dL/dA = G B^T)
     # ------------------------------------------------------------------
-    def exp(self) -> "Tensor":
-        return pointwise.Exp()(self)
-
-    def log(self) -> "Tensor":
-        return pointwise.Log()(self)
-
-    def sqrt(self) -> "Tensor":
-        return pointwise.Sqrt()(self)
-
-    def sin(self) -> "Tensor":
-        return pointwise.Sin()(self)
-
-    def cos(self) -> "Tensor":
-        return pointwise.Cos()(self)
-
-    def tanh(self) -> "Tensor":
-        return pointwise.Tanh()(self)
-
-    def erf(self) -> "Tensor":
-        return pointwise.Erf()(self)
-
-    def sigmoid(self) -> "Tensor":
-        return pointwise.Sigmoid()(self)
-
-    def relu(self) -> "Tensor":
-        return pointwise.Relu()(self)
-
-    def abs(self) -> "Tensor":
-        return pointwise.Abs()(self)
-
-    def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":
-        return selection.clip(self, min, max)
-
-    clamp = clip
-
-    def masked_fill(self, mask: "Tensor", value: float) -> "Tensor":
-        return selection.masked_fill(self, mask, value)
-
-    def tril(self, diagonal: int = 0) -> "Tensor":
-        return selection.tril(self, diagonal)
-
-    def triu(self, diagonal: int = 0) -> "Tensor":
-        return selection.triu(self, diagonal)
-
-    def gather(self, dim: int, index: Any) -> "Tensor":
-        return indexing.gather(self, dim, index)
-
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
-        return indexing.topk(self, k, dim, largest, sorted)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return reduction.Sum(axis, keepdims)(self)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return reduction.Mean(axis, keepdims)(self)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return reduction.Max(axis, keepdims)(self)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return reduction.Min(axis, keepdims)(self)
-
-    def var(self, axis: Any = None, keepdims: bool = False, correction: int = 1) -> "Tensor":
-        return reduction.Var(axis, keepdims, correction)(self)
-
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
-        return comparison.argmax(self, axis, keepdims)
-
-    def reshape(self, *shape: Any) -> "Tensor":
-        return shape_ops.reshape(self, *shape)
-
-    view = reshape
-
-    def transpose(self, dim0: int = -2, dim1: int = -1) -> "Tensor":
-        return shape_ops.transpose(self, dim0, dim1)
-
-    swapaxes = transpose
-
-    def permute(self, *axes: Any) -> "Tensor":
-        return shape_ops.permute(self, *axes)
-
     @property
     def T(self) -> "Tensor":
         """All dimensions reversed (the matrix transpose for 2-D)."""
@@ -385,36 +291,8 @@ class Tensor:
         """The last two dimensions swapped: a batch of transposed matrices."""
         return shape_ops.transpose(self, -2, -1)
 
-    def squeeze(self, axis: int | None = None) -> "Tensor":
-        return shape_ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> "Tensor":
-        return shape_ops.unsqueeze(self, axis)
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        return shape_ops.flatten(self, start_dim, end_dim)
-
-    def expand(self, *shape: Any) -> "Tensor":
-        return shape_ops.expand(self, *shape)
-
-    def broadcast_to(self, shape: Sequence[int]) -> "Tensor":
-        return broadcast.broadcast_to(self, shape)
-
-    def split(self, split_size_or_sections: Any, axis: int = 0) -> "list[Tensor]":
-        return shape_ops.split(self, split_size_or_sections, axis)
-
-    def chunk(self, chunks: int, axis: int = 0) -> "list[Tensor]":
-        return shape_ops.chunk(self, chunks, axis)
-
-    def softmax(self, axis: int = -1) -> "Tensor":
-        from . import functional  # noqa: PLC0415 - functional builds on Tensor
-
-        return functional.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> "Tensor":
-        from . import functional  # noqa: PLC0415
-
-        return functional.log_softmax(self, axis)
+    # Every other method (x.exp(), x.sum(dim=1), x.view(2, 3), x.add_(y)...) is a function
+    # of tinytensor.ops, attached to the class by tinytensor/methods.py.
 
 
 def _seed_like(gradient: Any, out: Tensor, op: str) -> Tensor:
@@ -479,6 +357,5 @@ def as_operand(value: Any, like: Tensor) -> Tensor:
 # Function wraps every op's result in a Tensor; the ops import Tensor from this
 # module. Both therefore come after the class is defined.
 function.Tensor = Tensor
-from .ops import (arithmetic, broadcast, comparison, conversion, indexing,  # noqa: E402
-                  matmul, pointwise, reduction, selection)
+from .ops import arithmetic, comparison, conversion, indexing, matmul  # noqa: E402
 from .ops import shape as shape_ops  # noqa: E402

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from .engine import observe, run_backward
 from .function import Function
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .graph import topological_order
 
 if TYPE_CHECKING:
@@ -49,5 +49,5 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
     return result
 
 
-__all__ = ["Function", "enable_grad", "grad", "is_grad_enabled", "no_grad", "observe",
+__all__ = ["Function", "enable_grad", "grad", "inference_mode", "is_grad_enabled", "no_grad", "observe",
            "run_backward", "set_grad_enabled", "topological_order"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from . import grad_mode
+from . import grad_mode, inplace
 from .function import Function
 from .graph import topological_order
 
@@ -77,6 +77,8 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
                 _keep_grad(node, grad)
             if node.inputs is None:
                 raise _freed(node)
+            if node.recorded_at != inplace.writes:  # something was written in place since the forward
+                inplace.check(node)
             sent = node.backward(grad)  # the chain rule, one node: each input's share
             for observer in _observers:
                 observer(node, grad, sent)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 from .. import backend
 from ..backend import ndarray
-from . import grad_mode
+from . import grad_mode, inplace
 
 _scope_path = ""  # the path of the nn.Module being run, e.g. "layers.0.ffn" (see module_scope)
 Tensor: Any = None  # the Tensor class; tensor.py sets it (it imports this module first)
@@ -76,6 +76,7 @@ class Function:
         self.parents = tuple([t.grad_fn or (t if t.requires_grad else None) for t in inputs])
         self.shape, self.dtype = out.shape, out.dtype  # kept for the pictures, like ``parents``
         self.scope = _scope_path
+        self.recorded_at = inplace.writes  # in-place writes so far: backward checks none came after
         if self.needs_output:
             self.out_data = out
         return Tensor._make(out, self)

@@ -7,14 +7,16 @@ it off::
     with tinytensor.no_grad():
         y = model(x)          # no graph: y.requires_grad is False
 
-    @tinytensor.no_grad()
+    @tinytensor.no_grad        # or @tinytensor.no_grad(), as in PyTorch
     def evaluate(...): ...
 
 ``enable_grad`` turns recording back on inside a ``no_grad`` block.
+``inference_mode`` is PyTorch's stricter no_grad; here it is no_grad itself.
 """
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 _enabled = True
 
@@ -23,11 +25,10 @@ def is_grad_enabled() -> bool:
     return _enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Context manager and decorator that sets grad mode, restoring it on exit."""
+class _GradMode(contextlib.ContextDecorator):
+    """Sets grad mode to ``self.mode`` in a ``with`` block or a decorated function, then restores it."""
 
-    def __init__(self, mode: bool) -> None:
-        self.mode = bool(mode)
+    mode = False
 
     def __enter__(self) -> None:
         global _enabled
@@ -37,16 +38,50 @@ class set_grad_enabled(contextlib.ContextDecorator):
         global _enabled
         _enabled = self.previous
 
+    def _recreate_cm(self) -> "_GradMode":
+        # As a decorator, each call gets a switch of its own: a recursive call must not
+        # overwrite the mode its caller will restore.
+        switch = object.__new__(_GradMode)
+        switch.mode = self.mode
+        return switch
 
-class no_grad(set_grad_enabled):
-    """Stop recording the graph: ``with no_grad():`` or ``@no_grad()``."""
 
-    def __init__(self) -> None:
-        super().__init__(False)
+class set_grad_enabled(_GradMode):
+    """``with set_grad_enabled(False):`` (or as a decorator); called alone, as in PyTorch,
+    ``set_grad_enabled(False)`` switches recording off until it is switched on again."""
+
+    def __init__(self, mode: bool) -> None:
+        global _enabled
+        self.mode, self.previous, _enabled = bool(mode), _enabled, bool(mode)
+
+    def __enter__(self) -> None:  # the mode is set already; __exit__ restores the one before
+        pass
+
+    def __call__(self, function: Any) -> Any:
+        global _enabled
+        _enabled = self.previous  # a decorator: only the calls of the function change the mode
+        return super().__call__(function)
 
 
-class enable_grad(set_grad_enabled):
+class _Switch(_GradMode):
+    """A fixed grad mode, used as ``with no_grad():``, ``@no_grad()`` or, bare, ``@no_grad``."""
+
+    def __new__(cls, function: Any = None) -> Any:
+        switch = super().__new__(cls)
+        return switch if function is None else switch(function)  # bare: the function, wrapped
+
+    def __init__(self, function: Any = None) -> None:
+        pass
+
+
+class no_grad(_Switch):
+    """Stop recording the graph."""
+
+
+class enable_grad(_Switch):
     """Record the graph again, even inside ``no_grad``."""
 
-    def __init__(self) -> None:
-        super().__init__(True)
+    mode = True
+
+
+inference_mode = no_grad

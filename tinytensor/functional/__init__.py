@@ -1,12 +1,13 @@
 """tinytensor.functional: the fused functions layers are made of (as torch.nn.functional).
 
-activation.py     softmax, log_softmax, logsumexp, relu, gelu, tanh, sigmoid
+activation.py     softmax, log_softmax, logsumexp, gelu (relu, tanh, sigmoid are the pointwise ops')
 normalization.py  layer_norm
 dropout.py        dropout
 embedding.py      embedding, one_hot
 loss.py           cross_entropy, mse_loss
 """
-from .activation import gelu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh
+from ..ops.pointwise import relu, sigmoid, tanh
+from .activation import gelu, log_softmax, logsumexp, softmax
 from .dropout import dropout
 from .embedding import embedding, one_hot
 from .loss import cross_entropy, mse_loss

@@ -25,6 +25,7 @@ from typing import Any
 from .. import backend
 from ..autograd.function import Function
 from ..ops import pointwise
+from ..ops.axes import dims, one_dim
 from ..ops.reduction import Reduction
 from ..tensor import Tensor
 
@@ -87,28 +88,18 @@ class LogSumExp(Reduction):
         return (self.spread(grad) * (x - self.spread(self.output)).exp(),)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return Softmax(axis)(x)
+def softmax(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """softmax along ``dim`` (default: the last), as torch.softmax."""
+    return Softmax(one_dim("softmax", dim, axis, default=-1))(x)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return LogSoftmax(axis)(x)
+def log_softmax(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    return LogSoftmax(one_dim("log_softmax", dim, axis, default=-1))(x)
 
 
-def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return LogSumExp(axis, keepdims)(x)
-
-
-def relu(x: Tensor) -> Tensor:
-    return pointwise.Relu()(x)
-
-
-def tanh(x: Tensor) -> Tensor:
-    return pointwise.Tanh()(x)
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    return pointwise.Sigmoid()(x)
+def logsumexp(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+              keepdims: Any = None) -> Tensor:
+    return LogSumExp(*dims("logsumexp", dim, keepdim, axis, keepdims))(x)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:

@@ -7,7 +7,7 @@ linear.py         Linear, y = x W^T + b
 embedding.py      Embedding, token id -> vector
 normalization.py  LayerNorm
 dropout.py        Dropout
-activation.py     ReLU, GELU, Tanh, Identity
+activation.py     ReLU, GELU, Tanh, Sigmoid, Softmax, LogSoftmax, Flatten, Identity
 container.py      ModuleList, Sequential
 loss.py           CrossEntropyLoss, MSELoss
 utils.py          clip_grad_norm_ (from tinytensor.optim)
@@ -18,7 +18,7 @@ import sys
 
 from .. import functional
 from . import init, utils
-from .activation import GELU, Identity, ReLU, Tanh
+from .activation import GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleList, Sequential
 from .dropout import Dropout
 from .embedding import Embedding
@@ -31,6 +31,7 @@ from .parameter import Parameter
 # One module under two names, so `import tinytensor.nn.functional as F` works as in PyTorch.
 sys.modules[__name__ + ".functional"] = functional
 
-__all__ = ["CrossEntropyLoss", "Dropout", "Embedding", "GELU", "Identity", "LayerNorm", "Linear",
-           "MSELoss", "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Tanh",
+__all__ = ["CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GELU", "Identity", "LayerNorm",
+           "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList", "Parameter", "ReLU", "Sequential",
+           "Sigmoid", "Softmax", "Tanh",
            "functional", "init", "utils"]

@@ -12,14 +12,16 @@ sums over fan_out terms) near 1 through a deep stack fixes the scale of W:
 a^2 / 3, so its bound is a = sqrt(3) * std. For a weight of shape
 (out, in, k1, k2, ...) fan_in = in * k1 * k2 * ... and fan_out = out * k1 * k2 * ...
 
-Every function fills ``tensor.data`` in place, draws from the device's seeded
-generator (``tinytensor.manual_seed`` repeats it) and returns the tensor, as torch.nn.init.
+Every function fills the tensor in place (with the in-place ops, under ``no_grad``:
+initialization is not part of any graph), draws from the device's seeded generator
+(``tinytensor.manual_seed`` repeats it) and returns the tensor, as torch.nn.init.
 """
 from __future__ import annotations
 
 import math
 
-from .. import creation
+from ..autograd.grad_mode import no_grad
+from ..ops import inplace
 from ..tensor import Tensor
 
 
@@ -43,23 +45,21 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
 
 
+@no_grad()
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with samples of U(a, b)."""
-    unit = creation.rand(tensor.shape, dtype=tensor.dtype, device=tensor.device).data
-    tensor.data[...] = a + (b - a) * unit
-    return tensor
+    return inplace.uniform_(tensor, a, b)
 
 
+@no_grad()
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with samples of N(mean, std^2)."""
-    unit = creation.randn(tensor.shape, dtype=tensor.dtype, device=tensor.device).data
-    tensor.data[...] = mean + std * unit
-    return tensor
+    return inplace.normal_(tensor, mean, std)
 
 
+@no_grad()
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    tensor.data[...] = val
-    return tensor
+    return inplace.fill_(tensor, val)
 
 
 def zeros_(tensor: Tensor) -> Tensor:

@@ -21,6 +21,7 @@ still drawn in its own group, next to its own weights.
 from __future__ import annotations
 
 import contextlib
+import difflib
 from collections import OrderedDict
 from typing import Any, Iterator, NamedTuple
 
@@ -112,7 +113,12 @@ class Module:
             members = self.__dict__.get(registry, {})
             if name in members:
                 return members[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        message = f"{type(self).__name__!r} object has no attribute {name!r}"
+        if not name.startswith("__"):  # a typo of a member or method: say which one was meant
+            known = [*dir(type(self)), *self.__dict__, *(n for r in _REGISTRIES for n in self.__dict__.get(r, {}))]
+            close = difflib.get_close_matches(name, [n for n in known if not n.startswith("_")], n=3, cutoff=0.75)
+            message += f"; did you mean {' or '.join(close)}?" if close else ""
+        raise AttributeError(message)
 
     def __delattr__(self, name: str) -> None:
         if name in self._modules:

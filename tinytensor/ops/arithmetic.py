@@ -106,3 +106,36 @@ class Neg(Function):
 def residual_add(x: Tensor, sublayer_out: Tensor) -> Tensor:
     """x + Sublayer(x), marked as a residual connection for the pictures."""
     return ResidualAdd()(x, sublayer_out)
+
+
+# ----------------------------------------------------------------------------
+# The functions under PyTorch's names: tt.add(x, y) and x.add(y) are x + y
+# ----------------------------------------------------------------------------
+def add(x: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
+    """x + alpha * other."""
+    return x + (other if alpha == 1 else other * alpha)
+
+
+def sub(x: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
+    """x - alpha * other."""
+    return x - (other if alpha == 1 else other * alpha)
+
+
+def mul(x: Tensor, other: Any) -> Tensor:
+    return x * other
+
+
+def div(x: Tensor, other: Any) -> Tensor:
+    return x / other
+
+
+def pow(x: Tensor, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+    return x ** exponent
+
+
+def neg(x: Tensor) -> Tensor:
+    return -x
+
+
+def square(x: Tensor) -> Tensor:
+    return x * x

@@ -14,6 +14,7 @@ from typing import Any
 from .. import backend
 from ..autograd.function import _check_same_device
 from ..tensor import Tensor
+from .axes import dims
 
 _COMPARE = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
             "le": operator.le, "gt": operator.gt, "ge": operator.ge}
@@ -45,6 +46,18 @@ def logical_not(a: Tensor) -> Tensor:
     return Tensor._make(backend.ensure_array(~a.data), None)
 
 
+def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether |a - b| <= atol + rtol |b| everywhere, as torch.allclose."""
+    b = b if isinstance(b, Tensor) else Tensor(b, device=a.device)
+    _check_same_device("allclose", (a, b))
+    return bool(backend.xp_of(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a: Tensor, b: Tensor) -> bool:
+    """Whether a and b have the same shape and the same values, as torch.equal."""
+    return a.shape == b.shape and bool((a == b).all())
+
+
 def integer_arithmetic(op: str, a: Tensor, b: Tensor) -> Tensor:
     """``a // b`` or ``a % b`` of integer tensors (rounding towards minus infinity, as Python)."""
     _check_same_device(op, (a, b))
@@ -55,10 +68,21 @@ def integer_arithmetic(op: str, a: Tensor, b: Tensor) -> Tensor:
     return Tensor._make(backend.ensure_array(_INTEGER[op](a.data, b.data)), None)
 
 
-def all_or_any(op: str, x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Whether every (``all``) or some (``any``) element is true, over ``axis``: a bool tensor."""
-    reduce = x.data.all if op == "all" else x.data.any
-    return Tensor._make(backend.ensure_array(reduce(axis=axis, keepdims=keepdims)), None)
+def all(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
+        keepdims: Any = None) -> Tensor:
+    """Whether every element is true (over ``dim``): a bool tensor."""
+    return _truth("all", x, dim, keepdim, axis, keepdims)
+
+
+def any(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
+        keepdims: Any = None) -> Tensor:
+    """Whether some element is true (over ``dim``): a bool tensor."""
+    return _truth("any", x, dim, keepdim, axis, keepdims)
+
+
+def _truth(op: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Tensor:
+    axis, keepdims = dims(op, dim, keepdim, axis, keepdims)
+    return Tensor._make(backend.ensure_array(getattr(x.data, op)(axis=axis, keepdims=keepdims)), None)
 
 
 def _bool_or_integer(op: str, *tensors: Tensor) -> None:
@@ -68,6 +92,18 @@ def _bool_or_integer(op: str, *tensors: Tensor) -> None:
                             f"by comparing first, e.g. (x > 0)")
 
 
-def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the largest value (over everything when ``axis`` is None)."""
-    return Tensor._make(backend.ensure_array(x.data.argmax(axis=axis, keepdims=keepdims)), None)
+def argmax(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+           keepdims: Any = None) -> Tensor:
+    """Index of the largest value along ``dim`` (of the flattened tensor when it is None)."""
+    return _arg("argmax", x, dim, keepdim, axis, keepdims)
+
+
+def argmin(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+           keepdims: Any = None) -> Tensor:
+    return _arg("argmin", x, dim, keepdim, axis, keepdims)
+
+
+def _arg(op: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Tensor:
+    axis, keepdims = dims(op, dim, keepdim, axis, keepdims)
+    found = getattr(x.data, op)(axis=axis, keepdims=keepdims)
+    return Tensor._make(backend.ensure_array(found.astype(backend.int64, copy=False)), None)

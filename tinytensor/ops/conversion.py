@@ -1,8 +1,9 @@
-"""Conversions: ``.to(dtype)`` and ``.to(device)``. Both are differentiable.
+"""Conversions: ``.to(dtype)``, ``.to(device)`` and ``.clone()``. All are differentiable.
 
 The gradient of a cast is cast back; the gradient of a move to the GPU moves
 back to where the input was. So ``loss.backward()`` reaches a CPU leaf even
-when the model ran on "cuda".
+when the model ran on "cuda". A clone is a copy in new memory (what to change
+in place when the original must stay); its gradient passes through unchanged.
 """
 from __future__ import annotations
 
@@ -38,6 +39,27 @@ class ToDevice(Function):
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         return (ToDevice(self.inputs[0].device)(grad),)
+
+
+class Clone(Function):
+    def forward(self, a: Any) -> Any:
+        return a.copy()
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        return (grad,)
+
+
+def clone(x: Tensor) -> Tensor:
+    return Clone()(x)
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """x itself when its memory is one row-major block, else a copy that is (as PyTorch)."""
+    return x if x.data.flags.c_contiguous else Clone()(x)
+
+
+def type_as(x: Tensor, other: Tensor) -> Tensor:
+    return x.to(other.dtype)
 
 
 def result_dtype(a: Any, b: Any, true_division: bool = False) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 from .. import backend
 from ..autograd.function import Function
 from ..tensor import Tensor
-from .reduction import normalize_axes
+from .axes import normalize_axes
 
 
 def _plain_index(index: Any) -> Any:
@@ -118,6 +118,15 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
                   xp.arange(n).reshape([n if e == d else 1 for e in range(ids.ndim)])
                   for d, n in enumerate(ids.shape))
     return GetItem(picks)(x)
+
+
+def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+    """The entries ``index`` (1-D integer ids) along ``dim``, in that order, as torch.index_select."""
+    dim = normalize_axes(dim, x.ndim)[0]
+    ids = integer_ids("index_select", index, x.device)
+    check_range("index_select", ids, x.shape[dim], f"index {{}} is out of range for dimension {dim} "
+                                                    f"of size {x.shape[dim]}")
+    return GetItem((slice(None),) * dim + (ids,))(x)
 
 
 TopK = namedtuple("topk", ["values", "indices"])  # what torch.topk returns

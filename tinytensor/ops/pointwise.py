@@ -271,3 +271,46 @@ class GeluDerivative(Function):
         du = _GELU_C * (1 + 3 * _GELU_K * x * x)
         d2u = (6 * _GELU_C * _GELU_K) * x
         return (grad * (1 - t * t) * (du + 0.5 * x * (d2u - 2 * t * du * du)),)
+
+
+# ----------------------------------------------------------------------------
+# The functions: tt.exp(x), x.exp() and F.relu(x) are all these
+# ----------------------------------------------------------------------------
+def exp(x: Tensor) -> Tensor:
+    return Exp()(x)
+
+
+def log(x: Tensor) -> Tensor:
+    return Log()(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt()(x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return Sin()(x)
+
+
+def cos(x: Tensor) -> Tensor:
+    return Cos()(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh()(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid()(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return Relu()(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    return Abs()(x)
+
+
+def erf(x: Tensor) -> Tensor:
+    return Erf()(x)

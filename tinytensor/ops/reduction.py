@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, var over some axes (``axis=None``: all of them).
+"""Reductions: sum, mean, max, min, var, std, norm over some axes (``axis=None``: all of them).
 
 A reduction squeezes many inputs into one output, so backward spreads the
 output's gradient back over them: reshape it to the kept-dims shape, then
@@ -8,38 +8,41 @@ broadcast it to the input's shape.
     mean      the same, divided by the count N:          dL/dx_i = g / N
     max, min  only the winners get it (split on ties):   dL/dx_i = g [x_i = max] / #winners
     var       (correction c, as PyTorch; c=1 unbiased):  dL/dx_i = g 2 (x_i - mean) / (N - c)
+    norm      ||x|| = sqrt(sum x^2):                     dL/dx_i = g x_i / ||x||  (0 where ||x|| = 0)
+
+The axes can be named the PyTorch way, ``x.sum(dim=1, keepdim=True)``, or the
+NumPy way, ``x.sum(axis=1, keepdims=True)``; ``dims`` below is the one place that
+reads both. The one difference in meaning is PyTorch's: ``x.max(dim=1)`` (or
+``x.max(1)``) gives the values and their indices, as torch.max does, while
+``x.max(axis=1)``, NumPy's spelling, gives the values alone, as NumPy's max does.
 """
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from typing import Any
 
+from .. import backend
 from ..autograd.function import Function
 from ..tensor import Tensor
+from . import comparison
+from .axes import dims, normalize_axes
 from .broadcast import broadcast_to
 from .pointwise import mask_like
-
-
-def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    """``None``, an int or a tuple of ints, as a sorted tuple of non-negative axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    normalized = []
-    for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-        normalized.append(a % max(ndim, 1))
-    return tuple(sorted(set(normalized)))
+from .selection import where
 
 
 class Reduction(Function):
     """What all reductions share: the axes, keepdims, and spreading the gradient back."""
 
+    floating_only = False  # the mean of integers has no obvious dtype: ask for floats, as PyTorch
+
     def __init__(self, axis: Any = None, keepdims: bool = False) -> None:
         self.axis, self.keepdims = axis, keepdims
 
     def __call__(self, x: Tensor) -> Tensor:
+        if self.floating_only and x.dtype.kind != "f":
+            raise TypeError(f"{self.name}: needs a floating point tensor, got {x.dtype}; use x.float()")
         self.axes = normalize_axes(self.axis, x.ndim)
         return super().__call__(x)
 
@@ -65,9 +68,7 @@ class Sum(Reduction):
 
 
 class Mean(Reduction):
-    def __call__(self, x: Tensor) -> Tensor:
-        _floating_only(self, x)
-        return super().__call__(x)
+    floating_only = True
 
     def forward(self, a: Any) -> Any:
         return a.mean(axis=self.axes, keepdims=self.keepdims)
@@ -96,13 +97,11 @@ class Min(Max):
 
 
 class Var(Reduction):
+    floating_only = True
+
     def __init__(self, axis: Any = None, keepdims: bool = False, correction: int = 1) -> None:
         super().__init__(axis, keepdims)
         self.correction = correction
-
-    def __call__(self, x: Tensor) -> Tensor:
-        _floating_only(self, x)
-        return super().__call__(x)
 
     def forward(self, a: Any) -> Any:
         return a.var(axis=self.axes, ddof=self.correction, keepdims=self.keepdims)
@@ -113,7 +112,91 @@ class Var(Reduction):
         return (self.spread(grad) * centered * (2.0 / (self.count() - self.correction)),)
 
 
-def _floating_only(op: Function, x: Tensor) -> None:
-    """As PyTorch: the mean or variance of integers has no obvious dtype, so ask for one."""
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op.name}: needs a floating point tensor, got {x.dtype}; use x.float()")
+class Norm(Reduction):
+    """The Euclidean norm sqrt(sum x^2); its gradient at x = 0 is 0 (a subgradient, as PyTorch's)."""
+
+    floating_only = True
+    needs_output = True
+
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).sqrt((a * a).sum(axis=self.axes, keepdims=self.keepdims))
+
+    def backward(self, grad: Tensor) -> tuple[Tensor]:
+        x, norm = self.inputs[0], self.spread(self.output)
+        safe = where(norm.data == 0, 1.0, norm)  # x is 0 wherever the norm is: 0 / 1, not 0 / 0
+        return (self.spread(grad) * x / safe,)
+
+
+# ----------------------------------------------------------------------------
+# The functions: tt.sum(x, ...) and x.sum(...) are these
+# ----------------------------------------------------------------------------
+Max_ = namedtuple("max", ["values", "indices"])  # what torch.max(x, dim) returns
+Min_ = namedtuple("min", ["values", "indices"])
+
+
+def sum(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
+        keepdims: Any = None) -> Tensor:
+    return Sum(*dims("sum", dim, keepdim, axis, keepdims))(x)
+
+
+def mean(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None, keepdims: Any = None) -> Tensor:
+    return Mean(*dims("mean", dim, keepdim, axis, keepdims))(x)
+
+
+def var(x: Tensor, dim: Any = None, keepdim: Any = None, *, correction: int = 1, axis: Any = None,
+        keepdims: Any = None, unbiased: bool | None = None) -> Tensor:
+    """Variance with PyTorch's ``correction`` (1: unbiased, N - 1 below; 0: NumPy's default)."""
+    correction = correction if unbiased is None else int(unbiased)
+    return Var(*dims("var", dim, keepdim, axis, keepdims), correction)(x)
+
+
+def std(x: Tensor, dim: Any = None, keepdim: Any = None, *, correction: int = 1, axis: Any = None,
+        keepdims: Any = None, unbiased: bool | None = None) -> Tensor:
+    return var(x, dim, keepdim, correction=correction, axis=axis, keepdims=keepdims, unbiased=unbiased).sqrt()
+
+
+def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+         keepdims: Any = None) -> Tensor:
+    """The p-norm over ``dim`` (all by default): p = 2 ("fro"), 1, or inf (the largest |x|)."""
+    axis, keepdims = dims("norm", dim, keepdim, axis, keepdims)
+    if p in (2, "fro"):
+        return Norm(axis, keepdims)(x)
+    if p == 1:
+        return Sum(axis, keepdims)(x.abs())
+    if p == math.inf:
+        return Max(axis, keepdims)(x.abs())
+    raise ValueError(f"norm: p must be 2 ('fro'), 1 or inf, got {p!r}")
+
+
+def max(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
+        keepdims: Any = None) -> "Tensor | Max_":
+    """The largest value (``x.max()``, ``x.max(axis=0)``), or with ``dim``, as torch.max,
+    the values and their indices: ``values, indices = x.max(dim=1)``."""
+    return _extreme("max", Max, Max_, x, dim, keepdim, axis, keepdims)
+
+
+def min(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
+        keepdims: Any = None) -> "Tensor | Min_":
+    return _extreme("min", Min, Min_, x, dim, keepdim, axis, keepdims)
+
+
+def amax(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None, keepdims: Any = None) -> Tensor:
+    """The largest values over ``dim`` (several dimensions allowed), without indices, as torch.amax."""
+    return Max(*dims("amax", dim, keepdim, axis, keepdims))(x)
+
+
+def amin(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None, keepdims: Any = None) -> Tensor:
+    return Min(*dims("amin", dim, keepdim, axis, keepdims))(x)
+
+
+def _extreme(op: str, reduction: type, pair: type, x: Tensor, dim: Any, keepdim: Any, axis: Any,
+             keepdims: Any) -> Any:
+    axis_, keep = dims(op, dim, keepdim, axis, keepdims)
+    values = reduction(axis_, keep)(x)
+    if dim is None:  # no dim: NumPy's meaning, the values alone
+        return values
+    if not isinstance(dim, int):
+        raise TypeError(f"{op}: dim={dim!r} must be one dimension (an int) when the indices come "
+                        f"back too; for the {op}imum over several, use a{op}(x, dim) or axis=")
+    indices = (comparison.argmax if op == "max" else comparison.argmin)(x, dim, keep)
+    return pair(values, indices)

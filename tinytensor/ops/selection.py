@@ -82,10 +82,11 @@ class Where(Binary):
                 sum_to(grad * (1 - picked_a), b.shape) if self.needs_grad(1) else None)
 
 
-def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tensor:
-    if not backend.is_floating(x.dtype) and (isinstance(low, float) or isinstance(high, float)):
+def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Every element into [min, max] (either may be None), as torch.clamp."""
+    if not backend.is_floating(x.dtype) and (isinstance(min, float) or isinstance(max, float)):
         x = x.float()  # as PyTorch: integers clipped at 0.5 become floats, not truncated bounds
-    return Clip(low, high)(x)
+    return Clip(min, max)(x)
 
 
 def maximum(a: Tensor, b: Any) -> Tensor:

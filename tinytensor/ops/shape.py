@@ -19,7 +19,7 @@ from ..autograd.function import Function
 from ..tensor import Tensor
 from .conversion import Cast
 from .broadcast import broadcast_to
-from .reduction import normalize_axes
+from .axes import dims, normalize_axes, one_dim
 
 
 class Reshape(Function):
@@ -91,15 +91,15 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     return Permute(tuple(axes))(x)
 
 
-def squeeze(x: Tensor, axis: int | None = None) -> Tensor:
-    """Drop size-1 dimensions (only ``axis``, if given and of size 1)."""
-    axes = normalize_axes(axis, x.ndim)
+def squeeze(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """Drop size-1 dimensions (only ``dim``, if given and of size 1)."""
+    axes = normalize_axes(dims("squeeze", dim, None, axis)[0], x.ndim)
     return reshape(x, *(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
-    """Insert a size-1 dimension at ``axis`` (negative counts from the new end)."""
-    axis = normalize_axes(axis, x.ndim + 1)[0]
+def unsqueeze(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """Insert a size-1 dimension at ``dim`` (negative counts from the new end)."""
+    axis = normalize_axes(one_dim("unsqueeze", dim, axis), x.ndim + 1)[0]
     return reshape(x, *x.shape[:axis], 1, *x.shape[axis:])
 
 
@@ -110,9 +110,11 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, *x.shape[:start], -1, *x.shape[end + 1:])
 
 
-def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def cat(tensors: Sequence[Tensor], dim: Any = None, *, axis: Any = None) -> Tensor:
+    """Join tensors along ``dim`` (default 0), as torch.cat (NumPy: concatenate)."""
+    axis = one_dim("cat", dim, axis, default=0)
     if not tensors:
-        raise ValueError("concat: needs at least one tensor")
+        raise ValueError("cat: needs at least one tensor")
     floats = [t.dtype for t in tensors if backend.is_floating(t.dtype)]
     if floats:  # one float dtype for all (as conversion.promote): each gradient keeps its input's dtype
         target = max(floats, key=lambda dtype: dtype.itemsize)
@@ -120,22 +122,25 @@ def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return Concat(normalize_axes(axis, tensors[0].ndim)[0])(*tensors)
 
 
-cat = concat
+concat = cat  # NumPy's name
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor], dim: Any = None, *, axis: Any = None) -> Tensor:
+    """Join tensors of one shape along a new dimension ``dim`` (default 0)."""
+    axis = one_dim("stack", dim, axis, default=0)
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
     axis = normalize_axes(axis, tensors[0].ndim + 1)[0]
-    return concat([unsqueeze(t, axis) for t in tensors], axis)
+    return cat([unsqueeze(t, axis) for t in tensors], axis)
 
 
-def split(x: Tensor, split_size_or_sections: "int | Sequence[int]", axis: int = 0) -> list[Tensor]:
-    """Cut ``x`` along ``axis`` into pieces of the given size (an int) or sizes (a list)."""
-    axis = normalize_axes(axis, x.ndim)[0]
+def split(x: Tensor, split_size_or_sections: "int | Sequence[int]", dim: Any = None, *,
+          axis: Any = None) -> list[Tensor]:
+    """Cut ``x`` along ``dim`` (default 0) into pieces of the given size (an int) or sizes (a list)."""
+    axis = normalize_axes(one_dim("split", dim, axis, default=0), x.ndim)[0]
     length = x.shape[axis]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
@@ -154,9 +159,44 @@ def split(x: Tensor, split_size_or_sections: "int | Sequence[int]", axis: int = 
     return pieces
 
 
-def chunk(x: Tensor, chunks: int, axis: int = 0) -> list[Tensor]:
-    """``chunks`` pieces of (almost) equal length, as torch.chunk."""
+def chunk(x: Tensor, chunks: int, dim: Any = None, *, axis: Any = None) -> list[Tensor]:
+    """``chunks`` pieces of (almost) equal length along ``dim`` (default 0), as torch.chunk."""
+    axis = one_dim("chunk", dim, axis, default=0)
     if chunks <= 0:
         raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
     length = x.shape[normalize_axes(axis, x.ndim)[0]]
     return split(x, -(-length // chunks), axis)
+
+
+def t(x: Tensor) -> Tensor:
+    """The transpose of a matrix (a vector or a number stays as it is), as torch.t."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expects a tensor of at most 2 dimensions, got shape {x.shape}; "
+                         f"use transpose(dim0, dim1) or mT for batches of matrices")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def unbind(x: Tensor, dim: Any = None, *, axis: Any = None) -> tuple[Tensor, ...]:
+    """The slices of x along ``dim`` (default 0), each without that dimension."""
+    axis = normalize_axes(one_dim("unbind", dim, axis, default=0), x.ndim)[0]
+    return tuple(x[(slice(None),) * axis + (i,)] for i in range(x.shape[axis]))
+
+
+def repeat(x: Tensor, *repeats: Any) -> Tensor:
+    """x tiled ``repeats`` times along each dimension, as torch's Tensor.repeat (NumPy: tile)."""
+    repeats = shape_arg(repeats)
+    if len(repeats) < x.ndim:
+        raise ValueError(f"repeat: give at least one count per dimension of shape {x.shape}, got {repeats}")
+    shape = (1,) * (len(repeats) - x.ndim) + tuple(x.shape)
+    interleaved = [n for size in shape for n in (1, size)]       # (1, s1, 1, s2, ...)
+    copies = [n for r, size in zip(repeats, shape) for n in (r, size)]  # (r1, s1, r2, s2, ...)
+    tiled = broadcast_to(x.reshape(interleaved), copies)
+    return tiled.reshape(tuple(r * size for r, size in zip(repeats, shape)))
+
+
+def view_as(x: Tensor, other: Tensor) -> Tensor:
+    return reshape(x, other.shape)
+
+
+def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    return broadcast_to(x, other.shape)

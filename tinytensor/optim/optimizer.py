@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from ..autograd import inplace
 from ..autograd.grad_mode import no_grad
 from ..creation import zeros_like
 from ..tensor import Tensor
@@ -82,6 +83,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     self._update(p, p.grad, self.state.setdefault(p, {}), group)
+                    inplace.mark_written(p.data)  # a graph recorded before the step is stale now
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Apply one update to ``p.data`` in place, reading and renewing ``state``."""
