@@ -198,6 +198,14 @@ def test_cross_entropy_bad_reduction_and_smoothing():
         F.cross_entropy(tt.ones(3, 4), [0, 1, 1], label_smoothing=1.5)
 
 
+def test_linear_names_the_shapes_that_do_not_fit():
+    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) needs a weight of shape "
+                                         r"\(out_features, 3\), got \(4, 5\)"):
+        F.linear(tt.ones(2, 3), tt.ones(4, 5))
+    with pytest.raises(ValueError, match=r"linear: bias must have shape \(4,\), got \(3,\)"):
+        F.linear(tt.ones(2, 5), tt.ones(4, 5), tt.ones(3))
+
+
 def test_gelu_names_its_two_forms():
     with pytest.raises(ValueError, match="approximate must be 'none'.*or 'tanh', got 'erf'"):
         F.gelu(tt.ones(3), approximate="erf")

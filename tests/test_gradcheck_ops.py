@@ -486,3 +486,12 @@ def test_a_tensor_used_many_times(device):
 def test_gradcheck_of_a_non_contiguous_leaf():
     x = tt.tensor(normal((3, 2)).T, dtype=tt.float64, requires_grad=True)  # Fortran order
     assert tt.gradcheck(lambda t: t * t, [x])
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 5), (2, 3, 5)], ids=str)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no bias"])
+def test_linear_fused_node(shape, bias, device):
+    """F.linear, x W^T + b as one node: its three gradients, first and second order."""
+    arrays = [normal(shape, 1), normal((4, 5), 2)] + ([normal((4,), 3)] if bias else [])
+    check(F.linear, *arrays, device=device)
+    assert tt.gradgradcheck(F.linear, [leaf(a, device) for a in arrays])

@@ -103,6 +103,11 @@ def test_unary(name, ours, theirs, values):
     compare(ours, theirs, values((2, 3, 4), 0))
 
 
+def test_linear():
+    compare(F.linear, tF.linear, normal((2, 3, 5), 0), normal((4, 5), 1), normal((4,), 2))
+    compare(F.linear, tF.linear, normal((5,), 3), normal((4, 5), 4))
+
+
 def test_softmax_of_large_values():
     compare(lambda x: F.softmax(x * 1000, -1), lambda x: torch.softmax(x * 1000, -1), normal((3, 4), 0))
 

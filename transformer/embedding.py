@@ -43,19 +43,30 @@ def positional_encoding(length: int, d_model: int, offset: int = 0, dtype: Any =
 
 
 class PositionalEncoding(nn.Module):
-    """x + PE, then dropout (the paper's P_drop = 0.1); positions run along x's axis -2."""
+    """x + PE, then dropout (the paper's P_drop = 0.1); positions run along x's axis -2.
+
+    The table is computed once for the positions seen so far and grown (to twice
+    the length asked for) when a longer input comes: decoding asks for one row
+    at a time, and recomputing sines for every token would cost more than adding them.
+    It is not a buffer: it is no state of the model, only a saved computation.
+    """
 
     def __init__(self, d_model: int, dropout: float = 0.1) -> None:
         super().__init__()
         self.d_model = d_model
         self.dropout = nn.Dropout(dropout)
+        self.table: Tensor | None = None  # PE of positions 0 .. len(table) - 1
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         """x of shape (B, T, d_model) or (T, d_model); ``offset``: the position of its first
         token (decoding with a key-value cache feeds one token at a time)."""
         if x.ndim < 2 or x.shape[-1] != self.d_model:
             raise ValueError(f"PositionalEncoding: expected (..., T, {self.d_model}), got shape {x.shape}")
-        return self.dropout(x + positional_encoding(x.shape[-2], self.d_model, offset, x.dtype, x.device))
+        end = offset + x.shape[-2]
+        table = self.table
+        if table is None or len(table) < end or table.dtype != x.dtype or table.device != x.device:
+            self.table = table = positional_encoding(2 * end, self.d_model, 0, x.dtype, x.device)
+        return self.dropout(x + table[offset:end])
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}"

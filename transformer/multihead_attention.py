@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinytensor import Tensor, creation, nn
+from tinytensor.functional import linear
 from tinytensor.nn import init
 
 from . import masks
@@ -105,9 +106,8 @@ class MultiheadAttention(nn.Module):
     def project(self, x: Tensor, which: int) -> Tensor:
         """Q, K or V (``which`` = 0, 1, 2) of x (B, L, E), split into heads: (B, h, L, d_k)."""
         rows = slice(which * self.embed_dim, (which + 1) * self.embed_dim)
-        y = x @ self.in_proj_weight[rows].T
-        if self.in_proj_bias is not None:
-            y = y + self.in_proj_bias[rows]
+        bias = None if self.in_proj_bias is None else self.in_proj_bias[rows]
+        y = linear(x, self.in_proj_weight[rows], bias)                      # (B, L, E)
         batch, length = x.shape[:2]
         return y.reshape(batch, length, self.num_heads, self.head_dim).transpose(1, 2)  # (B, h, L, d_k)
 

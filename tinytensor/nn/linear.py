@@ -7,12 +7,13 @@ one output feature. x may have any leading dimensions: (batch, seq, in) maps
 to (batch, seq, out), the same W applied at every position.
 
 Initialization follows PyTorch: W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
+The arithmetic and its backward are one node, in tinytensor/functional/linear.py.
 """
 from __future__ import annotations
 
 import math
 
-from .. import creation
+from .. import creation, functional
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -36,8 +37,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        return functional.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
