@@ -42,7 +42,7 @@ class GPT(nn.Module):
         """Logits (B, T, V) for the token after each position; ``offset`` is the position of
         ids[:, 0] (nonzero only while ``generate`` feeds new tokens to the cache)."""
         x = self.positions(self.embed(ids), offset)
-        causal = masks.causal_mask(ids.shape[1], offset, device=ids.device)
+        causal = masks.decoder_mask(ids.shape[1], offset, device=ids.device)
         return self.lm_head(self.layers(x, mask=causal))
 
     @tt.no_grad()

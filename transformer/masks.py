@@ -45,6 +45,12 @@ def causal_mask(size: int, offset: int = 0, device: Any = "cpu") -> Tensor:
     return tt.ones(size, offset + size, dtype=tt.bool_, device=device).triu(offset + 1)
 
 
+def decoder_mask(length: int, offset: int = 0, device: Any = "cpu") -> "Tensor | None":
+    """What a decoder's self-attention must hide for ``length`` new positions after ``offset`` kept
+    ones: the causal mask, or None for one new position (cached decoding), which may see them all."""
+    return None if length == 1 else causal_mask(length, offset, device)
+
+
 def padding_mask(ids: Tensor, pad_id: int) -> Tensor:
     """(B, S) bool, True at the pad tokens of a batch of token ids (B, S)."""
     return ids == pad_id

@@ -65,7 +65,7 @@ class Seq2SeqTransformer(nn.Module):
         """Logits (B, T, V) for ``tgt_in`` (B, T) given the memory; ``memory_key_padding_mask``
         is the source's padding, (B, S), True at pad tokens."""
         y = self.positions(self._embed(self.tgt_embed, tgt_in, "tgt_in"), offset)
-        causal = masks.causal_mask(tgt_in.shape[1], offset, device=tgt_in.device)
+        causal = masks.decoder_mask(tgt_in.shape[1], offset, device=tgt_in.device)
         y = self.transformer.decoder(y, memory, tgt_mask=causal, memory_key_padding_mask=memory_key_padding_mask)
         return self.generator(y)
 
