@@ -82,15 +82,20 @@ CPU = Device("cpu")
 # ----------------------------------------------------------------------------
 # CuPy, loaded on first use
 # ----------------------------------------------------------------------------
+_cuda_module: Any = None  # what drives "cuda" instead of CuPy (use_cuda_module), else None
+
+
 @functools.lru_cache(maxsize=None)
 def _cupy_or_reason() -> tuple[Any, str]:
     """Return (cupy, "") when a GPU is usable, else (None, why not)."""
-    try:
-        import cupy  # noqa: PLC0415 - optional dependency, imported on demand
-    except ImportError:
-        return None, ("CuPy is not installed. Install it with "
-                      "`pip install 'tinytensor[cuda]'` (CUDA 13) or pick the wheel for your "
-                      "CUDA version, e.g. `pip install cupy-cuda12x`.")
+    cupy = _cuda_module
+    if cupy is None:
+        try:
+            import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+        except ImportError:
+            return None, ("CuPy is not installed. Install it with "
+                          "`pip install 'tinytensor[cuda]'` (CUDA 13) or pick the wheel for your "
+                          "CUDA version, e.g. `pip install cupy-cuda12x`.")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CUDA driver missing or broken
@@ -98,6 +103,20 @@ def _cupy_or_reason() -> tuple[Any, str]:
     if count == 0:
         return None, "CuPy is installed but this machine has no CUDA GPU."
     return cupy, ""
+
+
+def use_cuda_module(module: Any) -> None:
+    """Drive device "cuda" with ``module``, which has CuPy's API, instead of CuPy; None: CuPy again.
+
+    The tests use it where no GPU is: they run every device test on a strict
+    CuPy stand-in (tests/cupy_standin) that fails where CuPy would. The GPU
+    generators made so far are forgotten, as they belonged to the other module.
+    """
+    global _cuda_module
+    _cuda_module = module
+    _cupy_or_reason.cache_clear()
+    for device in [d for d in _generators if d.type == "cuda"]:
+        del _generators[device]
 
 
 def cuda_is_available() -> bool:
