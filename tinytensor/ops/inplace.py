@@ -90,7 +90,8 @@ def _write(op: str, x: Tensor, write: Callable[[Any], Any], *operands: Any) -> T
             isinstance(o, Tensor) and o.requires_grad for o in operands)):
         raise RuntimeError(_recorded(op, x))
     try:
-        write(x.data)
+        with backend.on_device(x.device):
+            write(x.data)
     except (TypeError, ValueError) as error:  # read-only views, dtypes that do not cast, shapes
         kind = TypeError if isinstance(error, TypeError) else ValueError
         raise kind(f"{op}: cannot write into a tensor of shape {x.shape} and dtype "
