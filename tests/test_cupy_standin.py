@@ -81,8 +81,8 @@ def test_integer_indices_out_of_range_wrap_around():
     np.testing.assert_array_equal(cp.take(a, cp.asarray([5])).get(), [12])
     a[cp.asarray([3])] = 0  # writes row 0
     np.testing.assert_array_equal(a.get(), [0, 11, 12])
-    with pytest.raises(IndexError):
-        a[3]  # a plain number is checked, on the host
+    with pytest.raises(IndexError, match="Index 3 is out of bounds for axis 0 with size 3"):
+        a[3]  # a plain number is checked, on the host, and worded unlike NumPy ("index 3 is...")
 
 
 def test_host_reads_are_counted_with_where_they_came_from():

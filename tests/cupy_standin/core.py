@@ -166,8 +166,9 @@ def numpy_index(index: Any, shape: tuple[int, ...], inputs: list["ndarray"]) -> 
 
     Out-of-range entries of integer index arrays wrap around (CuPy's take and
     scatter kernels compute ``i % n``, cupy/_core/_routines_indexing.pyx) where
-    NumPy raises IndexError. A boolean mask makes CuPy read its number of True
-    values on the host (``int(mask_scanned[-1])``), a transfer. Lists and
+    NumPy raises IndexError; a plain integer out of range raises, in CuPy's
+    words. A boolean mask makes CuPy read its number of True values on the
+    host (``int(mask_scanned[-1])``), a transfer. Lists and
     NumPy arrays are copied to the device, as CuPy's ``_prepare_slice_list``
     does. Without any array the index gets a trailing ``...``, so that
     ``a[0, 1]`` is a 0-d view, as on CuPy, not a NumPy scalar.
@@ -179,10 +180,7 @@ def numpy_index(index: Any, shape: tuple[int, ...], inputs: list["ndarray"]) -> 
             parts[i] = part._array
         elif isinstance(part, (list, numpy.ndarray)):
             parts[i] = numpy.asarray(part)
-    if not any(isinstance(p, numpy.ndarray) for p in parts):
-        return tuple(parts) if any(p is Ellipsis for p in parts) else (*parts, Ellipsis)
-    used = sum(_dims_used(p) for p in parts)
-    dim = 0
+    used, dim = sum(_dims_used(p) for p in parts), 0
     for i, part in enumerate(parts):
         if part is Ellipsis:
             dim += len(shape) - used
@@ -190,10 +188,16 @@ def numpy_index(index: Any, shape: tuple[int, ...], inputs: list["ndarray"]) -> 
             transfer("boolean mask index")
             dim += part.ndim
         elif part is not None:
-            if isinstance(part, numpy.ndarray) and dim < len(shape) and shape[dim]:
-                parts[i] = part % shape[dim]
+            size = shape[dim] if dim < len(shape) else None
+            if isinstance(part, numpy.ndarray) and size:
+                parts[i] = part % size
+            elif isinstance(part, int) and not isinstance(part, bool) and size is not None \
+                    and not -size <= part < size:  # CuPy's words (_view_getitem)
+                raise IndexError(f"Index {part} is out of bounds for axis {dim} with size {size}")
             dim += 1
-    return tuple(parts)
+    if any(isinstance(p, numpy.ndarray) for p in parts) or any(p is Ellipsis for p in parts):
+        return tuple(parts)
+    return (*parts, Ellipsis)
 
 
 def _is_mask(part: Any) -> bool:

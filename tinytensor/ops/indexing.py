@@ -32,11 +32,17 @@ from .axes import normalize_axes
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """``x[index]``: basic indexing gives a view-like pick; integer arrays in it are range-checked."""
+    """``x[index]``, with every integer in the index range-checked: numbers on the host, arrays
+    on the device with one sync."""
     index = _plain_index(index, x.device)
-    parts = _integer_parts(index, x.shape)
-    if parts:
-        _check_parts("getitem", parts)
+    numbers, arrays = [], []
+    for part in _integer_parts(index, x.shape):
+        (numbers if isinstance(part[0], int) else arrays).append(part)
+    for i, dim, size in numbers:
+        if not -size <= i < size:
+            raise IndexError(_out_of_range("getitem", i, dim, size))
+    if arrays:
+        _check_arrays("getitem", arrays)
     return GetItem(index)(x)
 
 
@@ -52,24 +58,30 @@ def _plain_index(index: Any, device: Any) -> Any:
 
 
 def _integer_parts(index: Any, shape: tuple[int, ...]) -> list[tuple[Any, int, int]]:
-    """(integer array, dimension, its size) for every integer array in the index."""
+    """(integer or integer array, dimension, its size) for each integer entry of the index."""
     parts = index if isinstance(index, tuple) else (index,)
     dims = [0 if p is None or p is Ellipsis else p.ndim if _is_mask(p) else 1 for p in parts]
     found, dim = [], 0
     for part, used in zip(parts, dims):
         if part is Ellipsis:
             dim += len(shape) - sum(dims)
-        elif getattr(part, "dtype", None) is not None and part.dtype.kind in "iu" and dim < len(shape):
+        elif _is_integer(part) and dim < len(shape):
             found.append((part, dim, shape[dim]))
         dim += used
     return found
+
+
+def _is_integer(part: Any) -> bool:
+    if isinstance(part, int):
+        return not isinstance(part, bool)
+    return getattr(part, "dtype", None) is not None and part.dtype.kind in "iu"
 
 
 def _is_mask(part: Any) -> bool:
     return getattr(part, "dtype", None) is not None and part.dtype.kind == "b"
 
 
-def _check_parts(op: str, parts: list[tuple[Any, int, int]]) -> None:
+def _check_arrays(op: str, parts: list[tuple[Any, int, int]]) -> None:
     """Each index array must hold -size..size-1 for its dimension (negatives count from the end)."""
     with backend.on_device(backend.device_of(parts[0][0])):
         flags = [((ids < -size) | (ids >= size)).any() for ids, _, size in parts if ids.size]
@@ -78,8 +90,11 @@ def _check_parts(op: str, parts: list[tuple[Any, int, int]]) -> None:
         for ids, dim, size in parts:
             bad = (ids < -size) | (ids >= size)
             if bad.any():
-                raise IndexError(f"{op}: index {int(ids[bad][0])} is out of range for dimension "
-                                 f"{dim} of size {size} (valid: {-size}..{size - 1})")
+                raise IndexError(_out_of_range(op, int(ids[bad][0]), dim, size))
+
+
+def _out_of_range(op: str, index: int, dim: int, size: int) -> str:
+    return f"{op}: index {index} is out of range for dimension {dim} of size {size} (valid: {-size}..{size - 1})"
 
 
 def _may_repeat(index: Any) -> bool:
