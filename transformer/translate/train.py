@@ -164,7 +164,7 @@ class Trainer:
         batches = self.train_data.batches(self.config.batch_tokens, seed=self.seed * 1000 + epoch)
         self.epoch_batches = len(batches)
         bar = self._bar(len(batches), f"epoch {epoch + 1}/{self.config.epochs}")
-        pending = tt.zeros(())  # loss of the steps since the last readout, summed on the device
+        pending = tt.zeros((), device=self.device)  # loss of the steps since the last readout, on the device
         pending_tokens = 0
         for indices in batches[self.progress.batch:]:
             start = time.perf_counter()
@@ -174,7 +174,7 @@ class Trainer:
             self.progress.tokens += tokens
             if self.progress.batch % 20 == 0 or self.progress.batch == len(batches):
                 self._read_loss(pending, pending_tokens)  # one sync every 20 steps
-                pending, pending_tokens = tt.zeros(()), 0
+                pending, pending_tokens = tt.zeros((), device=self.device), 0
             self.progress.train_seconds += time.perf_counter() - start
             if bar is not None:
                 bar.update(1)
