@@ -22,7 +22,8 @@ def test_its_arrays_are_not_numpy_arrays_and_refuse_to_become_one():
 
 
 @pytest.mark.parametrize("mix", [lambda a: a + np.ones(2), lambda a: np.ones(2) * a,
-                                 lambda a: cp.maximum(a, np.zeros(2)), lambda a: cp.where(a > 1, a, np.ones(2))])
+                                 lambda a: cp.maximum(a, np.zeros(2)),
+                                 lambda a: cp.where(a > 1, a, np.ones(2))])
 def test_mixing_with_a_numpy_array_raises(mix):
     with pytest.raises(TypeError, match="Unsupported type <class 'numpy.ndarray'>"):
         mix(cp.asarray([1.0, 2.0]))

@@ -213,11 +213,13 @@ def test_a_transformer_trains_and_decodes_on_the_second_gpu(two_gpus):
     for device in ("cuda:0", "cuda:1"):
         tt.manual_seed(0)
         model = transformer.Seq2SeqTransformer(11, 13, d_model=16, nhead=2, num_encoder_layers=1,
-                                               num_decoder_layers=1, dim_feedforward=32, dropout=0.0).to(device)
+                                               num_decoder_layers=1, dim_feedforward=32, dropout=0.0)
+        model.to(device)
         src = tt.tensor([[3, 4, 5, 0], [6, 7, 8, 9]], device=device)
         tgt = tt.tensor([[1, 4, 5], [1, 7, 8]], device=device)
         opt = optim.Adam(model.parameters(), lr=1e-2)
-        loss = F.cross_entropy(model(src, tgt[:, :-1]).reshape(-1, 13), tgt[:, 1:].reshape(-1), ignore_index=0)
+        logits = model(src, tgt[:, :-1]).reshape(-1, 13)
+        loss = F.cross_entropy(logits, tgt[:, 1:].reshape(-1), ignore_index=0)
         loss.backward()
         opt.step()
         greedy = transformer.greedy_decode(model, src, max_len=5, bos_id=1, eos_id=2)

@@ -108,7 +108,8 @@ def broadcast_to(array: ndarray, shape: tuple[int, ...]) -> ndarray:
     return core.wrap(view, [array])
 
 
-def allclose(a: ndarray, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> ndarray:
+def allclose(a: ndarray, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> ndarray:
     """A 0-d bool array (CuPy's), not a Python bool (NumPy's)."""
     return core.call(numpy.allclose, (a, b), {"rtol": rtol, "atol": atol, "equal_nan": equal_nan},
                      elementwise=True)

@@ -57,9 +57,12 @@ def _unpack(packed: numpy.ndarray) -> dict[str, Any]:
     if packed.shape != (_PACKED,):
         raise ValueError(f"a stand-in generator state has {_PACKED} bytes, got shape {packed.shape}")
     raw = packed.tobytes()
-    return {"bit_generator": "PCG64",
-            "state": {"state": int.from_bytes(raw[:16], "little"), "inc": int.from_bytes(raw[16:32], "little")},
-            "has_uint32": int.from_bytes(raw[32:36], "little"), "uinteger": int.from_bytes(raw[36:], "little")}
+
+    def number(start: int, end: int) -> int:
+        return int.from_bytes(raw[start:end], "little")
+
+    return {"bit_generator": "PCG64", "state": {"state": number(0, 16), "inc": number(16, 32)},
+            "has_uint32": number(32, 36), "uinteger": number(36, 40)}
 
 
 class Generator:

@@ -9,7 +9,7 @@ hypothesis and token); ``all`` and ``any`` ask whether a mask holds anywhere.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, Callable
 
 from .. import backend
 from ..autograd.function import _check_same_device
@@ -106,10 +106,14 @@ def argmin(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
 
 def _arg(op: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Tensor:
     axis, keepdims = dims(op, dim, keepdim, axis, keepdims)
-    return _on_arrays(lambda a: getattr(a, op)(axis=axis, keepdims=keepdims).astype(backend.int64, copy=False), x)
+
+    def found(a: Any) -> Any:
+        return getattr(a, op)(axis=axis, keepdims=keepdims).astype(backend.int64, copy=False)
+
+    return _on_arrays(found, x)
 
 
-def _on_arrays(compute: Any, *tensors: Tensor) -> Tensor:
+def _on_arrays(compute: Callable[..., Any], *tensors: Tensor) -> Tensor:
     """``compute`` of the tensors' arrays, run on their device, as a Tensor with no gradient."""
     with backend.on_device(tensors[0].device):
         return Tensor._make(backend.ensure_array(compute(*(t.data for t in tensors))), None)

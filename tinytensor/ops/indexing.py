@@ -94,7 +94,8 @@ def _check_arrays(op: str, parts: list[tuple[Any, int, int]]) -> None:
 
 
 def _out_of_range(op: str, index: int, dim: int, size: int) -> str:
-    return f"{op}: index {index} is out of range for dimension {dim} of size {size} (valid: {-size}..{size - 1})"
+    return (f"{op}: index {index} is out of range for dimension {dim} of size {size} "
+            f"(valid: {-size}..{size - 1})")
 
 
 def _may_repeat(index: Any) -> bool:

@@ -131,7 +131,8 @@ def _triangle(op: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
         raise ValueError(f"{op}: needs a tensor with at least 2 dimensions, got shape {x.shape}")
     rows, cols = x.shape[-2:]
     with backend.on_device(x.device):
-        keep = backend.xp_of(x.data).tri(rows, cols, diagonal if lower else diagonal - 1, dtype=bool)  # j <= i + k
+        keep = backend.xp_of(x.data).tri(rows, cols, diagonal if lower else diagonal - 1,
+                                         dtype=bool)  # j <= i + k
         if not lower:
             keep = ~keep  # j >= i + k is the complement of j <= i + k - 1
     return where(keep, x, x.dtype.type(0))  # a zero of x's own dtype: bool masks stay bool
