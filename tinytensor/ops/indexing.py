@@ -93,6 +93,14 @@ def _check_arrays(op: str, parts: list[tuple[Any, int, int]]) -> None:
                 raise IndexError(_out_of_range(op, int(ids[bad][0]), dim, size))
 
 
+def _any(flags: list[Any]) -> bool:
+    """Whether some of the 0-d device booleans is true, read from the device at once."""
+    verdict = flags[0]
+    for flag in flags[1:]:
+        verdict = verdict | flag
+    return bool(verdict)
+
+
 def _out_of_range(op: str, index: int, dim: int, size: int) -> str:
     return (f"{op}: index {index} is out of range for dimension {dim} of size {size} "
             f"(valid: {-size}..{size - 1})")
@@ -137,14 +145,6 @@ class IndexAdd(Function):
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         return (GetItem(self.index)(grad),)
-
-
-def _any(flags: list[Any]) -> bool:
-    """Whether some of the 0-d device booleans is true, read from the device at once."""
-    verdict = flags[0]
-    for flag in flags[1:]:
-        verdict = verdict | flag
-    return bool(verdict)
 
 
 # ----------------------------------------------------------------------------
