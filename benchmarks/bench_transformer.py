@@ -118,28 +118,27 @@ def sinusoids(length: int, d_model: int) -> np.ndarray:
 # The two frameworks, behind the same few calls
 # ----------------------------------------------------------------------------
 class Tiny:
-    """tinytensor's transformer package."""
+    """tinytensor's transformer package, on ``device`` (gpu_check.py uses "cuda")."""
 
     name = "tinytensor"
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
         import transformer
 
-        self.transformer = transformer
+        self.transformer, self.device = transformer, device
 
     def model(self, d_model: int) -> Any:
         s = shape(d_model)
         return self.transformer.Seq2SeqTransformer(
             VOCAB, VOCAB, d_model, s["nhead"], s["layers"], s["layers"], s["dim_feedforward"],
-            DROPOUT, pad_id=PAD, tie_embeddings=True)
+            DROPOUT, pad_id=PAD, tie_embeddings=True).to(self.device)
 
     @staticmethod
     def load(model: Any, state: dict[str, np.ndarray]) -> None:
         model.load_state_dict({k: tt.tensor(v) for k, v in state.items()})
 
-    @staticmethod
-    def ids(array: np.ndarray) -> Any:
-        return tt.tensor(array, dtype=tt.int64)
+    def ids(self, array: np.ndarray) -> Any:
+        return tt.tensor(array, dtype=tt.int64, device=self.device)
 
     @staticmethod
     def loss(logits: Any, target: Any) -> Any:
@@ -185,18 +184,19 @@ class Tiny:
 
 
 class Torch:
-    """The same model from torch.nn parts."""
+    """The same model from torch.nn parts, on ``device``."""
 
     name = "torch"
 
-    def __init__(self, torch: Any) -> None:
-        self.torch = torch
+    def __init__(self, torch: Any, device: str = "cpu") -> None:
+        self.torch, self.device = torch, device
         warnings.filterwarnings("ignore", module=r"torch\.nn\.modules\.transformer")
 
     def model(self, d_model: int) -> Any:
         s = shape(d_model)
-        return self.seq2seq(VOCAB, VOCAB, d_model, s["nhead"], s["layers"], s["layers"],
-                            s["dim_feedforward"], DROPOUT, max_len=max(SRC_LEN, TGT_LEN))
+        model = self.seq2seq(VOCAB, VOCAB, d_model, s["nhead"], s["layers"], s["layers"],
+                             s["dim_feedforward"], DROPOUT, max_len=max(SRC_LEN, TGT_LEN))
+        return model.to(self.device)
 
     def seq2seq(self, src_vocab: int, tgt_vocab: int, d_model: int, nhead: int, num_encoder_layers: int,
                 num_decoder_layers: int, dim_feedforward: int, dropout: float, *, max_len: int,
@@ -235,7 +235,8 @@ class Torch:
 
             def forward(self, src: Any, tgt_in: Any) -> Any:
                 padding = src == pad_id
-                causal = nn.Transformer.generate_square_subsequent_mask(tgt_in.shape[1])
+                causal = nn.Transformer.generate_square_subsequent_mask(tgt_in.shape[1],
+                                                                        device=tgt_in.device)
                 y = self.transformer(self.embed(self.src_embed, src), self.embed(self.tgt_embed, tgt_in),
                                      tgt_mask=causal, src_key_padding_mask=padding,
                                      memory_key_padding_mask=padding)
@@ -247,7 +248,7 @@ class Torch:
         model.load_state_dict({k: self.torch.tensor(v) for k, v in state.items()})
 
     def ids(self, array: np.ndarray) -> Any:
-        return self.torch.tensor(array, dtype=self.torch.int64)
+        return self.torch.tensor(array, dtype=self.torch.int64, device=self.device)
 
     def loss(self, logits: Any, target: Any) -> Any:
         return self.torch.nn.functional.cross_entropy(
@@ -264,7 +265,7 @@ class Torch:
 
     @staticmethod
     def numpy(t: Any) -> np.ndarray:
-        return t.detach().numpy()
+        return t.detach().cpu().numpy()
 
     def decoders(self, model: Any, src: Any) -> dict[str, Callable[[], Any]]:
         torch, nn = self.torch, self.torch.nn
@@ -275,9 +276,10 @@ class Torch:
                 padding = src == PAD
                 memory = model.transformer.encoder(model.embed(model.src_embed, src),
                                                    src_key_padding_mask=padding)
-                ys = torch.full((src.shape[0], 1), BOS, dtype=torch.int64)
+                ys = torch.full((src.shape[0], 1), BOS, dtype=torch.int64, device=src.device)
                 for _ in range(TGT_LEN):  # all the steps: nothing stops at EOS
-                    causal = nn.Transformer.generate_square_subsequent_mask(ys.shape[1])
+                    causal = nn.Transformer.generate_square_subsequent_mask(ys.shape[1],
+                                                                            device=src.device)
                     y = model.transformer.decoder(model.embed(model.tgt_embed, ys), memory,
                                                   tgt_mask=causal, memory_key_padding_mask=padding)
                     token = model.generator(y[:, -1]).argmax(-1)

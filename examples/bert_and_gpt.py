@@ -49,7 +49,11 @@ def batch_of(sentences: list[list[int]], device: str) -> tt.Tensor:
 
 def train(model: tt.nn.Module, loss_of: "callable", data: list[list[int]], steps: int, seed: int,
           device: str) -> tuple[float, float]:
-    """Adam on random batches of 64 sentences; returns the loss of the first and the last steps."""
+    """Adam on random batches of 64 sentences; returns the loss of the first and the last steps.
+
+    The losses stay on the device and are read only when printed: reading each
+    one would make the host wait for the GPU at every step.
+    """
     optimizer = tt.optim.Adam(model.parameters(), lr=3e-3, betas=(0.9, 0.98), eps=1e-9)
     rng = np.random.default_rng(seed)
     losses = []
@@ -58,10 +62,10 @@ def train(model: tt.nn.Module, loss_of: "callable", data: list[list[int]], steps
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(loss.detach())
         if step % 50 == 0 or step == 1:
-            print(f"step {step:4d}  loss {losses[-1]:.3f}")
-    return losses[0], float(np.mean(losses[-10:]))
+            print(f"step {step:4d}  loss {losses[-1].item():.3f}")
+    return losses[0].item(), tt.stack(losses[-10:]).mean().item()
 
 
 def gpt_loss(model: transformer.GPT, ids: tt.Tensor) -> tt.Tensor:

@@ -125,30 +125,30 @@ def test_a_fully_masked_row_through_multihead_attention_in_both_mask_kinds(devic
 # ----------------------------------------------------------------------------
 # The seeds' numbers
 # ----------------------------------------------------------------------------
-def test_multihead_attention_output_has_its_inputs_shape():
+def test_multihead_attention_output_has_its_inputs_shape(device):
     """Seeds 002 and 004: h = 8 heads of d_k = 64, concatenated and projected back to 512."""
-    attention = T.MultiheadAttention(512, 8, batch_first=True)
-    x = tt.randn(2, 5, 512)
+    attention = T.MultiheadAttention(512, 8, batch_first=True).to(device)
+    x = tt.randn(2, 5, 512, device=device)
     out, weights = attention(x, x, x)
     assert out.shape == x.shape and weights.shape == (2, 5, 5)
     assert attention(x, x, x, average_attn_weights=False)[1].shape == (2, 8, 5, 5)
     assert attention.head_dim == 64
 
 
-def test_attention_as_retrieval_weights_sum_to_one():
+def test_attention_as_retrieval_weights_sum_to_one(device):
     """Seed 003: a query close to one key retrieves (mostly) that key's value."""
-    keys = tt.tensor([[[10.0, 0.0], [0.0, 10.0], [-10.0, 0.0]]], dtype=tt.float64)
-    values = tt.tensor([[[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]], dtype=tt.float64)
-    query = tt.tensor([[[0.0, 1.0]]], dtype=tt.float64)
+    keys = tt.tensor([[[10.0, 0.0], [0.0, 10.0], [-10.0, 0.0]]], dtype=tt.float64, device=device)
+    values = tt.tensor([[[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]], dtype=tt.float64, device=device)
+    query = tt.tensor([[[0.0, 1.0]]], dtype=tt.float64, device=device)
     out, weights = scaled_dot_product_attention(query, keys, values)
     assert weights.numpy().sum() == pytest.approx(1.0)
     assert weights.numpy()[0, 0].argmax() == 1 and out.numpy()[0, 0, 1] > 0.99
 
 
-def test_scores_are_divided_by_sqrt_d_k():
-    q = tt.tensor([[[1.0, 1.0, 1.0, 1.0]]], dtype=tt.float64)
-    k = tt.tensor([[[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]], dtype=tt.float64)
-    _, weights = scaled_dot_product_attention(q, k, tt.zeros(1, 2, 3, dtype=tt.float64))
+def test_scores_are_divided_by_sqrt_d_k(device):
+    q = tt.tensor([[[1.0, 1.0, 1.0, 1.0]]], dtype=tt.float64, device=device)
+    k = tt.tensor([[[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]], dtype=tt.float64, device=device)
+    _, weights = scaled_dot_product_attention(q, k, tt.zeros(1, 2, 3, dtype=tt.float64, device=device))
     scores = np.array([4.0 / math.sqrt(4), 0.0])  # q.k = 4, over sqrt(d_k) = 2
     np.testing.assert_allclose(weights.numpy()[0, 0], np.exp(scores) / np.exp(scores).sum())
 
@@ -163,39 +163,46 @@ def test_num_heads_must_divide_embed_dim():
         T.Transformer(d_model=10, nhead=3)
 
 
-def test_inputs_of_the_wrong_width_or_rank():
-    attention = T.MultiheadAttention(8, 2, batch_first=True)
+def test_inputs_of_the_wrong_width_or_rank(device):
+    attention = T.MultiheadAttention(8, 2, batch_first=True).to(device)
+
+    def ones(*shape: int) -> tt.Tensor:
+        return tt.ones(*shape, device=device)
+
     with pytest.raises(ValueError, match=r"query has 6 features \(shape \(2, 3, 6\)\) but embed_dim is 8"):
-        attention(tt.ones(2, 3, 6), tt.ones(2, 3, 8), tt.ones(2, 3, 8))
+        attention(ones(2, 3, 6), ones(2, 3, 8), ones(2, 3, 8))
     with pytest.raises(ValueError, match=r"must all be 3-D \(\(B, L, E\)\) or all 2-D"):
-        attention(tt.ones(2, 3, 8), tt.ones(3, 8), tt.ones(3, 8))
+        attention(ones(2, 3, 8), ones(3, 8), ones(3, 8))
     with pytest.raises(ValueError, match="different batch sizes"):
-        attention(tt.ones(2, 3, 8), tt.ones(4, 3, 8), tt.ones(4, 3, 8))
+        attention(ones(2, 3, 8), ones(4, 3, 8), ones(4, 3, 8))
     with pytest.raises(ValueError, match=r"Transformer: the feature number of src \(2, 3, 6\) and tgt "
                                          r"\(2, 4, 8\) must equal d_model=8"):
-        T.Transformer(8, 2, 1, 1, 16, batch_first=True)(tt.ones(2, 3, 6), tt.ones(2, 4, 8))
+        T.Transformer(8, 2, 1, 1, 16, batch_first=True).to(device)(ones(2, 3, 6), ones(2, 4, 8))
 
 
-def test_masks_of_the_wrong_shape_or_dtype():
-    attention = T.MultiheadAttention(8, 2, batch_first=True)
-    x = tt.ones(2, 3, 8)
+def test_masks_of_the_wrong_shape_or_dtype(device):
+    attention = T.MultiheadAttention(8, 2, batch_first=True).to(device)
+    x = tt.ones(2, 3, 8, device=device)
     with pytest.raises(ValueError, match=r"attn_mask: expected shape \(3, 3\) \(queries, keys\) or "
                                          r"\(4, 3, 3\) \(batch \* heads, queries, keys\), got \(3, 4\)"):
-        attention(x, x, x, attn_mask=tt.zeros(3, 4))
+        attention(x, x, x, attn_mask=tt.zeros(3, 4, device=device))
     with pytest.raises(ValueError, match=r"key_padding_mask: expected shape \(2, 3\) \(batch, keys\), got \(3, 2\)"):
-        attention(x, x, x, key_padding_mask=tt.zeros(3, 2, dtype=tt.bool_))
+        attention(x, x, x, key_padding_mask=tt.zeros(3, 2, dtype=tt.bool_, device=device))
     with pytest.raises(TypeError, match=r"attn_mask: must be bool \(True = may not attend\) or floating "
                                         r"\(added to the scores\), got int64"):
-        attention(x, x, x, attn_mask=tt.zeros(3, 3, dtype=tt.int64))
+        attention(x, x, x, attn_mask=tt.zeros(3, 3, dtype=tt.int64, device=device))
     with pytest.raises(ValueError, match="is_causal=True is only a hint"):
         attention(x, x, x, is_causal=True)
     with pytest.raises(ValueError, match="a mask that requires grad is not supported"):
-        attention(x, x, x, attn_mask=tt.zeros(3, 3, requires_grad=True))
+        attention(x, x, x, attn_mask=tt.zeros(3, 3, requires_grad=True, device=device))
 
 
-def test_causal_and_padding_masks():
-    assert masks.causal_mask(3).tolist() == [[False, True, True], [False, False, True], [False, False, False]]
-    assert masks.causal_mask(1, offset=2).tolist() == [[False, False, False]]
-    assert masks.padding_mask(tt.tensor([[5, 6, 0, 0]]), 0).tolist() == [[False, False, True, True]]
+def test_causal_and_padding_masks(device):
+    causal = masks.causal_mask(3, device=device)
+    assert causal.device == device
+    assert causal.tolist() == [[False, True, True], [False, False, True], [False, False, False]]
+    assert masks.causal_mask(1, offset=2, device=device).tolist() == [[False, False, False]]
+    padding = masks.padding_mask(tt.tensor([[5, 6, 0, 0]], device=device), 0)
+    assert padding.device == device and padding.tolist() == [[False, False, True, True]]
     with pytest.raises(ValueError, match="causal_mask: needs size >= 1"):
         masks.causal_mask(0)

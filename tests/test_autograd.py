@@ -6,7 +6,8 @@ asked, hooks can see and change gradients, no_grad records nothing, a graph
 can be walked twice only with retain_graph, a tensor used twice gets both
 contributions. It also checks the worked examples of the seed documents
 (masked softmax, layer norm of (1, 3, 5)) and that a 100,000-op chain
-backpropagates without hitting Python's recursion limit.
+backpropagates without hitting Python's recursion limit. Each rule is tested on
+every device, the long chains (which test only the walker) on the CPU.
 """
 import math
 
@@ -18,8 +19,8 @@ import tinytensor.functional as F
 from tinytensor.autograd import grad
 
 
-def leaf(values, dtype=tt.float64):
-    return tt.tensor(values, dtype=dtype, requires_grad=True)
+def leaf(values, dtype=tt.float64, device="cpu"):
+    return tt.tensor(values, dtype=dtype, device=device, requires_grad=True)
 
 
 # ----------------------------------------------------------------------------
@@ -45,21 +46,21 @@ def test_a_deep_chain_under_autograd_grad():
     assert y.item() == pytest.approx(3.0, rel=1e-9)
 
 
-def test_diamond_graph_sums_both_paths():
-    x = leaf(3.0)
+def test_diamond_graph_sums_both_paths(device):
+    x = leaf(3.0, device=device)
     a, b = x * 2, x ** 2       # two paths from x ...
     (a * b).backward()         # ... d(2x * x^2)/dx = 6 x^2
     assert x.grad.item() == 54.0
 
 
-def test_the_same_tensor_twice_in_one_op():
-    x = leaf([1.0, -2.0])
+def test_the_same_tensor_twice_in_one_op(device):
+    x = leaf([1.0, -2.0], device=device)
     (x * x).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, -4.0])
 
 
-def test_gradients_accumulate_across_backward_calls():
-    x = leaf([1.0, 2.0])
+def test_gradients_accumulate_across_backward_calls(device):
+    x = leaf([1.0, 2.0], device=device)
     (x * 3).sum().backward()
     (x * x).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [3 + 2, 3 + 4])
@@ -68,9 +69,9 @@ def test_gradients_accumulate_across_backward_calls():
     np.testing.assert_array_equal(x.grad.numpy(), [3, 3])
 
 
-def test_leaf_grad_is_a_fresh_array():
+def test_leaf_grad_is_a_fresh_array(device):
     """Changing x.grad in place must not change anything in the graph (or the seed)."""
-    x = leaf([1.0, 2.0])
+    x = leaf([1.0, 2.0], device=device)
     y = x.sum()
     y.backward(retain_graph=True)
     x.grad.data[:] = 100.0
@@ -79,8 +80,8 @@ def test_leaf_grad_is_a_fresh_array():
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
 
 
-def test_intermediates_have_no_grad_unless_retained():
-    x = leaf([1.0, 2.0])
+def test_intermediates_have_no_grad_unless_retained(device):
+    x = leaf([1.0, 2.0], device=device)
     h = x * 2
     kept = x * 3
     kept.retain_grad()
@@ -90,28 +91,28 @@ def test_intermediates_have_no_grad_unless_retained():
     np.testing.assert_array_equal(x.grad.numpy(), 2 * 3 * x.numpy() * 2)
 
 
-def test_retain_grad_on_a_leaf_is_harmless():
-    x = leaf([1.0])
+def test_retain_grad_on_a_leaf_is_harmless(device):
+    x = leaf([1.0], device=device)
     x.retain_grad()
     (x * 5).sum().backward()
     assert x.grad.item() == 5.0
 
 
-def test_backward_with_a_gradient_for_a_non_scalar():
-    x = leaf([1.0, 2.0, 3.0])
+def test_backward_with_a_gradient_for_a_non_scalar(device):
+    x = leaf([1.0, 2.0, 3.0], device=device)
     y = x * x
-    y.backward(gradient=tt.tensor([1.0, 0.5, -1.0], dtype=tt.float64))
+    y.backward(gradient=tt.tensor([1.0, 0.5, -1.0], dtype=tt.float64, device=device))
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, -6.0])
 
 
-def test_backward_accepts_a_gradient_as_a_list():
-    x = leaf([1.0, 2.0])
+def test_backward_accepts_a_gradient_as_a_list(device):
+    x = leaf([1.0, 2.0], device=device)
     (x * 2).backward([3.0, 4.0])
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 8.0])
 
 
-def test_retain_graph_allows_a_second_backward():
-    x = leaf([1.0, 2.0])
+def test_retain_graph_allows_a_second_backward(device):
+    x = leaf([1.0, 2.0], device=device)
     y = (x.exp() * x).sum()
     y.backward(retain_graph=True)
     first = x.grad.numpy().copy()
@@ -120,14 +121,14 @@ def test_retain_graph_allows_a_second_backward():
     np.testing.assert_allclose(first, np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])), rtol=1e-14)
 
 
-def test_backward_from_a_leaf():
-    x = leaf(4.0)
+def test_backward_from_a_leaf(device):
+    x = leaf(4.0, device=device)
     x.backward()
     assert x.grad.item() == 1.0
 
 
-def test_unused_input_gets_no_grad():
-    x, unused = leaf([1.0]), leaf([2.0])
+def test_unused_input_gets_no_grad(device):
+    x, unused = leaf([1.0], device=device), leaf([2.0], device=device)
     (x * 2).sum().backward()
     assert unused.grad is None
 
@@ -135,8 +136,8 @@ def test_unused_input_gets_no_grad():
 # ----------------------------------------------------------------------------
 # Hooks
 # ----------------------------------------------------------------------------
-def test_hook_on_a_leaf_sees_and_replaces_the_gradient():
-    x = leaf([1.0, 2.0])
+def test_hook_on_a_leaf_sees_and_replaces_the_gradient(device):
+    x = leaf([1.0, 2.0], device=device)
     seen = []
     x.register_hook(lambda g: seen.append(g.numpy().copy()))
     handle = x.register_hook(lambda g: g * 10)
@@ -151,8 +152,8 @@ def test_hook_on_a_leaf_sees_and_replaces_the_gradient():
     assert len(seen) == 2
 
 
-def test_hook_on_an_intermediate_changes_what_flows_back():
-    x = leaf([1.0, 2.0])
+def test_hook_on_an_intermediate_changes_what_flows_back(device):
+    x = leaf([1.0, 2.0], device=device)
     h = x * x
     handle = h.register_hook(lambda g: g * 0.5)
     (h * 4).sum().backward()
@@ -165,24 +166,24 @@ def test_hook_on_an_intermediate_changes_what_flows_back():
     np.testing.assert_array_equal(x.grad.numpy(), 4 * 2 * x.numpy())
 
 
-def test_hook_returning_none_keeps_the_gradient():
-    x = leaf([2.0])
+def test_hook_returning_none_keeps_the_gradient(device):
+    x = leaf([2.0], device=device)
     h = x * 3
     h.register_hook(lambda g: None)
     h.sum().backward()
     assert x.grad.item() == 3.0
 
 
-def test_register_hook_needs_requires_grad():
+def test_register_hook_needs_requires_grad(device):
     with pytest.raises(RuntimeError, match="does not require grad"):
-        tt.tensor([1.0]).register_hook(lambda g: g)
+        tt.tensor([1.0], device=device).register_hook(lambda g: g)
 
 
 # ----------------------------------------------------------------------------
 # Grad mode
 # ----------------------------------------------------------------------------
-def test_no_grad_records_nothing():
-    x = leaf([1.0, 2.0])
+def test_no_grad_records_nothing(device):
+    x = leaf([1.0, 2.0], device=device)
     with tt.no_grad():
         y = x * 2
         assert not tt.is_grad_enabled()
@@ -190,8 +191,8 @@ def test_no_grad_records_nothing():
     assert y.grad_fn is None and not y.requires_grad and y.is_leaf
 
 
-def test_no_grad_and_enable_grad_as_decorators():
-    x = leaf([1.0])
+def test_no_grad_and_enable_grad_as_decorators(device):
+    x = leaf([1.0], device=device)
 
     @tt.no_grad()
     def evaluate(t):
@@ -210,7 +211,7 @@ def test_no_grad_and_enable_grad_as_decorators():
     assert tt.is_grad_enabled()
 
 
-def test_grad_mode_contexts_nest_and_restore():
+def test_grad_mode_contexts_nest_and_restore(device):
     with tt.no_grad():
         with tt.enable_grad():
             assert tt.is_grad_enabled()
@@ -223,20 +224,20 @@ def test_grad_mode_contexts_nest_and_restore():
     assert tt.is_grad_enabled()
 
 
-def test_grad_mode_is_restored_after_an_exception():
+def test_grad_mode_is_restored_after_an_exception(device):
     with pytest.raises(ZeroDivisionError), tt.no_grad():
         _ = 1 / 0
     assert tt.is_grad_enabled()
 
 
-def test_no_graph_when_no_input_requires_grad():
-    a, b = tt.tensor([1.0, 2.0]), tt.tensor([3.0, 4.0])
+def test_no_graph_when_no_input_requires_grad(device):
+    a, b = tt.tensor([1.0, 2.0], device=device), tt.tensor([3.0, 4.0], device=device)
     for y in (a * b, (a @ b), F.softmax(a), a.exp().sum(), a[0], tt.concat([a, b])):
         assert y.grad_fn is None and not y.requires_grad
 
 
-def test_a_graph_is_recorded_when_one_input_requires_grad():
-    a, b = tt.tensor([1.0, 2.0]), leaf([3.0, 4.0], tt.float32)
+def test_a_graph_is_recorded_when_one_input_requires_grad(device):
+    a, b = tt.tensor([1.0, 2.0], device=device), leaf([3.0, 4.0], tt.float32, device=device)
     y = a * b
     assert y.requires_grad and y.grad_fn is not None and not y.is_leaf
     y.sum().backward()
@@ -244,18 +245,18 @@ def test_a_graph_is_recorded_when_one_input_requires_grad():
     np.testing.assert_array_equal(b.grad.numpy(), [1.0, 2.0])
 
 
-def test_detach_cuts_the_graph_and_shares_memory():
-    x = leaf([1.0, 2.0])
+def test_detach_cuts_the_graph_and_shares_memory(device):
+    x = leaf([1.0, 2.0], device=device)
     h = x * 2
     d = h.detach()
     assert d.is_leaf and not d.requires_grad and d.grad_fn is None
-    assert np.shares_memory(d.data, h.data)
+    assert d.data is h.data  # the same array, on any device
     (h * d).sum().backward()  # d is a constant: d(h * d)/dx = 2 d
     np.testing.assert_array_equal(x.grad.numpy(), 2 * d.numpy())
 
 
-def test_requires_grad_and_is_leaf():
-    x = tt.tensor([1.0, 2.0])
+def test_requires_grad_and_is_leaf(device):
+    x = tt.tensor([1.0, 2.0], device=device)
     assert x.is_leaf and not x.requires_grad
     assert x.requires_grad_() is x and x.requires_grad
     y = x * 2
@@ -266,8 +267,8 @@ def test_requires_grad_and_is_leaf():
         y.requires_grad_(False)
 
 
-def test_autograd_grad_does_not_touch_dot_grad():
-    x, w = leaf([1.0, 2.0]), leaf([3.0, -1.0])
+def test_autograd_grad_does_not_touch_dot_grad(device):
+    x, w = leaf([1.0, 2.0], device=device), leaf([3.0, -1.0], device=device)
     h = x * w
     h.retain_grad()
     gx, gw = grad((h * h).sum(), [x, w])
@@ -276,33 +277,33 @@ def test_autograd_grad_does_not_touch_dot_grad():
     assert x.grad is None and w.grad is None and h.grad is None
 
 
-def test_autograd_grad_with_respect_to_an_intermediate():
-    x = leaf([1.0, 2.0])
+def test_autograd_grad_with_respect_to_an_intermediate(device):
+    x = leaf([1.0, 2.0], device=device)
     h = x * 3
     (gh,) = grad((h ** 2).sum(), h)
     np.testing.assert_array_equal(gh.numpy(), 2 * h.numpy())
 
 
-def test_autograd_grad_unused_input():
-    x, unused = leaf([1.0]), leaf([2.0])
+def test_autograd_grad_unused_input(device):
+    x, unused = leaf([1.0], device=device), leaf([2.0], device=device)
     with pytest.raises(RuntimeError, match="allow_unused"):
         grad((x * 2).sum(), [x, unused])
     gx, gu = grad((x * 2).sum(), [x, unused], allow_unused=True)
     assert gx.item() == 2.0 and gu is None
 
 
-def test_autograd_grad_with_grad_outputs():
-    x = leaf([1.0, 2.0])
-    (g,) = grad(x * x, x, grad_outputs=tt.tensor([1.0, -1.0], dtype=tt.float64))
+def test_autograd_grad_with_grad_outputs(device):
+    x = leaf([1.0, 2.0], device=device)
+    (g,) = grad(x * x, x, grad_outputs=tt.tensor([1.0, -1.0], dtype=tt.float64, device=device))
     np.testing.assert_array_equal(g.numpy(), [2.0, -4.0])
 
 
 # ----------------------------------------------------------------------------
 # The seed documents' worked examples
 # ----------------------------------------------------------------------------
-def test_masked_softmax_row():
-    scores = tt.tensor([[1.0, 2.0, 3.0, 4.0]])
-    mask = tt.tensor([[False, False, True, True]])
+def test_masked_softmax_row(device):
+    scores = tt.tensor([[1.0, 2.0, 3.0, 4.0]], device=device)
+    mask = tt.tensor([[False, False, True, True]], device=device)
     weights = F.softmax(scores.masked_fill(mask, float("-inf")), axis=-1)
     e, e2 = math.e, math.e ** 2
     np.testing.assert_allclose(weights.numpy(), [[e / (e + e2), e2 / (e + e2), 0.0, 0.0]], rtol=1e-6)
@@ -310,19 +311,19 @@ def test_masked_softmax_row():
     assert weights.numpy()[0, 2:].tolist() == [0.0, 0.0]  # exactly zero, not tiny
 
 
-def test_masked_softmax_sends_no_gradient_to_masked_positions():
-    scores = leaf([[1.0, 2.0, 3.0, 4.0]])
-    mask = tt.tensor([[False, False, True, True]])
+def test_masked_softmax_sends_no_gradient_to_masked_positions(device):
+    scores = leaf([[1.0, 2.0, 3.0, 4.0]], device=device)
+    mask = tt.tensor([[False, False, True, True]], device=device)
     weights = F.softmax(scores.masked_fill(mask, float("-inf")), axis=-1)
-    (weights * tt.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=tt.float64)).sum().backward()
+    (weights * tt.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=tt.float64, device=device)).sum().backward()
     grads = scores.grad.numpy()
     assert np.isfinite(grads).all()
     assert grads[0, 2:].tolist() == [0.0, 0.0]
     assert abs(grads[0, 0]) > 0.1
 
 
-def test_layer_norm_of_1_3_5():
-    x = tt.tensor([1.0, 3.0, 5.0], dtype=tt.float64)
+def test_layer_norm_of_1_3_5(device):
+    x = tt.tensor([1.0, 3.0, 5.0], dtype=tt.float64, device=device)
     assert x.mean().item() == 3.0
     assert math.sqrt(x.var(correction=0).item()) == pytest.approx(1.63, abs=5e-3)
     y = F.layer_norm(x, 3, eps=1e-12)
@@ -330,15 +331,15 @@ def test_layer_norm_of_1_3_5():
     np.testing.assert_allclose(y.numpy(), [-math.sqrt(1.5), 0.0, math.sqrt(1.5)], rtol=1e-9, atol=1e-12)
 
 
-def test_softmax_rows_sum_to_one():
-    x = tt.randn(5, 7) * 10
+def test_softmax_rows_sum_to_one(device):
+    x = tt.randn(5, 7, device=device) * 10
     for axis in (-1, 0):
         sums = F.softmax(x, axis=axis).sum(axis=axis).numpy()
         np.testing.assert_allclose(sums, np.ones_like(sums), rtol=1e-6)
 
 
-def test_an_integer_result_carries_no_gradient():
+def test_an_integer_result_carries_no_gradient(device):
     """x.long() is a step function: its derivative is 0, so the graph stops there (as PyTorch)."""
-    x = tt.tensor([1.5, 2.5], requires_grad=True)
+    x = tt.tensor([1.5, 2.5], requires_grad=True, device=device)
     assert not x.long().requires_grad
     assert not (x > 2).requires_grad

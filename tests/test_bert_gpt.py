@@ -42,6 +42,14 @@ def test_bert_learns_to_fill_in_blanks():
     assert result["filled"]["The cat <mask> on the table ."] == "is"
 
 
+@pytest.mark.parametrize("model", ["gpt", "bert"])
+def test_the_examples_run_on_every_device(model, device):
+    """A short run: the learning itself is the two tests above; here, that nothing is device-bound."""
+    result = example().main([model, "--steps", "12", "--sentences", "500", "--device", device])
+    assert result["last_loss"] < result["first_loss"]
+    assert len(result["written" if model == "gpt" else "filled"]) > 2
+
+
 def test_gpt_generation_with_the_cache_equals_recomputing_everything(device):
     tt.manual_seed(0)
     model = T.GPT(20, d_model=16, nhead=2, num_layers=2, dim_feedforward=32).double().to(device)

@@ -1,4 +1,4 @@
-"""Datasets, samplers, collate functions and the DataLoader."""
+"""Datasets, samplers, collate functions and the DataLoader, with tensors on every device."""
 from __future__ import annotations
 
 import functools
@@ -21,31 +21,33 @@ class Squares(Dataset):
         return index, float(index * index), f"name {index}"
 
 
-def make_dataset(n: int = 10) -> TensorDataset:
-    x = tt.arange(n * 3, dtype=tt.float32).reshape(n, 3)
-    return TensorDataset(x, tt.arange(n))
+def make_dataset(n: int = 10, device: str = "cpu") -> TensorDataset:
+    x = tt.arange(n * 3, dtype=tt.float32, device=device).reshape(n, 3)
+    return TensorDataset(x, tt.arange(n, device=device))
 
 
 def epoch_labels(loader: DataLoader) -> list[list[int]]:
     return [y.tolist() for _, y in loader]
 
 
-def test_tensor_dataset():
-    dataset = make_dataset()
+def test_tensor_dataset(device):
+    dataset = make_dataset(device=device)
     x, y = dataset[4]
     assert len(dataset) == 10 and x.tolist() == [12.0, 13.0, 14.0] and y.item() == 4
     with pytest.raises(ValueError, match="same first dimension"):
-        TensorDataset(tt.zeros(3, 2), tt.zeros(4))
+        TensorDataset(tt.zeros(3, 2, device=device), tt.zeros(4, device=device))
 
 
-def test_dataloader_batches_in_order():
-    loader = DataLoader(make_dataset(), batch_size=4)
+def test_dataloader_batches_in_order(device):
+    loader = DataLoader(make_dataset(device=device), batch_size=4)
     batches = list(loader)
     assert len(loader) == 3 and [tuple(x.shape) for x, _ in batches] == [(4, 3), (4, 3), (2, 3)]
     assert epoch_labels(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert batches[0][0].dtype == tt.float32 and batches[0][1].dtype == tt.int64
-    assert epoch_labels(DataLoader(make_dataset(), batch_size=4, drop_last=True)) == [[0, 1, 2, 3], [4, 5, 6, 7]]
-    assert len(DataLoader(make_dataset(), batch_size=4, drop_last=True)) == 2
+    assert batches[0][0].device == device and batches[0][1].device == device
+    dropped = DataLoader(make_dataset(device=device), batch_size=4, drop_last=True)
+    assert epoch_labels(dropped) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert len(DataLoader(make_dataset(device=device), batch_size=4, drop_last=True)) == 2
 
 
 def test_shuffle_repeats_under_manual_seed_and_differs_between_epochs():
@@ -72,36 +74,40 @@ def test_shuffle_with_its_own_seed_ignores_other_randomness():
     assert run()[0] != run()[1]
 
 
-def test_default_collate_handles_records_numbers_and_strings():
+def test_default_collate_handles_records_numbers_and_strings(device):
     index, square, name = next(iter(DataLoader(Squares(), batch_size=3)))
     assert index.tolist() == [0, 1, 2] and index.dtype == tt.int64
     assert square.tolist() == [0.0, 1.0, 4.0] and square.dtype == tt.float32
     assert name == ["name 0", "name 1", "name 2"]
-    batch = default_collate([{"x": tt.ones(2), "y": 1}, {"x": tt.zeros(2), "y": 0}])
+    batch = default_collate([{"x": tt.ones(2, device=device), "y": 1},
+                             {"x": tt.zeros(2, device=device), "y": 0}])
     assert batch["x"].tolist() == [[1.0, 1.0], [0.0, 0.0]] and batch["y"].tolist() == [1, 0]
     with pytest.raises(TypeError, match="cannot batch examples of type object"):
         default_collate([object()])
 
 
-def test_pad_sequence():
-    padded = pad_sequence([tt.tensor([5, 7, 2]), tt.tensor([4, 2])], batch_first=True, padding_value=0)
+def test_pad_sequence(device):
+    padded = pad_sequence([tt.tensor([5, 7, 2], device=device), tt.tensor([4, 2], device=device)],
+                          batch_first=True, padding_value=0)
     assert padded.tolist() == [[5, 7, 2], [4, 2, 0]] and padded.dtype == tt.int64
     time_first = pad_sequence([[1, 2], [3]], padding_value=-1)  # PyTorch's default layout: (L, B)
     assert time_first.tolist() == [[1, 3], [2, -1]]
-    vectors = pad_sequence([tt.ones(1, 4), tt.ones(3, 4)], batch_first=True)
+    vectors = pad_sequence([tt.ones(1, 4, device=device), tt.ones(3, 4, device=device)], batch_first=True)
     assert vectors.shape == (2, 3, 4) and vectors.sum().item() == 16.0
     with pytest.raises(ValueError, match="at least one sequence"):
         pad_sequence([])
 
 
-def test_pad_sequence_is_differentiable():
-    a, b = tt.ones(2, requires_grad=True), tt.ones(3, requires_grad=True)
-    (pad_sequence([a, b], batch_first=True) * tt.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+def test_pad_sequence_is_differentiable(device):
+    a, b = tt.ones(2, requires_grad=True, device=device), tt.ones(3, requires_grad=True, device=device)
+    weights = tt.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], device=device)
+    (pad_sequence([a, b], batch_first=True) * weights).sum().backward()
     assert a.grad.tolist() == [1.0, 2.0] and b.grad.tolist() == [4.0, 5.0, 6.0]
 
 
-def test_pad_collate_pads_every_sequence_field():
-    pairs = [(tt.tensor([1, 2, 3]), tt.tensor([9])), (tt.tensor([4]), tt.tensor([8, 7]))]
+def test_pad_collate_pads_every_sequence_field(device):
+    pairs = [(tt.tensor([1, 2, 3], device=device), tt.tensor([9], device=device)),
+             (tt.tensor([4], device=device), tt.tensor([8, 7], device=device))]
     source, target = functools.partial(pad_collate, padding_value=-1)(pairs)
     assert source.tolist() == [[1, 2, 3], [4, -1, -1]] and target.tolist() == [[9, -1], [8, 7]]
 
@@ -137,8 +143,8 @@ def test_bucket_batch_sampler_drop_last_and_no_shuffle():
     assert all(len(b) == 2 for b in sampler) and len(sampler) == 2
 
 
-def test_bucket_batches_through_a_dataloader():
-    sentences = [tt.tensor(list(range(1, n + 1))) for n in (3, 9, 2, 8, 3, 9)]
+def test_bucket_batches_through_a_dataloader(device):
+    sentences = [tt.tensor(list(range(1, n + 1)), device=device) for n in (3, 9, 2, 8, 3, 9)]
     sampler = BucketBatchSampler([len(s) for s in sentences], batch_size=2, seed=0)
     loader = DataLoader(sentences, batch_sampler=sampler, collate_fn=pad_collate)
     widths = sorted(batch.shape[1] for batch in loader)

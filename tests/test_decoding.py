@@ -3,8 +3,11 @@
 Greedy and beam search must give the right answers on sequences it never saw,
 and agree with themselves: cached and uncached decoding give identical tokens,
 beam_size=1 is greedy, and a batch decodes as its sentences do one at a time.
+The model trains once, on the CPU; every decoding test runs on every device.
 """
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
@@ -50,6 +53,17 @@ def held_out() -> tuple[tt.Tensor, tt.Tensor]:
     return reversal_batch(np.random.default_rng(12345), 48)
 
 
+@pytest.fixture
+def model(trained: T.Seq2SeqTransformer, device: str) -> T.Seq2SeqTransformer:
+    """The trained model, on the test's device (a copy, so the CPU one stays as it is)."""
+    return trained if device == "cpu" else copy.deepcopy(trained).to(device)
+
+
+@pytest.fixture
+def data(held_out: tuple[tt.Tensor, tt.Tensor], device: str) -> tuple[tt.Tensor, tt.Tensor]:
+    return held_out[0].to(device), held_out[1].to(device)
+
+
 def exact_matches(ids: tt.Tensor, tgt: tt.Tensor) -> float:
     """The share of rows whose output, up to and including <eos>, is the reference."""
     right = 0
@@ -58,18 +72,18 @@ def exact_matches(ids: tt.Tensor, tgt: tt.Tensor) -> float:
     return right / len(ids)
 
 
-def test_a_tiny_model_learns_to_reverse_and_decodes_it(trained, held_out):
-    src, tgt = held_out
-    assert trained.final_loss < 0.1
-    assert exact_matches(T.greedy_decode(trained, src, max_len=9, bos_id=BOS, eos_id=EOS), tgt) >= 0.9
-    assert exact_matches(T.beam_search(trained, src, max_len=9, bos_id=BOS, eos_id=EOS), tgt) >= 0.9
+def test_a_tiny_model_learns_to_reverse_and_decodes_it(model, data):
+    src, tgt = data
+    assert model.final_loss < 0.1
+    assert exact_matches(T.greedy_decode(model, src, max_len=9, bos_id=BOS, eos_id=EOS), tgt) >= 0.9
+    assert exact_matches(T.beam_search(model, src, max_len=9, bos_id=BOS, eos_id=EOS), tgt) >= 0.9
 
 
-def test_cached_and_uncached_decoding_give_identical_tokens(trained, held_out):
-    src = held_out[0]
+def test_cached_and_uncached_decoding_give_identical_tokens(model, data):
+    src = data[0]
     for decode in (T.greedy_decode, T.beam_search):
-        cached = decode(trained, src, max_len=9, bos_id=BOS, eos_id=EOS)
-        uncached = decode(trained, src, max_len=9, bos_id=BOS, eos_id=EOS, use_cache=False)
+        cached = decode(model, src, max_len=9, bos_id=BOS, eos_id=EOS)
+        uncached = decode(model, src, max_len=9, bos_id=BOS, eos_id=EOS, use_cache=False)
         np.testing.assert_array_equal(cached.numpy(), uncached.numpy())
 
 
@@ -90,56 +104,56 @@ def test_cached_decoding_of_an_untrained_model_is_exact_too(device):
     np.testing.assert_array_equal(beams[0].numpy(), beams_uncached[0].numpy())
 
 
-def test_beam_size_one_is_greedy(trained, held_out):
-    src = held_out[0]
-    greedy = T.greedy_decode(trained, src, max_len=9, bos_id=BOS, eos_id=EOS)
+def test_beam_size_one_is_greedy(model, data):
+    src = data[0]
+    greedy = T.greedy_decode(model, src, max_len=9, bos_id=BOS, eos_id=EOS)
     np.testing.assert_array_equal(
-        T.beam_search(trained, src, beam_size=1, max_len=9, bos_id=BOS, eos_id=EOS).numpy(), greedy.numpy())
+        T.beam_search(model, src, beam_size=1, max_len=9, bos_id=BOS, eos_id=EOS).numpy(), greedy.numpy())
 
 
-def test_a_batch_decodes_as_its_sentences_one_at_a_time(trained, held_out):
-    src = held_out[0][:8]
+def test_a_batch_decodes_as_its_sentences_one_at_a_time(model, data):
+    src = data[0][:8]
     for decode in (T.greedy_decode, T.beam_search):
-        together = decode(trained, src, max_len=9, bos_id=BOS, eos_id=EOS).tolist()
+        together = decode(model, src, max_len=9, bos_id=BOS, eos_id=EOS).tolist()
         for row in range(len(src)):
             length = int((src[row] != PAD).sum().item())
-            alone = decode(trained, src[row:row + 1, :length], max_len=9, bos_id=BOS, eos_id=EOS).tolist()[0]
+            alone = decode(model, src[row:row + 1, :length], max_len=9, bos_id=BOS, eos_id=EOS).tolist()[0]
             assert together[row][:len(alone)] == alone
             assert all(t == PAD for t in together[row][len(alone):])
 
 
-def test_beam_search_returns_the_n_best_sorted(trained, held_out):
-    src = held_out[0][:5]
-    ids, scores = T.beam_search(trained, src, beam_size=4, max_len=9, bos_id=BOS, eos_id=EOS, return_all=True)
+def test_beam_search_returns_the_n_best_sorted(model, data, device):
+    src = data[0][:5]
+    ids, scores = T.beam_search(model, src, beam_size=4, max_len=9, bos_id=BOS, eos_id=EOS, return_all=True)
     assert ids.shape[:2] == (5, 4) and scores.shape == (5, 4) and ids.dtype == tt.int64
     assert (np.diff(scores.numpy(), axis=1) <= 0).all()                 # best first
-    best = T.beam_search(trained, src, beam_size=4, max_len=9, bos_id=BOS, eos_id=EOS)
+    best = T.beam_search(model, src, beam_size=4, max_len=9, bos_id=BOS, eos_id=EOS)
     np.testing.assert_array_equal(ids[:, 0, :best.shape[1]].numpy(), best.numpy())
     # each score is log P(Y | X) over GNMT's length penalty ((5 + |Y|) / 6) ** 0.6
     row = ids[0, 0].tolist()
     length = row.index(EOS) + 1 if EOS in row else len(row)
     with tt.no_grad():
-        tgt_in = tt.tensor([[BOS] + row[:length - 1]])
-        log_p = F.log_softmax(trained(src[:1], tgt_in), -1).numpy()[0]  # dropout is 0: train mode is eval
+        tgt_in = tt.tensor([[BOS] + row[:length - 1]], device=device)
+        log_p = F.log_softmax(model(src[:1], tgt_in), -1).numpy()[0]  # dropout is 0: train mode is eval
     expected = sum(log_p[t, token] for t, token in enumerate(row[:length])) / ((5 + length) / 6) ** 0.6
     assert scores[0, 0].item() == pytest.approx(expected, rel=1e-4)
 
 
-def test_outputs_end_at_eos_and_never_pass_max_len(trained, held_out):
-    src = held_out[0]
+def test_outputs_end_at_eos_and_never_pass_max_len(model, data):
+    src = data[0]
     for max_len in (1, 3, 9):
         for decode in (T.greedy_decode, T.beam_search):
-            ids = decode(trained, src, max_len=max_len, bos_id=BOS, eos_id=EOS)
+            ids = decode(model, src, max_len=max_len, bos_id=BOS, eos_id=EOS)
             assert ids.dtype == tt.int64 and ids.shape[0] == len(src) and 1 <= ids.shape[1] <= max_len
             for row in ids.tolist():
                 if EOS in row:  # padding only after it
                     assert all(t == PAD for t in row[row.index(EOS) + 1:])
 
 
-def test_decoding_steps_for_the_printout(trained, held_out):
-    src = held_out[0][:2]
-    assert trained.training
-    ids, steps = T.greedy_decode(trained, src, max_len=9, bos_id=BOS, eos_id=EOS, return_steps=True)
+def test_decoding_steps_for_the_printout(model, data):
+    src = data[0][:2]
+    assert model.training
+    ids, steps = T.greedy_decode(model, src, max_len=9, bos_id=BOS, eos_id=EOS, return_steps=True)
     assert len(steps) == ids.shape[1]
     for t, step in enumerate(steps):
         np.testing.assert_array_equal(step.tokens.numpy(), ids[:, t].numpy())
@@ -147,19 +161,20 @@ def test_decoding_steps_for_the_printout(trained, held_out):
         cross = step.attention["transformer.decoder.layers.0.multihead_attn"]
         assert cross.shape == (2, 4, 1, src.shape[1])                   # (B, heads, 1 query, source)
         assert step.attention["transformer.decoder.layers.0.self_attn"].shape == (2, 4, 1, t + 1)
-    assert trained.training  # decoding ran in eval mode and put the mode back
+    assert model.training  # decoding ran in eval mode and put the mode back
 
 
-def test_decoding_bad_input():
-    model = T.Seq2SeqTransformer(VOCAB, VOCAB, d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1)
-    src = tt.tensor([[3, 4]])
+def test_decoding_bad_input(device):
+    model = T.Seq2SeqTransformer(VOCAB, VOCAB, d_model=8, nhead=2, num_encoder_layers=1,
+                                 num_decoder_layers=1).to(device)
+    src = tt.tensor([[3, 4]], device=device)
     with pytest.raises(ValueError, match="greedy_decode: max_len must be a positive number of tokens to "
                                          "generate, got 0"):
         T.greedy_decode(model, src, max_len=0, bos_id=BOS, eos_id=EOS)
     with pytest.raises(ValueError, match="beam_search: beam_size must be at least 1, got 0"):
         T.beam_search(model, src, beam_size=0, max_len=5, bos_id=BOS, eos_id=EOS)
     with pytest.raises(ValueError, match=r"beam_search: src must be a \(batch, length\) tensor"):
-        T.beam_search(model, tt.tensor([3, 4]), max_len=5, bos_id=BOS, eos_id=EOS)
+        T.beam_search(model, tt.tensor([3, 4], device=device), max_len=5, bos_id=BOS, eos_id=EOS)
     with T.kv_cache(model):
         with pytest.raises(RuntimeError, match="already has attention hooks attached"):
             T.greedy_decode(model, src, max_len=3, bos_id=BOS, eos_id=EOS)

@@ -63,12 +63,12 @@ def test_embedding_looks_up_rows() -> None:
 
 
 @pytest.mark.parametrize("padding_idx", [0, -1])
-def test_embedding_padding_row_is_zero_and_gets_no_gradient(padding_idx: int) -> None:
-    table = nn.Embedding(5, 3, padding_idx=padding_idx)
+def test_embedding_padding_row_is_zero_and_gets_no_gradient(padding_idx: int, device) -> None:
+    table = nn.Embedding(5, 3, padding_idx=padding_idx).to(device)
     pad = padding_idx % 5
     assert table.padding_idx == pad
     np.testing.assert_array_equal(table.weight.numpy()[pad], 0)
-    (table(tt.tensor([pad, 1, pad, 1])) * tt.randn(4, 3)).sum().backward()
+    (table(tt.tensor([pad, 1, pad, 1], device=device)) * tt.randn(4, 3, device=device)).sum().backward()
     grad = table.weight.grad.numpy()
     np.testing.assert_array_equal(grad[pad], 0)
     assert np.abs(grad[1]).sum() > 0  # a token used twice collects both gradients
@@ -110,9 +110,9 @@ def test_layer_norm_gradcheck(device: str, shape: int | tuple[int, int]) -> None
 # ----------------------------------------------------------------------------
 # Dropout and the activations
 # ----------------------------------------------------------------------------
-def test_dropout_follows_the_training_flag() -> None:
+def test_dropout_follows_the_training_flag(device) -> None:
     drop = nn.Dropout(0.5)
-    x = tt.ones(1000)
+    x = tt.ones(1000, device=device)
     kept = drop(x).numpy()
     assert set(np.unique(kept)) == {0.0, 2.0}  # the survivors scaled by 1 / (1 - p)
     assert 400 < (kept == 0).sum() < 600

@@ -16,18 +16,19 @@ def logits_and_targets() -> tuple[np.ndarray, list[int]]:
     return logits, [1, PAD, 3, 2, PAD]
 
 
-def test_cross_entropy_averages_over_the_positions_that_are_not_padding() -> None:
+def test_cross_entropy_averages_over_the_positions_that_are_not_padding(device) -> None:
     logits, targets = logits_and_targets()
-    loss = nn.CrossEntropyLoss(ignore_index=PAD)(tt.tensor(logits), tt.tensor(targets))
+    loss = nn.CrossEntropyLoss(ignore_index=PAD)(tt.tensor(logits, device=device),
+                                                 tt.tensor(targets, device=device))
     log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     counted = [i for i, t in enumerate(targets) if t != PAD]
     expected = -np.mean([log_p[i, targets[i]] for i in counted])  # 3 positions, not 5
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 
-def test_cross_entropy_reductions() -> None:
+def test_cross_entropy_reductions(device) -> None:
     logits, targets = logits_and_targets()
-    x, y = tt.tensor(logits), tt.tensor(targets)
+    x, y = tt.tensor(logits, device=device), tt.tensor(targets, device=device)
     each = nn.CrossEntropyLoss(ignore_index=PAD, reduction="none")(x, y)
     assert each.shape == (5,) and each.numpy()[1] == 0
     total = nn.CrossEntropyLoss(ignore_index=PAD, reduction="sum")(x, y)
@@ -43,12 +44,13 @@ def test_cross_entropy_gradcheck(device: str, label_smoothing: float) -> None:
 
 
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
-def test_cross_entropy_parity_with_torch(label_smoothing: float) -> None:
+def test_cross_entropy_parity_with_torch(label_smoothing: float, device) -> None:
     torch = pytest.importorskip("torch", reason=TORCH_REASON)
     logits = np.random.default_rng(1).standard_normal((2, 5, 3))  # (N, C, d): a batch of sequences
     targets = [[1, 4, PAD], [PAD, 2, 3]]
-    x, ref = tt.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
-    loss = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=label_smoothing)(x, tt.tensor(targets))
+    x, ref = tt.tensor(logits, requires_grad=True, device=device), torch.tensor(logits, requires_grad=True)
+    loss = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=label_smoothing)(
+        x, tt.tensor(targets, device=device))
     expected = torch.nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=label_smoothing)(
         ref, torch.tensor(targets))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
@@ -66,11 +68,11 @@ def test_mse_loss(device: str) -> None:
     assert tt.gradcheck(lambda p: nn.MSELoss()(p, target), [prediction])
 
 
-def test_mse_loss_parity_with_torch() -> None:
+def test_mse_loss_parity_with_torch(device) -> None:
     torch = pytest.importorskip("torch", reason=TORCH_REASON)
     a, b = np.random.default_rng(2).standard_normal((2, 3, 4))
-    x, ref = tt.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
-    loss, expected = nn.MSELoss()(x, tt.tensor(b)), torch.nn.MSELoss()(ref, torch.tensor(b))
+    x, ref = tt.tensor(a, requires_grad=True, device=device), torch.tensor(a, requires_grad=True)
+    loss, expected = nn.MSELoss()(x, tt.tensor(b, device=device)), torch.nn.MSELoss()(ref, torch.tensor(b))
     assert loss.item() == pytest.approx(expected.item())
     loss.backward()
     expected.backward()

@@ -159,15 +159,15 @@ def test_zero_grad_sets_grads_to_none() -> None:
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_to_dtype_keeps_the_same_parameter_objects() -> None:
-    model = Model()
-    model(tt.tensor([[1, 2]])).sum().backward()
+def test_to_dtype_keeps_the_same_parameter_objects(device) -> None:
+    model = Model().to(device)
+    model(tt.tensor([[1, 2]], device=device)).sum().backward()
     before = list(model.parameters())
     assert model.to(tt.float64) is model
     assert [id(p) for p in model.parameters()] == [id(p) for p in before]
     assert all(p.dtype == tt.float64 and p.grad.dtype == tt.float64 for p in model.parameters())
     assert model.positions.dtype == tt.int64  # only floating tensors are cast
-    assert model(tt.tensor([[1, 2]])).dtype == tt.float64
+    assert model(tt.tensor([[1, 2]], device=device)).dtype == tt.float64
 
 
 def test_to_device_moves_parameters_buffers_and_runs_there(device: str) -> None:
@@ -185,9 +185,9 @@ def test_to_device_moves_parameters_buffers_and_runs_there(device: str) -> None:
 # ----------------------------------------------------------------------------
 # state_dict / load_state_dict
 # ----------------------------------------------------------------------------
-def test_state_dict_round_trip() -> None:
-    source, target = Model().eval(), Model().eval()
-    ids = tt.tensor([[1, 2, 3]])
+def test_state_dict_round_trip(device) -> None:
+    source, target = Model().to(device).eval(), Model().to(device).eval()
+    ids = tt.tensor([[1, 2, 3]], device=device)
     assert not np.allclose(source(ids).numpy(), target(ids).numpy())
     state = source.state_dict()
     # as PyTorch: a module's own parameters and buffers, then its children's
@@ -224,10 +224,10 @@ def test_load_state_dict_names_unexpected_keys() -> None:
         Model().load_state_dict(state)
 
 
-def test_load_state_dict_names_shape_mismatches_and_copies_nothing() -> None:
+def test_load_state_dict_names_shape_mismatches_and_copies_nothing(device) -> None:
     state = Model().state_dict()
-    state["head.1.weight"] = tt.ones(3, 4)
-    target = Model()
+    state["head.1.weight"] = tt.ones(3, 4, device=device)
+    target = Model().to(device)
     before = target.embed.weight.numpy().copy()
     with pytest.raises(RuntimeError, match=r"size mismatch for head.1.weight: copying a param with "
                                            r"shape \(3, 4\) from checkpoint, the shape in current "
@@ -258,9 +258,10 @@ def test_repr_is_a_tree_with_parameter_counts() -> None:
                          "  )  # 58 params\n)  # 250 params")
 
 
-def test_deepcopy_makes_an_independent_model() -> None:
-    model = Model()
+def test_deepcopy_makes_an_independent_model(device) -> None:
+    model = Model().to(device)
     clone = copy.deepcopy(model)
+    assert clone.embed.weight.device == device
     clone.embed.weight.data[...] = 0
     assert model.embed.weight.numpy().any()
     assert [n for n, _ in clone.named_parameters()] == [n for n, _ in model.named_parameters()]

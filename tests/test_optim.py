@@ -1,4 +1,5 @@
-"""Optimizers: hand-computed updates, PyTorch's torch.optim as a reference, state_dict, clipping."""
+"""Optimizers: hand-computed updates, PyTorch's torch.optim as a reference, state_dict, clipping,
+on every device."""
 from __future__ import annotations
 
 import math
@@ -28,20 +29,20 @@ def run_steps(opt: optim.Optimizer, p: tt.Tensor, grads: list[float]) -> list[fl
 # ----------------------------------------------------------------------------
 # Hand-computed updates, two or three steps each
 # ----------------------------------------------------------------------------
-def test_sgd_plain():
-    p = scalar_param(1.0)
+def test_sgd_plain(device):
+    p = scalar_param(1.0, device=device)
     assert run_steps(optim.SGD([p], lr=0.1), p, [2.0, -1.0]) == pytest.approx([0.8, 0.9])
 
 
-def test_sgd_momentum_dampening():
-    p = scalar_param(1.0)
+def test_sgd_momentum_dampening(device):
+    p = scalar_param(1.0, device=device)
     values = run_steps(optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.5), p, [1.0, 1.0, 2.0])
     # buffers: 1 (first step: the gradient itself), 0.9 + 0.5 = 1.4, 1.26 + 1 = 2.26
     assert values == pytest.approx([0.9, 0.76, 0.534])
 
 
-def test_sgd_nesterov_and_weight_decay():
-    p = scalar_param(1.0)
+def test_sgd_nesterov_and_weight_decay(device):
+    p = scalar_param(1.0, device=device)
     values = run_steps(optim.SGD([p], lr=0.1, momentum=0.5, weight_decay=0.1, nesterov=True), p, [1.0, 1.0])
     # step 1: g = 1 + 0.1 = 1.1, b = 1.1, step along g + 0.5 b = 1.65        -> 0.835
     # step 2: g = 1 + 0.0835 = 1.0835, b = 0.55 + 1.0835 = 1.6335,
@@ -49,8 +50,8 @@ def test_sgd_nesterov_and_weight_decay():
     assert values == pytest.approx([0.835, 0.644975])
 
 
-def test_adam_two_steps():
-    p = scalar_param(1.0)
+def test_adam_two_steps(device):
+    p = scalar_param(1.0, device=device)
     values = run_steps(optim.Adam([p], lr=0.1, betas=(0.5, 0.75), eps=0.0), p, [2.0, 4.0])
     # step 1: m_hat = 2, v_hat = 4: the first step is lr * sign(g) = 0.1
     # step 2: m = 0.5 * 1 + 0.5 * 4 = 2.5, v = 0.75 * 1 + 0.25 * 16 = 4.75;
@@ -59,14 +60,14 @@ def test_adam_two_steps():
     assert values == pytest.approx([0.9, 0.9 - 0.1 * m_hat / math.sqrt(v_hat)])
 
 
-def test_adam_weight_decay_is_added_to_the_gradient():
-    p = scalar_param(2.0)
+def test_adam_weight_decay_is_added_to_the_gradient(device):
+    p = scalar_param(2.0, device=device)
     # g = 1 + 0.5 * 2 = 2; the first Adam step has size lr whatever g is
     assert run_steps(optim.Adam([p], lr=0.1, weight_decay=0.5, eps=0.0), p, [1.0]) == pytest.approx([1.9])
 
 
-def test_adamw_decays_the_weights_directly():
-    p = scalar_param(2.0)
+def test_adamw_decays_the_weights_directly(device):
+    p = scalar_param(2.0, device=device)
     values = run_steps(optim.AdamW([p], lr=0.1, weight_decay=0.5, eps=0.0), p, [1.0, 1.0])
     # step 1: 2 * (1 - 0.05) = 1.9, then the Adam step -0.1           -> 1.8
     # step 2: 1.8 * 0.95 = 1.71; the gradient is always 1, so m_hat / sqrt(v_hat) = 1 -> 1.61
@@ -104,16 +105,16 @@ def quadratic_loss(weights: list, targets: list) -> object:
 
 
 @pytest.mark.parametrize("name, kwargs", CASES)
-def test_matches_torch_optim(name: str, kwargs: dict):
+def test_matches_torch_optim(name: str, kwargs: dict, device):
     torch = pytest.importorskip("torch", reason="PyTorch is the reference; pip install 'tinytensor[torch]'")
     weights, targets = quadratic_problem(seed=len(name) + len(kwargs))
-    ours = [tt.tensor(w, dtype=tt.float64, requires_grad=True) for w in weights]
+    ours = [tt.tensor(w, dtype=tt.float64, requires_grad=True, device=device) for w in weights]
     theirs = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
     # Two param groups, the second with half the learning rate, to check groups too.
     our_opt = getattr(optim, name)([{"params": ours[:1]}, {"params": ours[1:], "lr": kwargs["lr"] / 2}], **kwargs)
     their_opt = getattr(torch.optim, name)([{"params": theirs[:1]}, {"params": theirs[1:], "lr": kwargs["lr"] / 2}],
                                            **kwargs)
-    our_targets = [tt.tensor(t, dtype=tt.float64) for t in targets]
+    our_targets = [tt.tensor(t, dtype=tt.float64, device=device) for t in targets]
     their_targets = [torch.tensor(t, dtype=torch.float64) for t in targets]
     for _ in range(20):
         for opt, params, data in ((our_opt, ours, our_targets), (their_opt, theirs, their_targets)):
@@ -146,8 +147,8 @@ def test_step_updates_in_place_and_leaves_grad_alone(make, device):
     assert all(not t.requires_grad for s in opt.state.values() for t in s.values() if isinstance(t, tt.Tensor))
 
 
-def test_step_skips_parameters_without_grad():
-    used, unused = scalar_param(1.0), scalar_param(5.0)
+def test_step_skips_parameters_without_grad(device):
+    used, unused = scalar_param(1.0, device=device), scalar_param(5.0, device=device)
     opt = optim.Adam([used, unused], lr=0.1)
     (used * 3.0).backward()
     opt.step()
@@ -155,8 +156,8 @@ def test_step_skips_parameters_without_grad():
     assert used.item() == pytest.approx(0.9)
 
 
-def test_zero_grad():
-    p = scalar_param(1.0)
+def test_zero_grad(device):
+    p = scalar_param(1.0, device=device)
     opt = optim.SGD([p], lr=0.1)
     (p * 2.0).backward()
     opt.zero_grad(set_to_none=False)
@@ -202,16 +203,17 @@ def assert_same_tree(a: object, b: object) -> None:
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
                                   lambda ps: optim.Adam(ps, lr=0.01), lambda ps: optim.AdamW(ps, lr=0.01)])
-def test_state_dict_round_trips_and_training_continues_identically(make):
+def test_state_dict_round_trips_and_training_continues_identically(make, device):
     weights, targets = quadratic_problem(seed=1)
-    data = [tt.tensor(t, dtype=tt.float64) for t in targets]
-    first = [tt.tensor(w, dtype=tt.float64, requires_grad=True) for w in weights]
+    data = [tt.tensor(t, dtype=tt.float64, device=device) for t in targets]
+    first = [tt.tensor(w, dtype=tt.float64, requires_grad=True, device=device) for w in weights]
     opt = make([{"params": first[:1]}, {"params": first[1:], "weight_decay": 0.5}])
     for _ in range(3):
         opt.zero_grad()
         quadratic_loss(first, data).backward()
         opt.step()
-    second = [tt.tensor(p.numpy().copy(), dtype=tt.float64, requires_grad=True) for p in first]
+    second = [tt.tensor(p.numpy().copy(), dtype=tt.float64, requires_grad=True, device=device)
+              for p in first]
     resumed = make([{"params": second[:1]}, {"params": second[1:]}])
     resumed.load_state_dict(opt.state_dict())
     assert_same_tree(resumed.state_dict(), opt.state_dict())
@@ -231,8 +233,8 @@ def test_load_state_dict_refuses_a_different_model():
         optim.Adam([scalar_param(1.0)]).load_state_dict(opt.state_dict())
 
 
-def test_state_dict_is_not_changed_by_later_steps():
-    p = scalar_param(1.0)
+def test_state_dict_is_not_changed_by_later_steps(device):
+    p = scalar_param(1.0, device=device)
     opt = optim.Adam([p], lr=0.1)
     run_steps(opt, p, [1.0])
     saved = opt.state_dict()
@@ -244,9 +246,9 @@ def test_state_dict_is_not_changed_by_later_steps():
 # ----------------------------------------------------------------------------
 # clip_grad_norm_
 # ----------------------------------------------------------------------------
-def test_clip_grad_norm_scales_all_gradients_together():
-    a, b = tt.zeros(2, requires_grad=True), tt.zeros(1, requires_grad=True)
-    a.grad, b.grad = tt.tensor([3.0, 0.0]), tt.tensor([4.0])
+def test_clip_grad_norm_scales_all_gradients_together(device):
+    a, b = tt.zeros(2, requires_grad=True, device=device), tt.zeros(1, requires_grad=True, device=device)
+    a.grad, b.grad = tt.tensor([3.0, 0.0], device=device), tt.tensor([4.0], device=device)
     old_grad = a.grad
     norm = optim.clip_grad_norm_([a, b], max_norm=1.0)
     assert norm.item() == pytest.approx(5.0)
@@ -254,17 +256,17 @@ def test_clip_grad_norm_scales_all_gradients_together():
     assert old_grad.tolist() == [3.0, 0.0]  # replaced, not changed in place
     small = optim.clip_grad_norm_([a, b], max_norm=10.0)
     assert small.item() == pytest.approx(1.0, abs=1e-5) and b.grad.tolist() == pytest.approx([0.8])
-    assert optim.clip_grad_norm_([tt.zeros(2, requires_grad=True)], 1.0).item() == 0.0
+    assert optim.clip_grad_norm_([tt.zeros(2, requires_grad=True, device=device)], 1.0).item() == 0.0
 
 
-def test_clip_grad_norm_matches_torch():
+def test_clip_grad_norm_matches_torch(device):
     torch = pytest.importorskip("torch", reason="PyTorch is the reference; pip install 'tinytensor[torch]'")
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal((4, 3)), rng.standard_normal(7)]
-    ours = [tt.zeros(g.shape, dtype=tt.float64, requires_grad=True) for g in grads]
+    ours = [tt.zeros(g.shape, dtype=tt.float64, requires_grad=True, device=device) for g in grads]
     theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
     for p, q, g in zip(ours, theirs, grads):
-        p.grad, q.grad = tt.tensor(g), torch.tensor(g)
+        p.grad, q.grad = tt.tensor(g, device=device), torch.tensor(g)
     ours_norm = optim.clip_grad_norm_(ours, 0.5)
     theirs_norm = torch.nn.utils.clip_grad_norm_(theirs, 0.5)
     assert ours_norm.item() == pytest.approx(theirs_norm.item(), rel=1e-12)
@@ -272,11 +274,11 @@ def test_clip_grad_norm_matches_torch():
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
 
 
-def test_loading_a_state_dict_does_not_tie_it_to_the_optimizer():
+def test_loading_a_state_dict_does_not_tie_it_to_the_optimizer(device):
     """Adam updates its state in place; the dict it was loaded from must not change with it."""
-    p = tt.nn.Parameter(tt.ones(2))
+    p = tt.nn.Parameter(tt.ones(2, device=device))
     opt = tt.optim.Adam([p], lr=0.1)
-    p.grad = tt.ones(2)
+    p.grad = tt.ones(2, device=device)
     opt.step()
     saved = opt.state_dict()
     before = saved["state"][0]["exp_avg"].tolist()

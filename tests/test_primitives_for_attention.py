@@ -37,10 +37,10 @@ def test_erf_in_float32_is_within_rounding():
     assert ulps.max() <= 1.0
 
 
-def test_erf_of_infinities_and_float16():
-    x = tt.tensor([-np.inf, np.inf, 0.5], dtype=tt.float64)
+def test_erf_of_infinities_and_float16(device):
+    x = tt.tensor([-np.inf, np.inf, 0.5], dtype=tt.float64, device=device)
     np.testing.assert_array_equal(x.erf().numpy()[:2], [-1.0, 1.0])
-    half = tt.tensor([0.5, -1.0], dtype=tt.float16).erf()
+    half = tt.tensor([0.5, -1.0], dtype=tt.float16, device=device).erf()
     assert half.dtype == tt.float16
     np.testing.assert_allclose(half.numpy(), [math.erf(0.5), math.erf(-1.0)], atol=1e-3)
 
@@ -104,15 +104,15 @@ def test_topk_values_indices_and_gradient(device):
     assert tt.gradcheck(lambda a: a.topk(1, dim=0).values, [x])
 
 
-def test_topk_ties_keep_the_lower_index_first():
-    _, indices = tt.tensor([1.0, 3.0, 3.0, 2.0, 3.0]).topk(3)
+def test_topk_ties_keep_the_lower_index_first(device):
+    _, indices = tt.tensor([1.0, 3.0, 3.0, 2.0, 3.0], device=device).topk(3)
     assert indices.tolist() == [1, 2, 4]
 
 
-def test_topk_k_out_of_range():
+def test_topk_k_out_of_range(device):
     with pytest.raises(ValueError, match=r"topk: k=5 is out of range for dimension -1 of size 4 "
                                          r"\(input shape \(2, 4\)\)"):
-        tt.ones(2, 4).topk(5)
+        tt.ones(2, 4, device=device).topk(5)
 
 
 def test_gather_picks_and_scatters_back(device):
@@ -124,15 +124,15 @@ def test_gather_picks_and_scatters_back(device):
     assert tt.gradgradcheck(lambda a: a.gather(0, tt.tensor([[0, 2, 1, 0], [2, 2, 0, 1]])) ** 2, [x])
 
 
-def test_gather_errors_name_the_problem():
+def test_gather_errors_name_the_problem(device):
     with pytest.raises(IndexError, match=r"gather: index 4 is out of range for dimension 1 of size 4"):
-        tt.ones(2, 4).gather(1, tt.tensor([[4], [0]]))
+        tt.ones(2, 4, device=device).gather(1, tt.tensor([[4], [0]], device=device))
     with pytest.raises(IndexError, match=r"gather: index -1 is out of range"):
-        tt.ones(2, 4).gather(1, tt.tensor([[-1], [0]]))
+        tt.ones(2, 4, device=device).gather(1, tt.tensor([[-1], [0]], device=device))
     with pytest.raises(ValueError, match="as many dimensions as the input"):
-        tt.ones(2, 4).gather(1, tt.tensor([1, 2]))
+        tt.ones(2, 4, device=device).gather(1, tt.tensor([1, 2], device=device))
     with pytest.raises(TypeError, match="gather: indices must be integers"):
-        tt.ones(2, 4).gather(1, tt.ones(2, 1))
+        tt.ones(2, 4, device=device).gather(1, tt.ones(2, 1, device=device))
 
 
 # ----------------------------------------------------------------------------
@@ -149,12 +149,12 @@ def test_and_or_xor_not_combine_masks(device):
     assert (tt.tensor([6, 3]) & tt.tensor([3, 3])).tolist() == [2, 3]  # integers: bit by bit
 
 
-def test_logic_on_floats_says_to_compare_first():
+def test_logic_on_floats_says_to_compare_first(device):
     with pytest.raises(TypeError, match=r"and: needs bool or integer tensors, got float32; make a mask "
                                         r"by comparing first, e.g. \(x > 0\)"):
-        tt.ones(2) & tt.ones(2)
+        tt.ones(2, device=device) & tt.ones(2, device=device)
     with pytest.raises(TypeError, match="not: needs bool or integer tensors"):
-        ~tt.ones(2)
+        ~tt.ones(2, device=device)
 
 
 # ----------------------------------------------------------------------------
@@ -181,10 +181,10 @@ def test_the_seeds_masked_softmax_row():
 # ----------------------------------------------------------------------------
 # Module dtypes: a model in float64 for gradient checks and parity tests
 # ----------------------------------------------------------------------------
-def test_module_double_float_half_cast_every_floating_tensor():
-    model = nn.Sequential(nn.Embedding(5, 3), nn.LayerNorm(3), nn.Linear(3, 2))
-    model.register_buffer("ids", tt.arange(4))
-    model.register_buffer("table", tt.ones(2))
+def test_module_double_float_half_cast_every_floating_tensor(device):
+    model = nn.Sequential(nn.Embedding(5, 3), nn.LayerNorm(3), nn.Linear(3, 2)).to(device)
+    model.register_buffer("ids", tt.arange(4, device=device))
+    model.register_buffer("table", tt.ones(2, device=device))
     assert model.double() is model
     assert {p.dtype for p in model.parameters()} == {tt.float64}
     assert model.table.dtype == tt.float64 and model.ids.dtype == tt.int64  # integers stay

@@ -234,8 +234,8 @@ def test_snippet_runs_the_same_with_tinytensor_as_with_torch(name):
 # ----------------------------------------------------------------------------
 # In place: allowed where no graph needs the values, refused where one does
 # ----------------------------------------------------------------------------
-def test_in_place_on_a_leaf_that_requires_grad_needs_no_grad():
-    w = tt.ones(3, requires_grad=True)
+def test_in_place_on_a_leaf_that_requires_grad_needs_no_grad(device):
+    w = tt.ones(3, requires_grad=True, device=device)
     with pytest.raises(RuntimeError, match=r"add_: this is a leaf tensor that requires grad .*"
                                            r"under `with tinytensor.no_grad\(\):`"):
         w.add_(1)
@@ -244,13 +244,13 @@ def test_in_place_on_a_leaf_that_requires_grad_needs_no_grad():
     assert w.tolist() == [2.0, 2.0, 2.0]
 
 
-def test_in_place_inside_a_recorded_graph_is_refused():
-    x = tt.ones(3, requires_grad=True)
+def test_in_place_inside_a_recorded_graph_is_refused(device):
+    x = tt.ones(3, requires_grad=True, device=device)
     y = x * 2
     with pytest.raises(RuntimeError, match=r"mul_: in-place operations are not recorded in the graph.*"
                                            r"x = x \+ y"):
         y.mul_(3)
-    plain = tt.ones(3)
+    plain = tt.ones(3, device=device)
     with pytest.raises(RuntimeError, match="the operand requires grad|takes part in one"):
         plain.add_(x)
     plain.mul_(4)  # nothing needs it: fine
@@ -258,9 +258,9 @@ def test_in_place_inside_a_recorded_graph_is_refused():
 
 
 @pytest.mark.parametrize("change", ["input", "output", "view of the input", "optimizer step"])
-def test_backward_refuses_values_changed_in_place_after_the_forward(change):
-    a = tt.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    b = tt.tensor([[4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
+def test_backward_refuses_values_changed_in_place_after_the_forward(change, device):
+    a = tt.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    b = tt.tensor([[4.0, 5.0, 6.0], [7.0, 8.0, 9.0]], device=device)
     y = (a * b).exp() if change != "optimizer step" else (a * a).sum()
     with tt.no_grad():
         if change == "input":
@@ -270,7 +270,7 @@ def test_backward_refuses_values_changed_in_place_after_the_forward(change):
         elif change == "view of the input":
             b[1].fill_(0.0)            # writes into b's memory: b's version changes too
         else:
-            a.grad = tt.ones(3)
+            a.grad = tt.ones(3, device=device)
             tt.optim.SGD([a], lr=0.1).step()
     with pytest.raises(RuntimeError, match=r"modified by an in-place operation after the forward pass "
                                            r"\(a variable needed for gradient computation has been "
@@ -278,10 +278,10 @@ def test_backward_refuses_values_changed_in_place_after_the_forward(change):
         y.sum().backward()
 
 
-def test_an_in_place_change_no_recorded_backward_reads_is_fine():
-    a = tt.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    b = tt.tensor([4.0, 5.0, 6.0])
-    unrelated = tt.zeros(3)
+def test_an_in_place_change_no_recorded_backward_reads_is_fine(device):
+    a = tt.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    b = tt.tensor([4.0, 5.0, 6.0], device=device)
+    unrelated = tt.zeros(3, device=device)
     y = (a * b).sum()
     with tt.no_grad():
         unrelated.add_(1)            # not part of y's graph
@@ -293,13 +293,13 @@ def test_an_in_place_change_no_recorded_backward_reads_is_fine():
     np.testing.assert_array_equal(a.grad.numpy(), [12.0, 15.0, 18.0])
 
 
-def test_in_place_results_keep_shape_and_dtype():
+def test_in_place_results_keep_shape_and_dtype(device):
     with pytest.raises(TypeError, match=r"add_: cannot write into a tensor of shape \(3,\) and dtype int64"):
-        tt.tensor([1, 2, 3]).add_(0.5)
+        tt.tensor([1, 2, 3], device=device).add_(0.5)
     with pytest.raises(ValueError, match=r"add_: cannot write into a tensor of shape \(3,\)"):
-        tt.ones(3).add_(tt.ones(2, 3))
+        tt.ones(3, device=device).add_(tt.ones(2, 3, device=device))
     with pytest.raises(ValueError, match="read-only"):
-        tt.ones(3).expand(2, 3).zero_()
+        tt.ones(3, device=device).expand(2, 3).zero_()
 
 
 # ----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Checkpoints: tinytensor.save / tinytensor.load round-trip exactly, write atomically,
-and refuse bad files with a clear error."""
+"""Checkpoints: tinytensor.save / tinytensor.load round-trip exactly (tensors of every device, the
+random state of every device), write atomically, and refuse bad files with a clear error."""
 from __future__ import annotations
 
 import json
@@ -14,15 +14,17 @@ import tinytensor as tt
 from tinytensor import backend, optim, serialization
 
 
-def checkpoint() -> dict:
+def checkpoint(device: str = "cpu") -> dict:
     return {
-        "model": {"weight": tt.randn(3, 4), "bias": tt.zeros(4, dtype=tt.float64),
-                  "half": tt.randn(5).to(tt.float16), "ids": tt.arange(6).reshape(2, 3),
-                  "mask": tt.tensor([True, False]), "scalar": tt.tensor(2.5)},
-        "optimizer": {"state": {0: {"step": 3, "exp_avg": tt.randn(3)}},
+        "model": {"weight": tt.randn(3, 4, device=device), "bias": tt.zeros(4, dtype=tt.float64, device=device),
+                  "half": tt.randn(5, device=device).to(tt.float16),
+                  "ids": tt.arange(6, device=device).reshape(2, 3),
+                  "mask": tt.tensor([True, False], device=device), "scalar": tt.tensor(2.5, device=device)},
+        "optimizer": {"state": {0: {"step": 3, "exp_avg": tt.randn(3, device=device)}},
                       "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.98), "params": [0]}]},
         "step": 1200, "loss": 2.25, "nan": math.nan, "inf": -math.inf, "name": "tiny ✓",
         "flags": [True, False, None], "nested": ((1, 2), [3, (4,)]), "empty": {}, (1, "a"): "tuple key",
+        "rng": tt.get_rng_state(),
     }
 
 
@@ -46,15 +48,16 @@ def assert_same(a: object, b: object) -> None:
         assert type(a) is type(b) and a == b
 
 
-def test_round_trip_is_exact(tmp_path):
-    obj = checkpoint()
+def test_round_trip_is_exact(tmp_path, device):
+    tt.rand(2, device=device)  # the device's generator exists: its state is in the checkpoint
+    obj = checkpoint(device=device)
     tt.save(obj, tmp_path / "ckpt.npz")
     assert_same(obj, tt.load(tmp_path / "ckpt.npz"))
     assert os.listdir(tmp_path) == ["ckpt.npz"]
 
 
-def test_a_tensor_saved_twice_comes_back_as_one(tmp_path):
-    shared = tt.randn(2, requires_grad=True)
+def test_a_tensor_saved_twice_comes_back_as_one(tmp_path, device):
+    shared = tt.randn(2, requires_grad=True, device=device)
     tt.save({"embedding": shared, "output": shared}, tmp_path / "tied.npz")
     loaded = tt.load(tmp_path / "tied.npz")
     assert loaded["embedding"] is loaded["output"] and loaded["embedding"].requires_grad
@@ -81,10 +84,10 @@ def test_gpu_checkpoint_without_gpu_suggests_map_location(tmp_path, monkeypatch)
     assert tt.load(tmp_path / "gpu.npz", map_location="cpu")["w"].tolist() == [1.0, 1.0]
 
 
-def test_model_and_optimizer_state_dicts(tmp_path):
-    model = tt.nn.Linear(3, 2)
+def test_model_and_optimizer_state_dicts(tmp_path, device):
+    model = tt.nn.Linear(3, 2).to(device)
     opt = optim.Adam(model.parameters(), lr=0.01)
-    model(tt.randn(4, 3)).sum().backward()
+    model(tt.randn(4, 3, device=device)).sum().backward()
     opt.step()
     tt.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "c.npz")
     loaded = tt.load(tmp_path / "c.npz")

@@ -76,10 +76,10 @@ def test_a_sentence_does_not_depend_on_its_batch(device):
         np.testing.assert_allclose(together[row:row + 1], alone, rtol=1e-12, atol=1e-13)
 
 
-def test_seq2seq_shapes_tied_weights_and_masks():
+def test_seq2seq_shapes_tied_weights_and_masks(device):
     model = T.Seq2SeqTransformer(20, 30, d_model=16, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
-                                 dim_feedforward=32)
-    logits = model(tt.tensor([[4, 5, 6, 0]]), tt.tensor([[1, 7, 8]]))
+                                 dim_feedforward=32).to(device)
+    logits = model(tt.tensor([[4, 5, 6, 0]], device=device), tt.tensor([[1, 7, 8]], device=device))
     assert logits.shape == (1, 3, 30)
     assert model.generator.weight is model.tgt_embed.embedding.weight       # section 3.4
     names = [name for name, _ in model.named_parameters()]
@@ -101,13 +101,13 @@ def test_the_paper_base_model_defaults():
 # ----------------------------------------------------------------------------
 # Positional encoding (section 3.5)
 # ----------------------------------------------------------------------------
-def test_positional_encoding_is_the_papers_sinusoids():
-    pe = T.positional_encoding(50, 16, dtype=tt.float64).numpy()
+def test_positional_encoding_is_the_papers_sinusoids(device):
+    pe = T.positional_encoding(50, 16, dtype=tt.float64, device=device).numpy()
     pos, i = 7, 3
     assert pe[pos, 2 * i] == pytest.approx(math.sin(pos / 10000 ** (2 * i / 16)), abs=1e-15)
     assert pe[pos, 2 * i + 1] == pytest.approx(math.cos(pos / 10000 ** (2 * i / 16)), abs=1e-15)
     np.testing.assert_allclose(pe[0, 0::2], 0.0) and np.testing.assert_allclose(pe[0, 1::2], 1.0)
-    assert T.positional_encoding(3, 7).shape == (3, 7)                     # odd d_model
+    assert T.positional_encoding(3, 7, device=device).shape == (3, 7)      # odd d_model
 
 
 def test_pe_of_pos_plus_k_is_a_linear_function_of_pe_of_pos():
@@ -131,9 +131,9 @@ def test_positions_exist_beyond_any_training_length():
     assert layer(tt.zeros(2, 5000, 8)).shape == (2, 5000, 8)               # no maximum length
 
 
-def test_token_embedding_is_scaled_by_sqrt_d_model():
-    embedding = T.TokenEmbedding(10, 64)
-    ids = tt.tensor([[1, 2]])
+def test_token_embedding_is_scaled_by_sqrt_d_model(device):
+    embedding = T.TokenEmbedding(10, 64).to(device)
+    ids = tt.tensor([[1, 2]], device=device)
     np.testing.assert_allclose(embedding(ids).numpy(), embedding.embedding(ids).numpy() * 8.0, rtol=1e-6)
 
 
@@ -147,15 +147,16 @@ def test_layer_norm_of_1_3_5():
 # ----------------------------------------------------------------------------
 # Bad input
 # ----------------------------------------------------------------------------
-def test_token_ids_outside_the_vocabulary():
-    model = T.Seq2SeqTransformer(10, 12, d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1)
+def test_token_ids_outside_the_vocabulary(device):
+    model = T.Seq2SeqTransformer(10, 12, d_model=8, nhead=2, num_encoder_layers=1,
+                                 num_decoder_layers=1).to(device)
     with pytest.raises(IndexError, match=r"src holds a token id outside its vocabulary: embedding: "
                                          r"index 10 is out of range for a table of 10 rows \(valid: 0..9\)"):
-        model(tt.tensor([[3, 10]]), tt.tensor([[1, 2]]))
+        model(tt.tensor([[3, 10]], device=device), tt.tensor([[1, 2]], device=device))
     with pytest.raises(IndexError, match=r"tgt_in holds a token id outside its vocabulary.*index -1"):
-        model(tt.tensor([[3, 4]]), tt.tensor([[1, -1]]))
+        model(tt.tensor([[3, 4]], device=device), tt.tensor([[1, -1]], device=device))
     with pytest.raises(ValueError, match=r"src must be a \(batch, length\) tensor of token ids, got \(4,\)"):
-        model(tt.tensor([3, 4, 5, 6]), tt.tensor([[1, 2]]))
+        model(tt.tensor([3, 4, 5, 6], device=device), tt.tensor([[1, 2]], device=device))
 
 
 def test_mismatched_widths_and_activation():

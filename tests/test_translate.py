@@ -1,8 +1,9 @@
 """The translator: it learns in seconds, its command line works end to end, it resumes bit for bit,
 Ctrl-C leaves a checkpoint, and bad input gets a clear message instead of a crash.
 
-One tiny run (the ``tiny`` preset, one epoch, about 10 s) is shared by the tests that
-need a trained checkpoint; the resume tests train a few dozen steps of their own.
+One tiny run (the ``tiny`` preset, one epoch, about 10 s, on the CPU) is shared by the tests
+that need a trained checkpoint; the tests on every device (a short run, the resume) train a
+few dozen steps of their own.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 import tinytensor as tt
 from transformer.translate.__main__ import main
 from transformer.translate.configs import PRESETS
+from transformer.translate.data import Encoded
 from transformer.translate.train import Trainer
 from transformer.translate.translator import CheckpointError, Translator
 
@@ -120,19 +122,35 @@ def test_corpus_command_writes_the_splits(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------
-# Resuming: bit for bit, on the CPU
+# Every device: a short run learns and its checkpoint translates anywhere; resuming is bit for bit
 # ----------------------------------------------------------------------------
 def weights(trainer: Trainer) -> dict[str, np.ndarray]:
     return {k: v.numpy().copy() for k, v in trainer.model.state_dict().items()}
 
 
-def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
-    config = TINY.with_overrides(dropout=0.1)  # dropout: the random state must resume too
-    straight = Trainer(config, tmp_path / "a", seed=1, progress_bar=False, stop_at_step=40)
+def test_a_short_run_on_every_device_learns_and_its_checkpoint_loads_anywhere(tmp_path, device):
+    trainer = Trainer(TINY, tmp_path, device=device, progress_bar=False, stop_at_step=60)
+    valid = trainer.valid_data
+    trainer.valid_data = Encoded(valid.pairs[:64], valid.sources[:64], valid.targets[:64])
+    before = trainer.valid_loss()
+    assert trainer.run() is None and trainer.progress.step == 60
+    assert trainer.valid_loss() < before - 0.5  # from about 4.6
+    assert trainer.model.src_embed.embedding.weight.device == device
+    here, on_cpu = Translator.load(tmp_path / "last.npz", device), Translator.load(tmp_path / "last.npz")
+    src, tgt_in, _ = trainer.valid_data.batch(range(8), device)
+    with tt.no_grad():
+        np.testing.assert_allclose(here.model(src, tgt_in).numpy(),
+                                   on_cpu.model(src.cpu(), tgt_in.cpu()).numpy(), rtol=1e-4, atol=1e-4)
+    assert len(here.translate(["我有一只猫。", "他没有车。"])) == 2
+
+
+def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, device):
+    config = TINY.with_overrides(dropout=0.1)  # dropout: the device's random state must resume too
+    straight = Trainer(config, tmp_path / "a", device, seed=1, progress_bar=False, stop_at_step=40)
     assert straight.run() is None and straight.progress.step == 40
-    first = Trainer(config, tmp_path / "b", seed=1, progress_bar=False, stop_at_step=17)
+    first = Trainer(config, tmp_path / "b", device, seed=1, progress_bar=False, stop_at_step=17)
     first.run()
-    resumed = Trainer.resume(tmp_path / "b" / "last.npz", progress_bar=False, stop_at_step=40)
+    resumed = Trainer.resume(tmp_path / "b" / "last.npz", device, progress_bar=False, stop_at_step=40)
     assert resumed.progress.step == 17 and resumed.progress.batch == 17
     resumed.run()
     a, b = weights(straight), weights(resumed)

@@ -14,6 +14,7 @@ Where things are:
     methods.py      x.exp(), x.sum(dim=1)...: the functions of ops/, attached to Tensor
     functional/     softmax, layer_norm, cross_entropy... (as torch.nn.functional)
     creation.py     tensor, zeros, ones, rand, randn, arange...
+    random.py       get_rng_state and set_rng_state: every device's random state, for checkpoints
     cuda.py         tinytensor.cuda.is_available() and friends
 
 The names below are the functions themselves (``tt.exp`` is what ``x.exp()``
@@ -26,8 +27,8 @@ from . import autograd, functional  # noqa: E402
 from . import methods  # noqa: E402,F401 - attaches x.exp(), x.sum()... to Tensor
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .backend import (Device, bool_, cuda_is_available, float16, float32, float64, get_rng_state,
-                      int32, int64, manual_seed, set_rng_state)
+from .backend import (Device, bool_, cuda_is_available, float16, float32, float64, int32, int64,
+                      manual_seed)
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,
                        zeros_like)
@@ -43,6 +44,7 @@ from .ops.reduction import amax, amin, max, mean, min, norm, std, sum, var
 from .ops.selection import clip, masked_fill, maximum, minimum, tril, triu, where
 from .ops.shape import (cat, chunk, concat, flatten, permute, reshape, split, squeeze, stack, t,
                         transpose, unbind, unsqueeze)
+from .random import get_rng_state, set_rng_state
 
 
 

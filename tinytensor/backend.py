@@ -7,9 +7,12 @@ file answers the few questions whose answers differ:
 
 * which array module holds an array, and on which device it lives;
 * how to move an array between devices;
+* which GPU is current while an op runs (CuPy computes on the current one,
+  whatever the device of its arrays: ``on_device``);
 * how to scatter-add (``add.at``), which the backward of indexing and
   embedding needs;
-* where random numbers come from (one seeded generator per device);
+* where random numbers come from (one seeded generator per device), and how
+  their states go into a checkpoint;
 * how arrays are written to and read from a checkpoint file.
 
 No other module imports NumPy or CuPy (a test checks that), so a reader who
@@ -82,15 +85,20 @@ CPU = Device("cpu")
 # ----------------------------------------------------------------------------
 # CuPy, loaded on first use
 # ----------------------------------------------------------------------------
+_cuda_module: Any = None  # what drives "cuda" instead of CuPy (use_cuda_module), else None
+
+
 @functools.lru_cache(maxsize=None)
 def _cupy_or_reason() -> tuple[Any, str]:
     """Return (cupy, "") when a GPU is usable, else (None, why not)."""
-    try:
-        import cupy  # noqa: PLC0415 - optional dependency, imported on demand
-    except ImportError:
-        return None, ("CuPy is not installed. Install it with "
-                      "`pip install 'tinytensor[cuda]'` (CUDA 13) or pick the wheel for your "
-                      "CUDA version, e.g. `pip install cupy-cuda12x`.")
+    cupy = _cuda_module
+    if cupy is None:
+        try:
+            import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+        except ImportError:
+            return None, ("CuPy is not installed. Install it with "
+                          "`pip install 'tinytensor[cuda]'` (CUDA 13) or pick the wheel for your "
+                          "CUDA version, e.g. `pip install cupy-cuda12x`.")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CUDA driver missing or broken
@@ -100,11 +108,27 @@ def _cupy_or_reason() -> tuple[Any, str]:
     return cupy, ""
 
 
+def use_cuda_module(module: Any) -> None:
+    """Drive device "cuda" with ``module``, which has CuPy's API, instead of CuPy; None: CuPy again.
+
+    The tests use it where no GPU is: they run every device test on a strict
+    CuPy stand-in (tests/cupy_standin) that fails where CuPy would. The GPU
+    generators made so far are forgotten, as they belonged to the other module.
+    """
+    global _cuda_module
+    _cuda_module = module
+    _cupy_or_reason.cache_clear()
+    cuda_device_count.cache_clear()
+    for device in [d for d in _generators if d.type == "cuda"]:
+        del _generators[device]
+
+
 def cuda_is_available() -> bool:
     """True when CuPy is installed and at least one GPU answers (as torch.cuda.is_available)."""
     return _cupy_or_reason()[0] is not None
 
 
+@functools.lru_cache(maxsize=None)
 def cuda_device_count() -> int:
     """How many GPUs CuPy sees (0 without CuPy or without a GPU)."""
     cupy = _cupy_or_reason()[0]
@@ -114,7 +138,7 @@ def cuda_device_count() -> int:
 def synchronize(device: Device) -> None:
     """Wait until the GPU has finished the work queued on it (before reading a clock, say)."""
     if device.type == "cuda":
-        with _current(device):
+        with on_device(device):
             _cupy().cuda.Device(device.index).synchronize()
 
 
@@ -143,7 +167,12 @@ def xp_of(array: Any) -> Any:
 def device_of(array: Any) -> Device:
     if isinstance(array, (ndarray, numpy.generic)):
         return CPU
-    return Device(f"cuda:{array.device.id}")
+    return _cuda_device(array.device.id)
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_device(index: int) -> Device:
+    return Device(f"cuda:{index}")  # made once per GPU: device_of runs for every op on the GPU
 
 
 def same_device(a: Any, b: Any) -> bool:
@@ -180,7 +209,18 @@ def as_array(data: Any, dtype: Any = None, device: "Device | str | None" = None,
         dtype = DEFAULT_FLOAT
     if dtype is None and not copy:
         return array
-    return array.astype(array.dtype if dtype is None else dtype, copy=copy)
+    with on_device(device):
+        return array.astype(array.dtype if dtype is None else dtype, copy=copy)
+
+
+def python_number(value: Any) -> Any:
+    """A NumPy scalar as the Python number it holds; anything else as it is.
+
+    Under NEP 50 (NumPy 2, CuPy 14) a Python float is "weak": ``float32_array *
+    0.1`` stays float32. A ``numpy.float64`` is not, and makes the product
+    float64: twice the memory traffic, and on most GPUs many times the time.
+    """
+    return value.item() if isinstance(value, numpy.generic) else value
 
 
 def ensure_array(value: Any) -> Any:
@@ -192,7 +232,7 @@ def scalar(value: Any, dtype: numpy.dtype, like: Any) -> Any:
     """A 0-d array holding a Python number, with ``dtype``, on the device of ``like``."""
     if isinstance(like, ndarray):
         return numpy.asarray(value, dtype=dtype)
-    with _current(device_of(like)):
+    with on_device(device_of(like)):
         return xp_of(like).asarray(value, dtype=dtype)
 
 
@@ -204,35 +244,52 @@ def to_device(array: Any, device: Device) -> Any:
         if hasattr(array, "__cuda_array_interface__"):
             return array.get()
         return numpy.asarray(array)
-    with _current(device):
+    with on_device(device):
         return _cupy().asarray(array)
 
 
 def eye(rows: int, columns: int, dtype: numpy.dtype, device: Device) -> Any:
-    with _current(device):
+    with on_device(device):
         return array_module(device).eye(rows, columns, dtype=dtype)
 
 
 def linspace(start: float, end: float, steps: int, dtype: numpy.dtype, device: Device) -> Any:
-    with _current(device):
+    with on_device(device):
         return array_module(device).linspace(start, end, steps, dtype=dtype)
 
 
 def full(shape: tuple[int, ...], fill_value: Any, dtype: numpy.dtype, device: Device) -> Any:
-    with _current(device):
+    with on_device(device):
         return array_module(device).full(shape, fill_value, dtype=dtype)
 
 
 def arange(start: Any, end: Any, step: Any, dtype: numpy.dtype, device: Device) -> Any:
-    with _current(device):
+    with on_device(device):
         return array_module(device).arange(start, end, step, dtype=dtype)
 
 
-def _current(device: Device) -> Any:
-    """Make ``device`` the current GPU while allocating (CuPy allocates on the current one)."""
+def on_device(device: Device) -> Any:
+    """A context in which ``device`` is the current GPU: CuPy allocates and launches there.
+
+    CuPy runs every kernel on the *current* GPU, whatever the device of its
+    arrays, so the ops (Function.__call__), the backward walk, the optimizers
+    and in-place writes run inside this for their tensors' device: a model on
+    cuda:1 computes on cuda:1. On the CPU it does nothing.
+    """
     if device.type == "cpu":
         return contextlib.nullcontext()
-    return _cupy().cuda.Device(device.index)
+    cupy = _cupy()
+    count = cuda_device_count()
+    if device.index >= count:
+        raise RuntimeError(f"device {device} does not exist: this machine has {count} GPU"
+                           f"{'s' if count > 1 else ''} (cuda:0 to cuda:{count - 1})")
+    return cupy.cuda.Device(device.index)
+
+
+def copy(array: Any) -> Any:
+    """A copy of ``array`` on its own device (CuPy's ``.copy()`` copies to the *current* one)."""
+    with on_device(device_of(array)):
+        return array.copy()
 
 
 def to_numpy(array: Any) -> numpy.ndarray:
@@ -272,7 +329,7 @@ def generator(device: Device) -> Any:
         if device.type == "cpu":
             gen = numpy.random.default_rng(_seed)
         else:
-            with _current(device):
+            with on_device(device):
                 gen = _cupy().random.default_rng(_seed)
         _generators[device] = gen
     return gen
@@ -280,26 +337,32 @@ def generator(device: Device) -> Any:
 
 def uniform(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
     """Samples from U[0, 1)."""
-    with _current(device):
+    with on_device(device):
         return generator(device).random(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
 
 
 def normal(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
     """Samples from N(0, 1)."""
-    with _current(device):
+    with on_device(device):
         return generator(device).standard_normal(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
 
 
 def integers(low: int, high: int, shape: tuple[int, ...], device: Device) -> Any:
     """int64 samples, each of low..high-1 equally likely."""
-    with _current(device):
+    with on_device(device):
         return generator(device).integers(low, high, size=shape, dtype=int64)
 
 
 def permutation(n: int, device: Device) -> Any:
-    """0..n-1 in a random order (int64)."""
-    with _current(device):
-        return generator(device).permutation(n).astype(int64, copy=False)
+    """0..n-1 in a random order (int64).
+
+    CuPy's Generator has no ``permutation``: on the GPU, the order that sorts n
+    random floats is the permutation (a tie, rare in float64, still gives one).
+    """
+    with on_device(device):
+        if device.type == "cpu":
+            return generator(device).permutation(n).astype(int64, copy=False)
+        return generator(device).random(n).argsort().astype(int64, copy=False)
 
 
 def _sampled(dtype: numpy.dtype) -> numpy.dtype:
@@ -315,13 +378,60 @@ def new_generator(seed: int) -> Any:
 
 
 def get_rng_state() -> dict[str, Any]:
-    """The CPU generator's state as plain data (a dict of str and int), to save in a checkpoint."""
-    return generator(CPU).bit_generator.state
+    """Every device's generator state, as plain data to save in a checkpoint.
+
+    ``{"seed": manual_seed's seed, "cpu": NumPy's state (str and int), "cuda:0":
+    the GPU generator's state (an int8 NumPy array), ...}``, for the GPU
+    generators made so far; the others will be made from the seed, as they
+    would have been in the run that is saved.
+    """
+    state: dict[str, Any] = {"seed": _seed, "cpu": generator(CPU).bit_generator.state}
+    for device, gen in _generators.items():
+        if device.type == "cuda":
+            with on_device(device):
+                state[str(device)] = _cuda_state(gen).get()
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Continue the CPU generator from a state ``get_rng_state`` returned."""
-    generator(CPU).bit_generator.state = state
+    """Continue every generator from a state ``get_rng_state`` returned.
+
+    The states of GPUs this machine lacks are passed over: a GPU run resumed on
+    the CPU draws from the CPU generator. A state without a "seed" is the CPU
+    generator's alone, as checkpoints held it before the GPUs' were saved too.
+    """
+    global _seed
+    if "seed" not in state:
+        state = {"seed": _seed, "cpu": state}
+    _seed = state["seed"]
+    _generators.clear()
+    for name, saved in state.items():
+        if name == "seed":
+            continue
+        device = Device(name)
+        if device.type == "cpu":
+            generator(device).bit_generator.state = saved
+            continue
+        if device.index >= cuda_device_count():
+            continue
+        with on_device(device):
+            current = _cuda_state(generator(device))
+            if current.shape != saved.shape:
+                raise ValueError(f"set_rng_state: the saved state of {device}'s generator has "
+                                 f"{saved.size} bytes, this GPU's has {current.size} (another GPU "
+                                 f"model?), so its numbers cannot continue; leave {name!r} out of "
+                                 f"the state to start that generator from the seed")
+            current[...] = _cupy().asarray(saved)
+
+
+def _cuda_state(gen: Any) -> Any:
+    """The device array that holds a CuPy generator's whole state, which every draw updates.
+
+    CuPy has no public way to save a Generator (cupy/cupy#5430); its XORWOW bit
+    generator keeps its cuRAND states in ``_state`` (cupy/random/_bit_generator.pyx),
+    so copying that array out and back in resumes the stream exactly.
+    """
+    return gen.bit_generator._state
 
 
 # ----------------------------------------------------------------------------

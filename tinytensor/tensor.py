@@ -167,7 +167,7 @@ class Tensor:
     def _accumulate_grad(self, grad: "Tensor") -> None:
         """Add ``grad`` into ``self.grad``, as a fresh array the user may change in place."""
         if not grad_mode.is_grad_enabled():  # an ordinary backward: store plain, owned values
-            grad = Tensor._make(grad.data.copy() if self.grad is None else grad.data, None)
+            grad = Tensor._make(backend.copy(grad.data) if self.grad is None else grad.data, None)
         self.grad = grad if self.grad is None else self.grad + grad
 
     # ------------------------------------------------------------------
@@ -276,7 +276,7 @@ class Tensor:
         return comparison.integer_arithmetic("remainder", self, as_operand(other, self))
 
     def __getitem__(self, index: Any) -> "Tensor":
-        return indexing.GetItem(index)(self)
+        return indexing.getitem(self, index)
 
     # ------------------------------------------------------------------
     # Transposes, which backward formulas are written with (dL/dA = G B^T)
@@ -306,7 +306,7 @@ def _seed_like(gradient: Any, out: Tensor, op: str) -> Tensor:
                 f"{op}: the gradient can be left out only for a tensor with one element, but this "
                 f"one has shape {out.shape}. Reduce it first (out.sum()) or pass "
                 f"gradient=tinytensor.ones_like(out).")
-        return Tensor._make(backend.xp_of(out.data).ones_like(out.data), None)
+        return Tensor._make(backend.full(out.shape, 1, out.dtype, out.device), None)
     gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, device=out.device)
     if gradient.shape != out.shape:
         raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the tensor has shape "

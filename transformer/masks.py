@@ -103,10 +103,11 @@ def _additive(mask: Any, name: str, like: Tensor) -> Any:
         raise RuntimeError(f"{name}: the mask is on {mask.device} but the attention runs on "
                            f"{like.device}; move it with .to('{like.device}')")
     data = mask.data
-    if data.dtype == backend.bool_:
-        blocked = backend.scalar(float("-inf"), like.dtype, like.data)
-        return backend.xp_of(data).where(data, blocked, blocked.dtype.type(0))
-    if backend.is_floating(data.dtype):
-        return data.astype(like.dtype, copy=False)
+    with backend.on_device(like.device):
+        if data.dtype == backend.bool_:
+            blocked = backend.scalar(float("-inf"), like.dtype, like.data)
+            return backend.xp_of(data).where(data, blocked, blocked.dtype.type(0))
+        if backend.is_floating(data.dtype):
+            return data.astype(like.dtype, copy=False)
     raise TypeError(f"{name}: must be bool (True = may not attend) or floating (added to the "
                     f"scores), got {data.dtype}")

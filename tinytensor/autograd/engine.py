@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
+from .. import backend
+from ..backend import ndarray
 from . import grad_mode, inplace
 from .function import Function
 from .graph import topological_order
@@ -71,7 +73,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
                 for observer in _observers:
                     observer(node, grad, ())
                 if capture is None:
-                    node._accumulate_grad(grad)
+                    _on_its_device(node._accumulate_grad, grad)
                 continue
             if node.retained is not None and capture is None:  # retain_grad() on its output
                 _keep_grad(node, grad)
@@ -79,7 +81,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
                 raise _freed(node)
             if node.recorded_at != inplace.writes:  # something was written in place since the forward
                 inplace.check(node)
-            sent = node.backward(grad)  # the chain rule, one node: each input's share
+            sent = _on_its_device(node.backward, grad)  # the chain rule, one node: each input's share
             for observer in _observers:
                 observer(node, grad, sent)
             for parent, parent_grad in zip(node.parents, sent):
@@ -89,6 +91,14 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
             if not retain_graph:
                 node.release()
     return captured
+
+
+def _on_its_device(step: Callable[["Tensor"], Any], grad: "Tensor") -> Any:
+    """``step(grad)`` with grad's GPU current, so whatever it allocates lands there (CPU: just the call)."""
+    if type(grad.data) is ndarray:
+        return step(grad)
+    with backend.on_device(grad.device):
+        return step(grad)
 
 
 def _add(grads: dict[Any, "Tensor"], node: Any, grad: "Tensor") -> None:

@@ -55,9 +55,14 @@ class Function:
     def __call__(self, *inputs: "Tensor") -> "Tensor":
         arrays = [t.data for t in inputs]
         for array in arrays:
-            if type(array) is not ndarray:  # some input is on a GPU: all must be on the same one
+            if type(array) is not ndarray:  # some input is on a GPU: all must be on it, and it runs there
                 _check_same_device(self, inputs)
-                break
+                with backend.on_device(backend.device_of(array)):
+                    return self._run(inputs, arrays)
+        return self._run(inputs, arrays)
+
+    def _run(self, inputs: "tuple[Tensor, ...]", arrays: list[Any]) -> "Tensor":
+        """Forward, then the result as a Tensor, linked into the graph when it needs a gradient."""
         try:
             out = self.forward(*arrays)
         except (ValueError, IndexError, TypeError) as error:

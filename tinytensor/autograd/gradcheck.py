@@ -104,7 +104,7 @@ def _numerical_gradient(fn: Callable, inputs: list, i: int, directions: list, ep
     """dL/dx_i for every element of input i, by nudging it in place by -eps and +eps."""
     x = inputs[i]
     numeric = backend.full(x.shape, 0.0, backend.float64, backend.CPU)
-    with no_grad():
+    with no_grad(), backend.on_device(x.device):
         for index in itertools.product(*(range(n) for n in x.shape)):
             original = x.data[index].item()
             x.data[index] = original + eps

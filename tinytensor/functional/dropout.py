@@ -38,6 +38,6 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 def scaled_keep_mask(shape: tuple[int, ...], p: float, dtype: Any, device: Any) -> Any:
     """m / (1 - p) with m_i ~ Bernoulli(1 - p): the array dropout multiplies by (attention's too)."""
-    keep = backend.uniform(shape, dtype, device) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return keep.astype(dtype) * dtype.type(scale)
+    with backend.on_device(device):
+        return (backend.uniform(shape, dtype, device) >= p).astype(dtype) * dtype.type(scale)

@@ -44,5 +44,7 @@ def one_hot(ids: Any, num_classes: int = -1) -> Tensor:
     if num_classes < 0:
         num_classes = int(ids.max()) + 1
     check_range("one_hot", ids, num_classes, f"class {{}} is out of range for {num_classes} classes")
-    classes = backend.arange(0, num_classes, 1, backend.int64, backend.device_of(ids))
-    return Tensor._make((ids[..., None] == classes).astype(backend.int64), None)
+    device = backend.device_of(ids)
+    classes = backend.arange(0, num_classes, 1, backend.int64, device)
+    with backend.on_device(device):
+        return Tensor._make((ids[..., None] == classes).astype(backend.int64), None)

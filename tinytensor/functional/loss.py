@@ -63,8 +63,9 @@ def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
         raise ValueError(f"cross_entropy: logits of shape {logits.shape} (N, C, ...) need targets of "
                          f"shape {expected}, got {ids.shape}")
     classes = logits.shape[1]
-    check_range("cross_entropy", ids[ids != ignore_index], classes,
-                f"target {{}} is out of range for {classes} classes (ignore_index={ignore_index})")
+    check_range("cross_entropy", ids, classes,
+                f"target {{}} is out of range for {classes} classes (ignore_index={ignore_index})",
+                ignore=ignore_index)
     if logits.ndim > 2:  # move classes last, then treat every position as one row
         logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
     loss = CrossEntropy(ids.reshape(-1), ignore_index, label_smoothing, reduction)(logits)

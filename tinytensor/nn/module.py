@@ -288,7 +288,8 @@ class Module:
                                + "\n\t".join(errors))
         for k, target in own.items():
             if k in state_dict:  # own[k] shares memory with the parameter: writing it writes that
-                target.data[...] = state_dict[k].detach().to(target.device).data
+                with backend.on_device(target.device):
+                    target.data[...] = state_dict[k].detach().to(target.device).data
         return keys
 
     # ------------------------------------------------------------------

@@ -9,7 +9,7 @@ hypothesis and token); ``all`` and ``any`` ask whether a mask holds anywhere.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, Callable
 
 from .. import backend
 from ..autograd.function import _check_same_device
@@ -25,7 +25,7 @@ _INTEGER = {"floor_divide": operator.floordiv, "remainder": operator.mod}
 def compare(op: str, a: Tensor, b: Tensor) -> Tensor:
     _check_same_device(op, (a, b))
     try:
-        return Tensor._make(_COMPARE[op](a.data, b.data), None)
+        return _on_arrays(_COMPARE[op], a, b)
     except ValueError as error:
         raise ValueError(f"{op}: cannot compare shapes {a.shape} and {b.shape}: {error}") from None
 
@@ -35,7 +35,7 @@ def logical(op: str, a: Tensor, b: Tensor) -> Tensor:
     _check_same_device(op, (a, b))
     _bool_or_integer(op, a, b)
     try:
-        return Tensor._make(backend.ensure_array(_LOGIC[op](a.data, b.data)), None)
+        return _on_arrays(_LOGIC[op], a, b)
     except ValueError as error:
         raise ValueError(f"{op}: cannot combine shapes {a.shape} and {b.shape}: {error}") from None
 
@@ -43,14 +43,16 @@ def logical(op: str, a: Tensor, b: Tensor) -> Tensor:
 def logical_not(a: Tensor) -> Tensor:
     """``~a``: True where a is False (bitwise not for integers)."""
     _bool_or_integer("not", a)
-    return Tensor._make(backend.ensure_array(~a.data), None)
+    return _on_arrays(operator.invert, a)
 
 
 def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
     """Whether |a - b| <= atol + rtol |b| everywhere, as torch.allclose."""
     b = b if isinstance(b, Tensor) else Tensor(b, device=a.device)
     _check_same_device("allclose", (a, b))
-    return bool(backend.xp_of(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    with backend.on_device(a.device):  # CuPy answers with a 0-d array on the GPU, NumPy with a bool
+        return bool(backend.xp_of(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol,
+                                                   equal_nan=equal_nan))
 
 
 def equal(a: Tensor, b: Tensor) -> bool:
@@ -65,7 +67,7 @@ def integer_arithmetic(op: str, a: Tensor, b: Tensor) -> Tensor:
         if t.dtype.kind not in "iu":
             raise TypeError(f"{op}: defined here for integer tensors (index arithmetic), got "
                             f"{t.dtype}; for floats write x - y * (x / y) with your own rounding")
-    return Tensor._make(backend.ensure_array(_INTEGER[op](a.data, b.data)), None)
+    return _on_arrays(_INTEGER[op], a, b)
 
 
 def all(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
@@ -82,7 +84,7 @@ def any(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  #
 
 def _truth(op: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Tensor:
     axis, keepdims = dims(op, dim, keepdim, axis, keepdims)
-    return Tensor._make(backend.ensure_array(getattr(x.data, op)(axis=axis, keepdims=keepdims)), None)
+    return _on_arrays(lambda a: getattr(a, op)(axis=axis, keepdims=keepdims), x)
 
 
 def _bool_or_integer(op: str, *tensors: Tensor) -> None:
@@ -105,5 +107,14 @@ def argmin(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
 
 def _arg(op: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Tensor:
     axis, keepdims = dims(op, dim, keepdim, axis, keepdims)
-    found = getattr(x.data, op)(axis=axis, keepdims=keepdims)
-    return Tensor._make(backend.ensure_array(found.astype(backend.int64, copy=False)), None)
+
+    def found(a: Any) -> Any:
+        return getattr(a, op)(axis=axis, keepdims=keepdims).astype(backend.int64, copy=False)
+
+    return _on_arrays(found, x)
+
+
+def _on_arrays(compute: Callable[..., Any], *tensors: Tensor) -> Tensor:
+    """``compute`` of the tensors' arrays, run on their device, as a Tensor with no gradient."""
+    with backend.on_device(tensors[0].device):
+        return Tensor._make(backend.ensure_array(compute(*(t.data for t in tensors))), None)

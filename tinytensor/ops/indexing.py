@@ -11,6 +11,14 @@ indexing again, so second derivatives pass through indexing too.
 
 ``gather(x, dim, index)`` (PyTorch's) and ``topk`` are indexing as well: they
 build the index and let ``GetItem`` pick, so their gradients come for free.
+
+Integer indices are checked before anything is picked, because the two array
+libraries disagree about an index past the end: NumPy raises IndexError, CuPy
+wraps it around (index 7 of 5 rows is row 2) and trains on the wrong row
+without a word. So ``x[index]``, ``gather``, ``index_select``, embedding,
+one_hot and cross_entropy's targets raise one IndexError, the same on every
+device. On the GPU the check costs one host-device sync per call: the whole
+verdict is reduced to one boolean on the device, and only that is read.
 """
 from __future__ import annotations
 
@@ -23,15 +31,79 @@ from ..tensor import Tensor
 from .axes import normalize_axes
 
 
-def _plain_index(index: Any) -> Any:
-    """Tensors inside an index become their arrays; lists become arrays."""
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """``x[index]``, with every integer in the index range-checked: numbers on the host, arrays
+    on the device with one sync."""
+    index = _plain_index(index, x.device)
+    numbers, arrays = [], []
+    for part in _integer_parts(index, x.shape):
+        (numbers if isinstance(part[0], int) else arrays).append(part)
+    for i, dim, size in numbers:
+        if not -size <= i < size:
+            raise IndexError(_out_of_range("getitem", i, dim, size))
+    if arrays:
+        _check_arrays("getitem", arrays)
+    return GetItem(index)(x)
+
+
+def _plain_index(index: Any, device: Any) -> Any:
+    """Tensors and lists inside an index become arrays on ``device``, where x is."""
     if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
+        return tuple(_plain_index(i, device) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return backend.to_device(index.data, device)
     if isinstance(index, list):
-        return backend.as_array(index)
+        return backend.as_array(index, device=device)
     return index
+
+
+def _integer_parts(index: Any, shape: tuple[int, ...]) -> list[tuple[Any, int, int]]:
+    """(integer or integer array, dimension, its size) for each integer entry of the index."""
+    parts = index if isinstance(index, tuple) else (index,)
+    dims = [0 if p is None or p is Ellipsis else p.ndim if _is_mask(p) else 1 for p in parts]
+    found, dim = [], 0
+    for part, used in zip(parts, dims):
+        if part is Ellipsis:
+            dim += len(shape) - sum(dims)
+        elif _is_integer(part) and dim < len(shape):
+            found.append((part, dim, shape[dim]))
+        dim += used
+    return found
+
+
+def _is_integer(part: Any) -> bool:
+    if isinstance(part, int):
+        return not isinstance(part, bool)
+    return getattr(part, "dtype", None) is not None and part.dtype.kind in "iu"
+
+
+def _is_mask(part: Any) -> bool:
+    return getattr(part, "dtype", None) is not None and part.dtype.kind == "b"
+
+
+def _check_arrays(op: str, parts: list[tuple[Any, int, int]]) -> None:
+    """Each index array must hold -size..size-1 for its dimension (negatives count from the end)."""
+    with backend.on_device(backend.device_of(parts[0][0])):
+        flags = [((ids < -size) | (ids >= size)).any() for ids, _, size in parts if ids.size]
+        if not flags or not _any(flags):  # the one host-device sync
+            return
+        for ids, dim, size in parts:
+            bad = (ids < -size) | (ids >= size)
+            if bad.any():
+                raise IndexError(_out_of_range(op, int(ids[bad][0]), dim, size))
+
+
+def _any(flags: list[Any]) -> bool:
+    """Whether some of the 0-d device booleans is true, read from the device at once."""
+    verdict = flags[0]
+    for flag in flags[1:]:
+        verdict = verdict | flag
+    return bool(verdict)
+
+
+def _out_of_range(op: str, index: int, dim: int, size: int) -> str:
+    return (f"{op}: index {index} is out of range for dimension {dim} of size {size} "
+            f"(valid: {-size}..{size - 1})")
 
 
 def _may_repeat(index: Any) -> bool:
@@ -41,8 +113,10 @@ def _may_repeat(index: Any) -> bool:
 
 
 class GetItem(Function):
+    """``a[index]`` for an index of arrays on a's device, already checked (``getitem``)."""
+
     def __init__(self, index: Any) -> None:
-        self.index = _plain_index(index)
+        self.index = index
 
     @property
     def name(self) -> str:
@@ -74,7 +148,7 @@ class IndexAdd(Function):
 
 
 # ----------------------------------------------------------------------------
-# Integer indices: checked, because NumPy wraps negative ones around silently
+# Ids and labels: 0..size-1, checked (NumPy wraps negative ones around, CuPy every one)
 # ----------------------------------------------------------------------------
 def integer_ids(op: str, ids: Any, device: Any) -> Any:
     """Token ids or class labels as an integer array on ``device`` (where the data is)."""
@@ -84,16 +158,19 @@ def integer_ids(op: str, ids: Any, device: Any) -> Any:
     return backend.to_device(ids, device)
 
 
-def check_range(op: str, ids: Any, size: int, problem: str) -> None:
-    """Every id must be in 0..size-1 (NumPy would wrap negatives around, silently).
+def check_range(op: str, ids: Any, size: int, problem: str, ignore: int | None = None) -> None:
+    """Every id must be in 0..size-1, except those equal to ``ignore``; one host-device sync.
 
     ``problem`` describes a bad id, with ``{}`` where its value goes.
     """
-    if ids.size:
-        low, high = int(ids.min()), int(ids.max())
-        if low < 0 or high >= size:
-            raise IndexError(f"{op}: {problem.format(low if low < 0 else high)} "
-                             f"(valid: 0..{size - 1})")
+    if not ids.size:
+        return
+    with backend.on_device(backend.device_of(ids)):
+        bad = (ids < 0) | (ids >= size)
+        if ignore is not None:
+            bad &= ids != ignore
+        if bad.any():  # the one sync; reading the culprit after it costs only a failing call
+            raise IndexError(f"{op}: {problem.format(int(ids[bad][0]))} (valid: 0..{size - 1})")
 
 
 def gather(x: Tensor, dim: int, index: Any) -> Tensor:
@@ -111,11 +188,16 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
                          f"outside dimension {dim}")
     check_range("gather", ids, x.shape[dim], f"index {{}} is out of range for dimension {dim} "
                                              f"of size {x.shape[dim]}")
-    xp = backend.xp_of(ids)
-    # One integer array per dimension, broadcast together: dimension `dim` takes index,
+    return _pick_along(x, dim, ids)
+
+
+def _pick_along(x: Tensor, dim: int, ids: Any) -> Tensor:
+    """gather without the check, for indices known to be in range (topk's)."""
+    # One integer array per dimension, broadcast together: dimension `dim` takes ids,
     # every other dimension d takes arange(n_d) laid along axis d.
     picks = tuple(ids if d == dim else
-                  xp.arange(n).reshape([n if e == d else 1 for e in range(ids.ndim)])
+                  backend.arange(0, n, 1, backend.int64, x.device).reshape(
+                      [n if e == d else 1 for e in range(ids.ndim)])
                   for d, n in enumerate(ids.shape))
     return GetItem(picks)(x)
 
@@ -145,7 +227,9 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     if not 0 <= k <= x.shape[dim]:
         raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size "
                          f"{x.shape[dim]} (input shape {x.shape})")
-    xp = backend.xp_of(x.data)
-    order = xp.argsort(-x.data if largest else x.data, axis=dim, kind="stable")
-    indices = xp.take(order, xp.arange(k), axis=dim).astype(backend.int64)  # x's shape, k along dim
-    return TopK(gather(x, dim, indices), Tensor._make(indices, None))
+    dim = normalize_axes(dim, x.ndim)[0]
+    with backend.on_device(x.device):
+        xp = backend.xp_of(x.data)
+        order = xp.argsort(-x.data if largest else x.data, axis=dim, kind="stable")
+        indices = xp.take(order, xp.arange(k), axis=dim).astype(backend.int64)  # x's shape, k along dim
+    return TopK(_pick_along(x, dim, indices), Tensor._make(indices, None))

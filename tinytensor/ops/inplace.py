@@ -66,10 +66,14 @@ def clamp_(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
 
 
 def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
-    """``value`` wherever ``mask`` (broadcast to x) is True."""
+    """``value`` wherever ``mask`` (broadcast to x) is True.
+
+    A ``where``, not ``putmask``: CuPy's putmask with a number is ``a[mask] = value``,
+    which reads the number of True values back to the host, a sync.
+    """
     blocked = mask.data if isinstance(mask, Tensor) else backend.as_array(mask)
-    return _write("masked_fill_", x, lambda a: backend.xp_of(a).putmask(
-        a, backend.xp_of(a).broadcast_to(backend.to_device(blocked, x.device), a.shape), value))
+    return _write("masked_fill_", x, lambda a: a.__setitem__(
+        Ellipsis, backend.xp_of(a).where(backend.to_device(blocked, x.device), value, a)))
 
 
 def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
@@ -89,13 +93,18 @@ def _write(op: str, x: Tensor, write: Callable[[Any], Any], *operands: Any) -> T
     if grad_mode.is_grad_enabled() and (x.requires_grad or any(
             isinstance(o, Tensor) and o.requires_grad for o in operands)):
         raise RuntimeError(_recorded(op, x))
+    if any(stride == 0 and n > 1 for stride, n in zip(x.data.strides, x.shape)):
+        raise ValueError(f"{op}: cannot write into a tensor of shape {x.shape}: it is a broadcast view "
+                         f"(from expand), read-only, since several of its elements are one memory "
+                         f"location (NumPy refuses to write it, CuPy would write each location several "
+                         f"times at once); make a copy with .clone()")
     try:
-        write(x.data)
-    except (TypeError, ValueError) as error:  # read-only views, dtypes that do not cast, shapes
+        with backend.on_device(x.device):
+            write(x.data)
+    except (TypeError, ValueError) as error:  # dtypes that do not cast, shapes that do not fit
         kind = TypeError if isinstance(error, TypeError) else ValueError
         raise kind(f"{op}: cannot write into a tensor of shape {x.shape} and dtype "
-                          f"{x.dtype}: {error}. In-place results keep the tensor's shape and dtype; "
-                          f"a broadcast view (from expand) is read-only, make a copy with .clone()") from None
+                          f"{x.dtype}: {error}. In-place results keep the tensor's shape and dtype") from None
     inplace.mark_written(x.data)
     return x
 

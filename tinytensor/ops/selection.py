@@ -106,8 +106,9 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     if isinstance(condition, Tensor) and condition.device != like.device:
         raise RuntimeError(f"where: the condition is on {condition.device} but the values are on "
                            f"{like.device}; move it with .to('{like.device}')")
-    cond = backend.to_device(cond, like.device)  # a list or NumPy mask serves a GPU tensor too
-    return Where(cond.astype(bool, copy=False))(as_operand(a, like), as_operand(b, like))
+    with backend.on_device(like.device):
+        cond = backend.to_device(cond, like.device).astype(bool, copy=False)  # a list or NumPy mask too
+    return Where(cond)(as_operand(a, like), as_operand(b, like))
 
 
 def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:
@@ -129,8 +130,9 @@ def _triangle(op: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
     if x.ndim < 2:
         raise ValueError(f"{op}: needs a tensor with at least 2 dimensions, got shape {x.shape}")
     rows, cols = x.shape[-2:]
-    xp = backend.xp_of(x.data)
-    keep = xp.tri(rows, cols, diagonal if lower else diagonal - 1, dtype=bool)  # j <= i + k
-    if not lower:
-        keep = ~keep  # j >= i + k is the complement of j <= i + k - 1
+    with backend.on_device(x.device):
+        keep = backend.xp_of(x.data).tri(rows, cols, diagonal if lower else diagonal - 1,
+                                         dtype=bool)  # j <= i + k
+        if not lower:
+            keep = ~keep  # j >= i + k is the complement of j <= i + k - 1
     return where(keep, x, x.dtype.type(0))  # a zero of x's own dtype: bool masks stay bool

@@ -3,10 +3,15 @@
 The norm is taken over all gradients together, as if they were one long vector:
 
     total_norm = sqrt(sum over parameters of sum(grad^2))
-    grad <- grad * max_norm / (total_norm + 1e-6)      only when total_norm > max_norm
+    grad <- grad * min(1, max_norm / (total_norm + 1e-6))
 
 Scaling every gradient by the same factor keeps the direction of the update and
 only shortens it. The 1e-6 is PyTorch's guard against dividing by zero.
+
+The factor stays a tensor on the gradients' device, as in PyTorch: asking
+``total_norm > max_norm`` in Python would read the norm back from the GPU, a
+host-device sync in every training step. Multiplying by a factor of exactly 1
+when nothing needs clipping leaves the gradients bit for bit as they were.
 """
 from __future__ import annotations
 
@@ -29,8 +34,7 @@ def clip_grad_norm_(parameters: "Tensor | Iterable[Tensor]", max_norm: float) ->
     if not params:
         return zeros(())
     total_norm = sum((p.grad * p.grad).sum() for p in params).sqrt()
-    scale = max_norm / (total_norm.item() + 1e-6)
-    if scale < 1.0:
-        for p in params:
-            p.grad = p.grad * scale
+    scale = (max_norm / (total_norm + 1e-6)).clip(max=1.0)
+    for p in params:
+        p.grad = p.grad * scale
     return total_norm

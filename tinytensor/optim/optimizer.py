@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from .. import backend
 from ..autograd import inplace
 from ..autograd.grad_mode import no_grad
 from ..creation import zeros_like
@@ -78,11 +79,13 @@ class Optimizer:
 
     @no_grad()
     def step(self) -> None:
-        """Update every parameter that has a gradient, by the subclass's rule."""
+        """Update every parameter that has a gradient, by the subclass's rule, on its device."""
         for group in self.param_groups:
+            settings = _python_numbers(group)
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, p.grad, self.state.setdefault(p, {}), group)
+                    with backend.on_device(p.device):
+                        self._update(p, p.grad, self.state.setdefault(p, {}), settings)
                     inplace.mark_written(p.data)  # a graph recorded before the step is stale now
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -134,9 +137,19 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
+def _python_numbers(group: dict[str, Any]) -> dict[str, Any]:
+    """The group with NumPy scalars (an lr from np.logspace, say) made Python numbers.
+
+    The rules compute on raw arrays, where a numpy.float64 would make every
+    float32 update float64 (NEP 50); a Python float takes the array's dtype.
+    """
+    return {key: tuple(map(backend.python_number, value)) if isinstance(value, tuple)
+            else backend.python_number(value) for key, value in group.items()}
+
+
 def _snapshot(value: Any) -> Any:
     """A copy of a state tensor: updates change the state in place, a saved dict must not change."""
-    return Tensor._make(value.data.copy(), None) if isinstance(value, Tensor) else value
+    return Tensor._make(backend.copy(value.data), None) if isinstance(value, Tensor) else value
 
 
 def _assign(p: Tensor, value: Tensor) -> None:

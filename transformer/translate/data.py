@@ -50,9 +50,9 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def target_tokens(self) -> int:
-        """How many tokens the decoder predicts over all pairs (<eos> included)."""
-        return sum(len(t) - 1 for t in self.targets)
+    def tokens(self, indices: Sequence[int]) -> int:
+        """How many tokens the decoder predicts for the pairs ``indices``: tgt_out's, padding aside."""
+        return sum(len(self.targets[i]) - 1 for i in indices)
 
     def batches(self, max_tokens: int, seed: int | None, shuffle: bool = True) -> list[list[int]]:
         """One epoch's batches of pair indices, by length, about ``max_tokens`` target tokens each."""

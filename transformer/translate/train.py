@@ -203,7 +203,7 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.progress.step += 1
-        return loss, sum(len(self.train_data.targets[i]) - 1 for i in indices)
+        return loss, self.train_data.tokens(indices)
 
     # ------------------------------------------------------------------
     # Evaluation
@@ -228,16 +228,20 @@ class Trainer:
 
     @tt.no_grad()
     def valid_loss(self) -> float:
-        """Label-smoothed cross-entropy per target token over the valid split (no dropout)."""
-        total, tokens = 0.0, 0
+        """Label-smoothed cross-entropy per target token over the valid split (no dropout).
+
+        Summed on the device and read once at the end: reading each batch's loss
+        would make the host wait for the GPU after every batch.
+        """
+        total, tokens = tt.zeros((), device=self.device), 0
         for indices in self.valid_data.batches(self.config.batch_tokens * 4, seed=None, shuffle=False):
             src, tgt_in, tgt_out = self.valid_data.batch(indices, self.device)
             logits = self.model(src, tgt_in)
-            count = int((tgt_out != Vocab.pad_id).sum().item())
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
                                    ignore_index=Vocab.pad_id, label_smoothing=self.config.label_smoothing)
-            total, tokens = total + loss.item() * count, tokens + count
-        return total / tokens
+            count = self.valid_data.tokens(indices)
+            total, tokens = total + loss * count, tokens + count
+        return total.item() / tokens
 
     def epoch_loss(self) -> float:
         return self.progress.loss_sum / self.progress.loss_tokens if self.progress.loss_tokens else math.nan

@@ -1,0 +1,61 @@
+"""``cupy.cuda`` of the stand-in: two pretend GPUs and the "current device".
+
+CuPy allocates and launches on the *current* device, which ``with
+cupy.cuda.Device(i):`` changes for the block and restores after it; an array
+remembers the device it was allocated on. The stand-in keeps the same stack
+of current devices, so code that forgets to make its arrays' device current
+gets its arrays, or an error, where CuPy would give them. Entering a device
+that does not exist raises ``CUDARuntimeError`` as ``cudaSetDevice`` does.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+DEVICE_COUNT = 2
+_stack = [0]  # the current device is the last entry
+
+
+class CUDARuntimeError(RuntimeError):
+    """What CuPy raises when a CUDA runtime call fails (cupy_backends.cuda.api.runtime)."""
+
+
+def get_device_id() -> int:
+    """The current device, as ``cupy.cuda.get_device_id()``."""
+    return _stack[-1]
+
+
+def _check(device_id: int) -> int:
+    if not 0 <= device_id < DEVICE_COUNT:
+        raise CUDARuntimeError("cudaErrorInvalidDevice: invalid device ordinal")
+    return device_id
+
+
+class Device:
+    """``cupy.cuda.Device(i)``: a context manager that makes device i current for its block."""
+
+    def __init__(self, device: Any = None) -> None:
+        self.id = get_device_id() if device is None else int(device)
+
+    def __enter__(self) -> "Device":
+        _stack.append(_check(self.id))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _stack.pop()
+
+    def synchronize(self) -> None:
+        _check(self.id)  # nothing is ever queued: NumPy has finished by the time a call returns
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Device) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"<CUDA Device {self.id}>"
+
+
+runtime = SimpleNamespace(getDeviceCount=lambda: DEVICE_COUNT, getDevice=get_device_id,
+                          CUDARuntimeError=CUDARuntimeError)

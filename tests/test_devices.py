@@ -1,0 +1,261 @@
+"""Where CuPy differs from NumPy, tinytensor behaves the same on every device.
+
+Each difference the CuPy stand-in models (tests/cupy_standin) and that
+tinytensor must absorb, tested on "cpu" and "cuda" alike:
+
+* an integer index past the end raises one clear IndexError (CuPy would wrap
+  it around and pick the wrong row), at the cost of one host-device sync;
+* random numbers: CuPy's Generator has no ``permutation``, and its state must
+  go into checkpoints for a resumed run to draw the same dropout masks;
+* NumPy scalars are not weak under NEP 50: an lr of numpy.float64 must not turn
+  float32 updates into float64 ones;
+* a broadcast view is read-only on the CPU but writable on CuPy: in-place ops
+  into one are refused on both;
+* several GPUs: every op allocates and computes on its tensors' device, and
+  moving between GPUs copies (two stand-in devices; a real machine needs two);
+* host-device syncs per training step, counted on the stand-in, must not grow.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinytensor as tt
+import tinytensor.functional as F
+import transformer
+from tinytensor import backend, nn, optim
+from transformer.translate.configs import PRESETS
+from transformer.translate.data import Encoded
+from transformer.translate.train import Trainer
+
+
+# ----------------------------------------------------------------------------
+# Integer indices out of range
+# ----------------------------------------------------------------------------
+CHECKED = {  # name: (pick(x, ids, device), ids in range, ids out of range, the message)
+    "getitem": (lambda x, ids, d: x[tt.tensor(ids, device=d)], [0, 2], [0, 5],
+                r"getitem: index 5 is out of range for dimension 0 of size 3 \(valid: -3..2\)"),
+    "getitem list": (lambda x, ids, d: x[:, ids], [1, -4], [1, -5],
+                     r"getitem: index -5 is out of range for dimension 1 of size 4 \(valid: -4..3\)"),
+    "getitem pair": (lambda x, ids, d: x[tt.tensor([0, 1], device=d), tt.tensor(ids, device=d)], [3, 2],
+                     [3, 4], r"getitem: index 4 is out of range for dimension 1 of size 4"),
+    "gather": (lambda x, ids, d: x.gather(1, tt.tensor(ids, device=d)), [[0], [3], [1]], [[0], [4], [1]],
+               r"gather: index 4 is out of range for dimension 1 of size 4"),
+    "index_select": (lambda x, ids, d: x.index_select(0, tt.tensor(ids, device=d)), [2], [3],
+                     r"index_select: index 3 is out of range for dimension 0 of size 3"),
+    "embedding": (lambda x, ids, d: F.embedding(tt.tensor(ids, device=d), x), [[2, 1]], [[2, 3]],
+                  r"embedding: index 3 is out of range for a table of 3 rows \(valid: 0..2\)"),
+    "one_hot": (lambda x, ids, d: F.one_hot(tt.tensor(ids, device=d), 4), [1, 3], [1, 4],
+                r"one_hot: class 4 is out of range for 4 classes"),
+    "cross_entropy": (lambda x, ids, d: F.cross_entropy(x, tt.tensor(ids, device=d), ignore_index=7),
+                      [0, 7, 3], [0, -1, 7],
+                      r"cross_entropy: target -1 is out of range for 4 classes \(ignore_index=7\)"),
+}
+
+
+@pytest.mark.parametrize("name", CHECKED)
+def test_an_index_out_of_range_raises_on_every_device(device, name):
+    pick, good, bad, message = CHECKED[name]
+    x = tt.randn(3, 4, device=device, requires_grad=True)
+    pick(x, good, device)
+    with pytest.raises(IndexError, match=message):
+        pick(x, bad, device)
+
+
+def test_negative_indices_count_from_the_end(device):
+    x = tt.arange(12, device=device).reshape(3, 4)
+    assert x[tt.tensor([-1, 0], device=device)].tolist() == [[8, 9, 10, 11], [0, 1, 2, 3]]
+    assert x[:, [-4, 3]].tolist() == [[0, 3], [4, 7], [8, 11]]
+    assert x[x > 9].tolist() == [10, 11]  # a boolean mask needs no range
+
+
+@pytest.mark.parametrize("name", CHECKED)
+def test_each_range_check_costs_one_sync(cuda, transfers, name):
+    pick, good, _, _ = CHECKED[name]
+    pick(tt.randn(3, 4, device=cuda), good, cuda)
+    assert transfers.count == 1, str(transfers)
+
+
+def test_topk_picks_without_a_check(cuda, transfers):
+    tt.randn(4, 6, device=cuda).topk(3)
+    assert transfers.count == 0, str(transfers)
+
+
+# ----------------------------------------------------------------------------
+# Random numbers
+# ----------------------------------------------------------------------------
+def test_randperm_on_every_device(device):
+    a, b = tt.randperm(50, device=device), tt.randperm(50, device=device)
+    assert a.device == device and a.dtype == tt.int64
+    assert sorted(a.tolist()) == list(range(50)) and a.tolist() != b.tolist()
+    tt.manual_seed(0)
+    assert tt.randperm(50, device=device).tolist() == a.tolist()
+
+
+def test_the_rng_state_resumes_every_devices_draws(device, tmp_path):
+    tt.rand(3, device=device)  # the generator is made, and has moved on
+    tt.save({"rng": tt.get_rng_state()}, tmp_path / "rng.npz")
+    expected = [tt.rand(5, device=device).tolist(), F.dropout(tt.ones(8, device=device)).tolist()]
+    tt.manual_seed(123)
+    tt.rand(7, device=device)
+    tt.set_rng_state(tt.load(tmp_path / "rng.npz")["rng"])
+    assert [tt.rand(5, device=device).tolist(), F.dropout(tt.ones(8, device=device)).tolist()] == expected
+
+
+def test_a_generator_first_used_after_the_save_starts_from_the_seed(device):
+    tt.manual_seed(7)
+    state = tt.get_rng_state()  # only the CPU generator exists yet
+    expected = tt.rand(4, device=device).tolist()
+    tt.manual_seed(8)
+    tt.rand(4, device=device)
+    tt.set_rng_state(state)
+    assert tt.rand(4, device=device).tolist() == expected
+
+
+def test_the_gpu_generators_are_in_the_state(cuda):
+    tt.rand(2, device=cuda)
+    state = tt.get_rng_state()
+    assert set(state) == {"seed", "cpu", "cuda:0"} and state["seed"] == 0
+    assert isinstance(state["cuda:0"], tt.Tensor) and state["cuda:0"].device == "cpu"
+
+
+def test_older_states_and_absent_gpus():
+    cpu_only = backend.generator(backend.CPU).bit_generator.state  # what checkpoints held before
+    expected = tt.rand(3).tolist()
+    tt.set_rng_state(cpu_only)
+    assert tt.rand(3).tolist() == expected
+    state = tt.get_rng_state()
+    expected = tt.rand(3).tolist()
+    tt.set_rng_state({**state, "cuda:7": tt.zeros(40, dtype="int8")})  # a GPU this machine lacks
+    assert tt.rand(3).tolist() == expected
+
+
+# ----------------------------------------------------------------------------
+# NEP 50 and in-place writes into broadcast views
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [optim.Adam, optim.AdamW, optim.SGD])
+def test_a_numpy_learning_rate_acts_as_the_python_number(device, make):
+    runs = []
+    for lr in (1e-2, np.float64(1e-2)):
+        tt.manual_seed(0)
+        p = tt.randn(4, 3, device=device, requires_grad=True)
+        opt = make([p], lr=lr)
+        for _ in range(3):
+            opt.zero_grad()
+            (p * p * p).sum().backward()
+            opt.step()
+        assert all(t.dtype == tt.float32 for t in [p, *opt.state[p].values()] if isinstance(t, tt.Tensor))
+        runs.append(p.numpy().tobytes())
+    assert runs[0] == runs[1]
+
+
+def test_writing_into_a_broadcast_view_is_refused(device):
+    x = tt.ones(3, device=device)
+    with pytest.raises(ValueError, match=r"fill_: cannot write into a tensor of shape \(2, 3\): it is "
+                                         r"a broadcast view \(from expand\), read-only.*\.clone\(\)"):
+        x.expand(2, 3).zero_()
+    assert x.expand(2, 3).clone().zero_().sum().item() == 0 and x.sum().item() == 3
+
+
+# ----------------------------------------------------------------------------
+# Several GPUs (the stand-in has two)
+# ----------------------------------------------------------------------------
+@pytest.fixture
+def two_gpus(cuda: str) -> None:
+    if tt.cuda.device_count() < 2:
+        pytest.skip(f"needs two GPUs, this machine has {tt.cuda.device_count()}")
+
+
+def test_moving_between_gpus_copies(two_gpus):
+    x = tt.arange(4.0, device="cuda:0")
+    y = x.to("cuda:1")
+    y.add_(1)
+    assert y.device == "cuda:1" and x.device == "cuda:0"
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0] and y.tolist() == [1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(RuntimeError, match=r"same device, got cuda:0 and cuda:1.*\.to\('cuda:0'\)"):
+        x + y
+    with pytest.raises(RuntimeError, match=r"device cuda:9 does not exist: this machine has \d+ GPUs"):
+        tt.zeros(2, device="cuda:9")
+
+
+def train_linear(device: str) -> tuple[nn.Module, optim.Optimizer, tt.Tensor]:
+    tt.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Dropout(0.2), nn.ReLU(), nn.Linear(8, 3)).to(device)
+    opt = optim.AdamW(model.parameters(), lr=1e-2)
+    x, y = tt.randn(10, 6).to(device), tt.tensor([0, 1, 2, 1, 0, 2, 2, 1, 0, 0], device=device)
+    for _ in range(3):
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        opt.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+    return model, opt, loss
+
+
+def test_a_model_on_the_second_gpu_stays_there(two_gpus, tmp_path):
+    model, opt, loss = train_linear("cuda:1")
+    assert loss.device == "cuda:1"
+    for p in model.parameters():
+        assert p.device == "cuda:1" and p.grad.device == "cuda:1"
+        assert all(t.device == "cuda:1" for t in opt.state[p].values() if isinstance(t, tt.Tensor))
+    first = train_linear("cuda:0")[0]  # each GPU's generator starts from the seed: the same masks
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first.parameters(), model.parameters()))
+    tt.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "c.npz")
+    loaded = tt.load(tmp_path / "c.npz")
+    assert all(t.device == "cuda:1" for t in loaded["model"].values())
+    first.load_state_dict(loaded["model"])
+    opt.load_state_dict(loaded["optimizer"])
+    assert all(p.device == "cuda:0" for p in first.parameters())
+
+
+def test_a_transformer_trains_and_decodes_on_the_second_gpu(two_gpus):
+    results = {}
+    for device in ("cuda:0", "cuda:1"):
+        tt.manual_seed(0)
+        model = transformer.Seq2SeqTransformer(11, 13, d_model=16, nhead=2, num_encoder_layers=1,
+                                               num_decoder_layers=1, dim_feedforward=32, dropout=0.0)
+        model.to(device)
+        src = tt.tensor([[3, 4, 5, 0], [6, 7, 8, 9]], device=device)
+        tgt = tt.tensor([[1, 4, 5], [1, 7, 8]], device=device)
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        logits = model(src, tgt[:, :-1]).reshape(-1, 13)
+        loss = F.cross_entropy(logits, tgt[:, 1:].reshape(-1), ignore_index=0)
+        loss.backward()
+        opt.step()
+        greedy = transformer.greedy_decode(model, src, max_len=5, bos_id=1, eos_id=2)
+        beam = transformer.beam_search(model, src, beam_size=2, max_len=5, bos_id=1, eos_id=2)
+        assert greedy.device == device and beam.device == device
+        results[device] = (loss.item(), greedy.tolist(), beam.tolist())
+    assert results["cuda:0"] == results["cuda:1"]
+
+
+# ----------------------------------------------------------------------------
+# Host-device syncs per training step: counted, and kept from growing
+# ----------------------------------------------------------------------------
+def test_a_linear_adam_step_syncs_once(cuda, transfers):
+    model = nn.Linear(8, 4).to(cuda)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    x, y = tt.randn(16, 8, device=cuda), tt.randint(0, 4, (16,), device=cuda)
+    loss = F.cross_entropy(model(x), y)  # the one sync: the targets' range check
+    opt.zero_grad()
+    loss.backward()
+    norm = optim.clip_grad_norm_(model.parameters(), 0.1)
+    opt.step()
+    assert transfers.count == 1, str(transfers)
+    assert norm.device == cuda and norm.item() > 0.1  # reading it is the caller's choice
+
+
+def test_a_translator_step_syncs_three_times(cuda, transfers, tmp_path):
+    """Two embeddings and the loss check their ids; nothing else waits for the GPU (before: eight).
+    The validation loss adds one read at the end to the checks of each batch (before: two per batch)."""
+    trainer = Trainer(PRESETS["tiny"].with_overrides(batch_tokens=128, dropout=0.1), tmp_path, device=cuda,
+                      progress_bar=False)
+    before = transfers.count
+    trainer.step(trainer.train_data.batches(128, seed=0)[0])
+    assert transfers.count - before == 3, str(transfers)
+    valid = trainer.valid_data
+    trainer.valid_data = Encoded(valid.pairs[:40], valid.sources[:40], valid.targets[:40])
+    batches = len(trainer.valid_data.batches(128 * 4, seed=None, shuffle=False))
+    before = transfers.count
+    trainer.valid_loss()
+    assert transfers.count - before == 3 * batches + 1, str(transfers)
