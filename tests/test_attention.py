@@ -206,3 +206,12 @@ def test_causal_and_padding_masks(device):
     assert padding.device == device and padding.tolist() == [[False, False, True, True]]
     with pytest.raises(ValueError, match="causal_mask: needs size >= 1"):
         masks.causal_mask(0)
+
+
+def test_a_boolean_mask_forbids_in_the_fused_op_and_the_reference(device):
+    q, k, v = qkv(device, batch=1, heads=1, queries=3, keys=3, d=2)
+    causal = T.causal_mask(3, device=device)
+    for attend in (scaled_dot_product_attention, attention_reference):
+        _, weights = attend(q, k, v, causal)
+        np.testing.assert_array_equal(weights.numpy()[0, 0][np.triu_indices(3, 1)], 0.0)
+        np.testing.assert_allclose(weights.numpy(), attend(q, k, v, additive(causal.numpy(), device))[1].numpy())

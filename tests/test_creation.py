@@ -167,3 +167,10 @@ def test_tensors_on_the_device_fixture(device):
     back = t.to("cpu")
     assert back.device == "cpu"
     np.testing.assert_array_equal(back.numpy(), t.numpy())
+
+
+def test_randint_in_each_of_pytorchs_forms():
+    assert tt.randint(10, (3,)).shape == (3,) and tt.randint(10, size=(2, 2)).shape == (2, 2)
+    values = tt.randint(5, 8, (500,))
+    assert values.dtype == tt.int64 and set(values.tolist()) == {5, 6, 7}
+    assert tt.randint(3, (4,), dtype=tt.int32).dtype == tt.int32

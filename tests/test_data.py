@@ -168,3 +168,8 @@ def test_bucket_batches_by_tokens():
     assert list(BucketBatchSampler([100, 3], max_tokens=10, shuffle=False)) == [[1], [0]]  # too long: alone
     with pytest.raises(ValueError, match="give either batch_size .* or max_tokens"):
         BucketBatchSampler(lengths, batch_size=4, max_tokens=64)
+
+
+def test_drop_last_has_no_meaning_with_max_tokens():
+    with pytest.raises(ValueError, match="with max_tokens batches have no fixed size"):
+        BucketBatchSampler([3, 4, 5], max_tokens=8, drop_last=True)

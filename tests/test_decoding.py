@@ -178,3 +178,10 @@ def test_decoding_bad_input(device):
     with T.kv_cache(model):
         with pytest.raises(RuntimeError, match="already has attention hooks attached"):
             T.greedy_decode(model, src, max_len=3, bos_id=BOS, eos_id=EOS)
+
+
+def test_beam_search_keeps_every_column_up_to_the_last_one_used():
+    from transformer.decoding import _longest
+
+    assert _longest(tt.tensor([[5, 0, 7, 2, 0], [3, 2, 0, 0, 0]]), pad_id=0) == 4  # an inner pad is kept
+    assert _longest(tt.tensor([[0, 0]]), pad_id=0) == 1

@@ -488,6 +488,14 @@ def test_gradcheck_of_a_non_contiguous_leaf():
     assert tt.gradcheck(lambda t: t * t, [x])
 
 
+def test_linear_computes_in_the_widest_dtype_of_its_three_operands():
+    x, w, b = tt.ones(2, 3), tt.ones(4, 3), tt.ones(4, dtype=tt.float64, requires_grad=True)
+    out = F.linear(x, w, b)
+    assert out.dtype == tt.float64                 # as x @ w.T + b would be
+    out.sum().backward()
+    assert b.grad.dtype == tt.float64
+
+
 @pytest.mark.parametrize("shape", [(5,), (3, 5), (2, 3, 5)], ids=str)
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no bias"])
 def test_linear_fused_node(shape, bias, device):

@@ -286,3 +286,11 @@ def test_loading_a_state_dict_does_not_tie_it_to_the_optimizer(device):
     other.load_state_dict(saved)
     other.step()
     assert saved["state"][0]["exp_avg"].tolist() == before
+
+
+def test_clip_grad_norm_keeps_each_gradients_dtype(device):
+    half = tt.ones(3, dtype=tt.float16, device=device, requires_grad=True)
+    half.grad = tt.full((3,), 10.0, dtype=tt.float16, device=device)
+    tt.optim.clip_grad_norm_([half], max_norm=1.0)
+    assert half.grad.dtype == tt.float16
+    np.testing.assert_allclose(half.grad.numpy().astype(float), [1 / 3 ** 0.5] * 3, rtol=2e-3)

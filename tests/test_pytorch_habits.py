@@ -330,3 +330,32 @@ def test_a_missing_attribute_says_what_to_use():
 def test_a_module_attribute_typo_names_the_member_meant():
     with pytest.raises(AttributeError, match=r"'Linear' object has no attribute 'weights'; did you mean weight\?"):
         tt.nn.Linear(2, 3).weights
+
+
+def test_changing_an_index_in_place_after_the_forward_changes_no_gradient():
+    x = tt.ones(4, 2, requires_grad=True)
+    index = tt.tensor([0, 1])
+    y = x[index]
+    index.add_(2)                                 # the op kept its own copy of the index
+    y.sum().backward()
+    assert x.grad.tolist() == [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]
+    embedding, ids = tt.nn.Embedding(5, 2), tt.tensor([[1, 2]])
+    out = embedding(ids)
+    ids.fill_(3)
+    out.sum().backward()
+    assert embedding.weight.grad.tolist()[1:4] == [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]
+
+
+def test_loading_weights_after_the_forward_makes_its_backward_refuse():
+    layer = tt.nn.Linear(3, 2)
+    loss = layer(tt.ones(1, 3)).sum()
+    layer.load_state_dict(tt.nn.Linear(3, 2).state_dict())
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        loss.backward()
+
+
+def test_a_star_import_hides_none_of_pythons_builtins():
+    namespace: dict = {}
+    exec("from tinytensor import *", namespace)
+    assert not {"sum", "max", "min", "abs", "all", "any", "pow", "int", "float", "bool"} & set(namespace)
+    assert {"tensor", "no_grad", "cat", "softmax"} <= set(namespace)

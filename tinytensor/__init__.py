@@ -68,3 +68,20 @@ __version__ = "0.1.0"
 
 from . import cuda, data, nn, optim  # noqa: E402 - the building blocks, built on everything above
 from .serialization import load, save  # noqa: E402
+
+# What ``from tinytensor import *`` brings: every name above but those that would hide Python's
+# own (sum, max, min, abs, all, any, pow, and the dtypes int, float, bool): write tt.sum(...).
+__all__ = [
+    "Device", "GradcheckError", "Tensor", "add", "allclose", "amax", "amin", "arange", "argmax", "argmin",
+    "autograd", "bmm", "bool_", "broadcast_to", "cat", "chunk", "clamp", "clip", "clone", "concat", "cos",
+    "cuda", "cuda_is_available", "data", "device", "div", "double", "empty", "empty_like", "enable_grad",
+    "equal", "erf", "exp", "eye", "flatten", "float16", "float32", "float64", "from_numpy", "full",
+    "full_like", "functional", "gather", "get_rng_state", "gradcheck", "gradgradcheck", "half",
+    "index_select", "inference_mode", "int32", "int64", "is_grad_enabled", "is_tensor", "linspace", "load",
+    "log", "log_softmax", "logsumexp", "long", "manual_seed", "masked_fill", "matmul", "maximum", "mean",
+    "minimum", "mm", "mul", "neg", "nn", "no_grad", "norm", "numel", "ones", "ones_like", "optim",
+    "permute", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "reshape",
+    "residual_add", "save", "set_grad_enabled", "set_rng_state", "sigmoid", "sin", "softmax", "split",
+    "sqrt", "square", "squeeze", "stack", "std", "sub", "sum_to", "t", "tanh", "tensor", "topk",
+    "transpose", "tril", "triu", "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
+]

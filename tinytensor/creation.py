@@ -118,18 +118,28 @@ def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
 def randint(low: int, high: int | None = None, size: "Sequence[int] | None" = None, dtype: Any = None,
             device: Any = None) -> Tensor:
     """Random integers in low..high-1 (``randint(high, size)`` counts from 0), as torch.randint."""
-    if high is None or size is None:  # randint(high, size)
+    if size is None:  # randint(high, size), positionally
         low, high, size = 0, low, high
-    if size is None:
-        raise TypeError("randint: give the size, e.g. randint(0, 10, (3, 4))")
-    array = backend.integers(low, high, shape_arg((size,)), Device(device or "cpu"))
-    return Tensor._make(array if dtype is None else array.astype(backend.resolve_dtype(dtype)), None)
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
+    if size is None or high is None:
+        raise TypeError("randint: give the size, e.g. randint(0, 10, (3, 4)) or randint(10, (3, 4))")
+    device = Device(device or "cpu")
+    return _cast(backend.integers(low, high, shape_arg((size,)), device), dtype, device)
 
 
 def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
     """0..n-1 in a random order."""
-    array = backend.permutation(n, Device(device or "cpu"))
-    return Tensor._make(array if dtype is None else array.astype(backend.resolve_dtype(dtype)), None)
+    device = Device(device or "cpu")
+    return _cast(backend.permutation(n, device), dtype, device)
+
+
+def _cast(array: Any, dtype: Any, device: Device) -> Tensor:
+    """int64 ``array`` as a tensor of ``dtype`` (cast on its own device)."""
+    if dtype is not None:
+        with backend.on_device(device):
+            array = array.astype(backend.resolve_dtype(dtype))
+    return Tensor._make(array, None)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,

@@ -13,13 +13,13 @@ an error that says what to use instead.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from . import backend, functional
 from .ops import (arithmetic, broadcast, comparison, conversion, indexing, inplace, matmul, pointwise,
                   reduction, selection)
 from .ops import shape as shape_ops
+from .hints import did_you_mean
 from .tensor import Tensor
 
 METHODS = {
@@ -88,14 +88,9 @@ def _missing(x: Tensor, name: str) -> Any:
     """Called only when normal lookup fails: an AttributeError that says what to use instead."""
     if name.startswith("__"):  # Python's own protocols (copy, pickle...) probe for these
         raise AttributeError(name)
-    message = f"'Tensor' object has no attribute {name!r}"
     hint = INSTEAD.get(name)
-    close = difflib.get_close_matches(name, [n for n in dir(Tensor) if not n.startswith("_")], n=3, cutoff=0.75)
-    if hint:
-        message += f"; use {hint}"
-    elif close:
-        message += f"; did you mean {' or '.join(f'x.{c}' for c in close)}?"
-    raise AttributeError(message)
+    raise AttributeError(f"'Tensor' object has no attribute {name!r}"
+                         + (f"; use {hint}" if hint else did_you_mean(name, dir(Tensor), prefix="x.")))
 
 
 for _name, _function in METHODS.items():

@@ -24,8 +24,9 @@ ops it would be a dozen nodes and arrays each time. With G the gradient of O:
     dQ = dS K / sqrt(d_k)               dK = dS^T Q / sqrt(d_k)
 
 ``attention_reference`` is the same formula from tinytensor's ordinary ops
-(matmul, add, softmax); the tests hold the two equal, values and gradients, and
-it is what the fused op's backward recomputes when asked for second derivatives.
+(matmul, add, softmax); the tests hold the two equal, values and gradients. Asked
+for second derivatives, the fused op's backward recomputes P from Q and K with
+those same ordinary ops.
 """
 from __future__ import annotations
 
@@ -38,15 +39,17 @@ from tinytensor.functional import dropout, softmax
 from tinytensor.functional.activation import softmax_array
 from tinytensor.functional.dropout import scaled_keep_mask
 
+from . import masks
+
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, mask: Any = None,
                                  dropout_p: float = 0.0, training: bool = True
                                  ) -> tuple[Tensor, Tensor]:
     """(output, weights) of softmax(Q K^T / sqrt(d_k) + mask) V, as one graph node.
 
-    query (..., T, d_k), key (..., S, d_k), value (..., S, d_v); ``mask`` is an array
-    or Tensor that broadcasts to (..., T, S) and is added to the scores (``masks.merge``
-    makes one from boolean or float masks), or None. In training, dropout with
+    query (..., T, d_k), key (..., S, d_k), value (..., S, d_v); ``mask`` broadcasts to
+    (..., T, S): boolean (True = may not attend) or float (added to the scores, as
+    ``masks.merge`` makes one), or None. In training, dropout with
     probability ``dropout_p`` zeroes weights after the softmax, as in PyTorch's
     MultiheadAttention; the weights returned are the ones the output was made of.
 
@@ -54,7 +57,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, mask
     mask is additive (see masks.py for why the boolean conventions differ).
     """
     _check_shapes(query, key, value)
-    mask = mask.data if isinstance(mask, Tensor) else mask
+    mask = None if mask is None else masks.additive(mask, "scaled_dot_product_attention: mask", query)
     drop = None
     if training and dropout_p > 0.0:
         drop = scaled_keep_mask(query.shape[:-1] + key.shape[-2:-1], dropout_p, query.dtype, query.device)
@@ -68,7 +71,7 @@ def attention_reference(query: Tensor, key: Tensor, value: Tensor, mask: Any = N
     """The same formula from ordinary ops, one node per step: the readable reference."""
     scores = query @ key.mT / math.sqrt(query.shape[-1])   # (..., T, S)
     if mask is not None:
-        scores = scores + (mask if isinstance(mask, Tensor) else Tensor._make(mask, None))
+        scores = scores + Tensor._make(masks.additive(mask, "attention_reference: mask", query), None)
     weights = dropout(softmax(scores, -1), dropout_p, training)
     return weights @ value, weights                         # (..., T, d_v)
 
@@ -126,7 +129,8 @@ class Attention(_AttentionNode):
     def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
         v = self.inputs[2]
         weights = self.softmax_weights()
-        grad_v = self.dropped(weights).mT @ grad if self.needs_grad(2) else None
+        used = self.saved_or_recomputed(self.saved[1], lambda: self.dropped(weights))  # P times dropout
+        grad_v = used.mT @ grad if self.needs_grad(2) else None
         return (*self.scores_backward(grad @ v.mT, weights), grad_v)
 
 

@@ -56,7 +56,7 @@ def mask_tokens(ids: Tensor, *, mask_id: int, vocab_size: int, special_ids: Sequ
     chosen = (tt.rand(*ids.shape, device=ids.device) < probability) & ~special
     labels = tt.where(chosen, ids, IGNORE)
     roll = tt.rand(*ids.shape, device=ids.device)
-    random_ids = (tt.rand(*ids.shape, device=ids.device) * vocab_size).long()
+    random_ids = tt.randint(vocab_size, ids.shape, device=ids.device)
     inputs = tt.where(chosen & (roll < 0.8), mask_id, ids)                    # 80%: [MASK]
     inputs = tt.where(chosen & (roll >= 0.8) & (roll < 0.9), random_ids, inputs)  # 10%: random
     return inputs, labels                                                      # 10%: kept

@@ -151,9 +151,9 @@ def _length_penalty(length: Tensor, alpha: float) -> Tensor:
 
 
 def _longest(ids: Tensor, pad_id: int) -> int:
-    """How many columns hold something other than padding in some row."""
-    used = (ids != pad_id).any(0)
-    return int(used.long().sum().item()) if not used.all() else ids.shape[1]
+    """The columns up to the last one that holds something other than padding in some row."""
+    used = (ids != pad_id).any(0).tolist()
+    return len(used) - used[::-1].index(True) if True in used else 1  # at least one column, as greedy
 
 
 def _step_weights(hooks: Hooks) -> dict:

@@ -80,7 +80,8 @@ class TokenEmbedding(nn.Module):
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
         init.normal_(self.embedding.weight, 0.0, d_model ** -0.5)
         if padding_idx is not None:
-            self.embedding.weight.data[padding_idx] = 0  # padding stays the zero vector
+            with tt.no_grad():
+                self.embedding.weight[padding_idx].zero_()  # padding stays the zero vector
         self.scale = math.sqrt(d_model)
 
     def forward(self, ids: Any) -> Tensor:

@@ -59,10 +59,11 @@ class GPT(nn.Module):
         ids = prompt
         with evaluating(self), kv_cache(self):
             logits = self(prompt)[:, -1]                   # the whole prompt once: (B, V)
-            for _ in range(max_new_tokens):
+            for written in range(1, max_new_tokens + 1):
                 token = sample(logits, temperature, top_k)  # (B,)
                 ids = tt.cat([ids, token.unsqueeze(1)], 1)
-                logits = self(token.unsqueeze(1), offset=ids.shape[1] - 1)[:, -1]
+                if written < max_new_tokens:               # the last token needs no scores after it
+                    logits = self(token.unsqueeze(1), offset=ids.shape[1] - 1)[:, -1]
         return ids
 
 

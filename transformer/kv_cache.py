@@ -53,6 +53,7 @@ class KVCache(AttentionHook):
         super().__init__()
         self.keys: Tensor | None = None    # (B, h, S, d_k)
         self.values: Tensor | None = None
+        self.static = False                # cross-attention: the encoder's keys, fixed
 
     def keys_values(self, attention: MultiheadAttention, key: Tensor, value: Tensor,
                     self_attention: bool) -> tuple[Tensor, Tensor]:
@@ -64,11 +65,16 @@ class KVCache(AttentionHook):
             self.keys, self.values = new_keys, new_values
         elif self.keys is None:  # cross-attention: the encoder's output, projected once
             self.keys, self.values = attention.project(key, 1), attention.project(value, 2)
+            self.static = True
         return self.keys, self.values
 
     def reorder(self, index: Tensor) -> None:
-        """Row r becomes the old row ``index[r]`` (beam search continuing some hypotheses)."""
-        if self.keys is not None:
+        """Row r becomes the old row ``index[r]`` (beam search continuing some hypotheses).
+
+        Cross-attention's rows need no reordering: beam search continues a hypothesis only
+        with another of the same sentence, whose rows of the encoder's keys are the same.
+        """
+        if self.keys is not None and not self.static:
             self.keys, self.values = self.keys[index], self.values[index]
 
 

@@ -72,7 +72,7 @@ def merge(attn_mask: Any, key_padding_mask: Any, batch: int, heads: int, queries
     """
     total = None
     if attn_mask is not None:
-        mask = _additive(attn_mask, "attn_mask", like)
+        mask = additive(attn_mask, "attn_mask", like)
         if mask.shape == (queries, keys):
             mask = mask.reshape(1, 1, queries, keys)
         elif mask.shape == (batch * heads, queries, keys):
@@ -83,7 +83,7 @@ def merge(attn_mask: Any, key_padding_mask: Any, batch: int, heads: int, queries
                              f"got {tuple(mask.shape)}")
         total = mask
     if key_padding_mask is not None:
-        mask = _additive(key_padding_mask, "key_padding_mask", like)
+        mask = additive(key_padding_mask, "key_padding_mask", like)
         if mask.shape != (batch, keys):
             raise ValueError(f"key_padding_mask: expected shape {(batch, keys)} (batch, keys), "
                              f"got {tuple(mask.shape)}")
@@ -92,7 +92,7 @@ def merge(attn_mask: Any, key_padding_mask: Any, batch: int, heads: int, queries
     return total
 
 
-def _additive(mask: Any, name: str, like: Tensor) -> Any:
+def additive(mask: Any, name: str, like: Tensor) -> Any:
     """A bool or float mask as an array to add to the scores: True -> -inf, False -> 0."""
     if not isinstance(mask, Tensor):
         mask = Tensor(mask)

@@ -101,6 +101,9 @@ class BucketBatchSampler(BatchSampler):
                              "max_tokens (padded tokens per batch)")
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"BucketBatchSampler: max_tokens must be a positive integer, got {max_tokens}")
+        if max_tokens is not None and drop_last:
+            raise ValueError("BucketBatchSampler: drop_last drops a short last batch of batch_size; "
+                             "with max_tokens batches have no fixed size, so it cannot be used")
         self.lengths, self.shuffle, self.pool_size = list(lengths), shuffle, pool_size
         self.max_tokens = max_tokens
         longest = max(self.lengths, default=1)

@@ -51,7 +51,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"(out_features, {input.shape[-1] if input.ndim else '?'}), got {weight.shape}")
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    input, weight = promote(input, weight)  # one dtype for all, each gradient back in its input's
+    # One dtype for all three (the widest float), each gradient back in its input's own.
+    input, weight = promote(input, weight)
     if bias is None:
         return Linear()(input, weight)
-    return Linear()(input, weight, bias if bias.dtype == weight.dtype else bias.to(weight.dtype))
+    input, bias = promote(input, bias)
+    return Linear()(input, weight if weight.dtype == input.dtype else weight.to(input.dtype), bias)

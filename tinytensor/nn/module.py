@@ -21,12 +21,13 @@ still drawn in its own group, next to its own weights.
 from __future__ import annotations
 
 import contextlib
-import difflib
 from collections import OrderedDict
 from typing import Any, Iterator, NamedTuple
 
 from .. import backend
+from ..autograd import inplace
 from ..autograd.function import module_scope
+from ..hints import did_you_mean
 from ..tensor import Tensor, to_arguments
 from .parameter import Parameter
 
@@ -115,9 +116,8 @@ class Module:
                 return members[name]
         message = f"{type(self).__name__!r} object has no attribute {name!r}"
         if not name.startswith("__"):  # a typo of a member or method: say which one was meant
-            known = [*dir(type(self)), *self.__dict__, *(n for r in _REGISTRIES for n in self.__dict__.get(r, {}))]
-            close = difflib.get_close_matches(name, [n for n in known if not n.startswith("_")], n=3, cutoff=0.75)
-            message += f"; did you mean {' or '.join(close)}?" if close else ""
+            members = (n for registry in _REGISTRIES for n in self.__dict__.get(registry, {}))
+            message += did_you_mean(name, [*dir(type(self)), *self.__dict__, *members])
         raise AttributeError(message)
 
     def __delattr__(self, name: str) -> None:
@@ -290,6 +290,7 @@ class Module:
             if k in state_dict:  # own[k] shares memory with the parameter: writing it writes that
                 with backend.on_device(target.device):
                     target.data[...] = state_dict[k].detach().to(target.device).data
+                inplace.mark_written(target.data)  # a graph recorded with the old values is stale
         return keys
 
     # ------------------------------------------------------------------

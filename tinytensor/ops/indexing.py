@@ -47,11 +47,15 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 
 def _plain_index(index: Any, device: Any) -> Any:
-    """Tensors and lists inside an index become arrays on ``device``, where x is."""
+    """Tensors and lists inside an index become arrays on ``device``, where x is.
+
+    A tensor's array is copied: backward uses the index again, and the tensor could be
+    changed in place (idx.add_(1)) before it runs.
+    """
     if isinstance(index, tuple):
         return tuple(_plain_index(i, device) for i in index)
     if isinstance(index, Tensor):
-        return backend.to_device(index.data, device)
+        return _own_copy(index.data, device)
     if isinstance(index, list):
         return backend.as_array(index, device=device)
     return index
@@ -151,11 +155,18 @@ class IndexAdd(Function):
 # Ids and labels: 0..size-1, checked (NumPy wraps negative ones around, CuPy every one)
 # ----------------------------------------------------------------------------
 def integer_ids(op: str, ids: Any, device: Any) -> Any:
-    """Token ids or class labels as an integer array on ``device`` (where the data is)."""
-    ids = ids.data if isinstance(ids, Tensor) else backend.as_array(ids)
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"{op}: indices must be integers, got dtype {ids.dtype}; use .long()")
-    return backend.to_device(ids, device)
+    """Token ids or class labels as an integer array on ``device`` (where the data is), of the
+    op's own: a copy of a tensor's, which could be changed in place before backward reads it."""
+    array = ids.data if isinstance(ids, Tensor) else backend.as_array(ids)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, got dtype {array.dtype}; use .long()")
+    return _own_copy(array, device) if isinstance(ids, Tensor) else backend.to_device(array, device)
+
+
+def _own_copy(array: Any, device: Any) -> Any:
+    """``array`` on ``device``, in memory of its own (moving copies; staying needs a copy)."""
+    moved = backend.to_device(array, backend.Device(device))
+    return backend.copy(moved) if moved is array else moved
 
 
 def check_range(op: str, ids: Any, size: int, problem: str, ignore: int | None = None) -> None:
@@ -224,10 +235,11 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     if x.ndim == 0:  # a number is its own top 1, as in PyTorch
         values, indices = topk(x.reshape(1), k, 0, largest)
         return TopK(values.reshape(()), indices.reshape(())) if k else TopK(values, indices)
-    if not 0 <= k <= x.shape[dim]:
+    axis = normalize_axes(dim, x.ndim)[0]  # a bad dim raises here, naming itself
+    if not 0 <= k <= x.shape[axis]:
         raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size "
-                         f"{x.shape[dim]} (input shape {x.shape})")
-    dim = normalize_axes(dim, x.ndim)[0]
+                         f"{x.shape[axis]} (input shape {x.shape})")
+    dim = axis
     with backend.on_device(x.device):
         xp = backend.xp_of(x.data)
         order = xp.argsort(-x.data if largest else x.data, axis=dim, kind="stable")

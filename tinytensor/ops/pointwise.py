@@ -216,16 +216,16 @@ class Gelu(Function):
 
     def forward(self, a: Any) -> Any:
         if self.approximate == "none":
-            out = _normal_cdf(a)  # x Phi(x)
-        else:
-            out = _gelu_tanh(a)  # 0.5 x (1 + t)
-            out += 1
-            out *= 0.5
+            self.saved = _normal_cdf(a)  # Phi(x): its erf is the costly part, and the derivative's too
+            return self.saved * a
+        out = _gelu_tanh(a)  # 0.5 x (1 + t)
+        out += 1
+        out *= 0.5
         out *= a
         return out
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad * GeluDerivative(self.approximate)(self.inputs[0]),)
+        return (grad * GeluDerivative(self.approximate, self.saved)(self.inputs[0]),)
 
 
 class GeluDerivative(Function):
@@ -237,8 +237,8 @@ class GeluDerivative(Function):
         GELU''(x) = (1 - t^2) (u' + 0.5 x (u'' - 2 t u'^2))
     """
 
-    def __init__(self, approximate: str) -> None:
-        self.approximate = approximate
+    def __init__(self, approximate: str, cdf: Any = None) -> None:
+        self.approximate, self.cdf = approximate, cdf  # cdf: Phi(x), if GELU's forward kept it
 
     @property
     def name(self) -> str:
@@ -248,7 +248,7 @@ class GeluDerivative(Function):
         if self.approximate == "none":
             slope = _normal_pdf(a)
             slope *= a
-            slope += _normal_cdf(a)
+            slope += _normal_cdf(a) if self.cdf is None else self.cdf
             return slope
         t = _gelu_tanh(a)
         slope = backend.ensure_array(a * a)  # 0.5 x (1 - t^2) u'

@@ -11,8 +11,8 @@ broadcast it to the input's shape.
     norm      ||x|| = sqrt(sum x^2):                     dL/dx_i = g x_i / ||x||  (0 where ||x|| = 0)
 
 The axes can be named the PyTorch way, ``x.sum(dim=1, keepdim=True)``, or the
-NumPy way, ``x.sum(axis=1, keepdims=True)``; ``dims`` below is the one place that
-reads both. The one difference in meaning is PyTorch's: ``x.max(dim=1)`` (or
+NumPy way, ``x.sum(axis=1, keepdims=True)``; ``dims`` (axes.py) is the one place
+that reads both. The one difference in meaning is PyTorch's: ``x.max(dim=1)`` (or
 ``x.max(1)``) gives the values and their indices, as torch.max does, while
 ``x.max(axis=1)``, NumPy's spelling, gives the values alone, as NumPy's max does.
 """

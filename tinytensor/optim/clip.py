@@ -35,6 +35,6 @@ def clip_grad_norm_(parameters: "Tensor | Iterable[Tensor]", max_norm: float) ->
         return zeros(())
     total_norm = sum((p.grad * p.grad).sum() for p in params).sqrt()
     scale = (max_norm / (total_norm + 1e-6)).clip(max=1.0)
-    for p in params:
-        p.grad = p.grad * scale
+    for p in params:  # in each gradient's own dtype: a float16 gradient stays float16
+        p.grad = p.grad * (scale if scale.dtype == p.grad.dtype else scale.to(p.grad.dtype))
     return total_norm

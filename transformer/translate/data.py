@@ -61,12 +61,13 @@ class Encoded:
 
     def batch(self, indices: Sequence[int], device: str) -> tuple[Tensor, Tensor, Tensor]:
         """(src (B, S), tgt_in (B, T), tgt_out (B, T)) for the pairs ``indices``, padded."""
-        src = _padded([self.sources[i] for i in indices])
-        tgt = _padded([self.targets[i] for i in indices])
+        src = padded([self.sources[i] for i in indices])
+        tgt = padded([self.targets[i] for i in indices])
         src, tgt = tt.tensor(src, device=device), tt.tensor(tgt, device=device)
         return src, tgt[:, :-1], tgt[:, 1:]
 
 
-def _padded(rows: list[list[int]]) -> list[list[int]]:
+def padded(rows: list[list[int]]) -> list[list[int]]:
+    """Id lists padded with <pad> to the longest of them (a batch's rows)."""
     longest = max(len(row) for row in rows)
     return [row + [Vocab.pad_id] * (longest - len(row)) for row in rows]

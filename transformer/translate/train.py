@@ -28,6 +28,7 @@ bit the run that was never interrupted.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -148,10 +149,8 @@ class Trainer:
                 if not self._epoch():
                     return None
                 record = self.evaluate()
-                self.progress = Progress(epoch=self.progress.epoch + 1, step=self.progress.step,
-                                         train_seconds=self.progress.train_seconds, tokens=self.progress.tokens,
-                                         best_exact=self.progress.best_exact,
-                                         best_bleu=self.progress.best_bleu, seed=self.seed)
+                self.progress = dataclasses.replace(self.progress, epoch=self.progress.epoch + 1, batch=0,
+                                                    loss_sum=0.0, loss_tokens=0)  # a new epoch
                 self.save("last")
             return record
         finally:

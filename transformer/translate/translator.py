@@ -29,6 +29,7 @@ from tinytensor import Tensor
 from ..decoding import beam_search, greedy_decode
 from ..seq2seq import Seq2SeqTransformer
 from .configs import Config
+from .data import padded
 from .tokens import Vocab, detokenize_en, tokenize_zh
 
 KIND = "tinytensor zh-en translator"   # written into every checkpoint, checked on loading
@@ -127,8 +128,7 @@ class Translator:
         return ids.tolist()
 
     def _batch(self, sources: list[list[int]]) -> Tensor:
-        longest = max(len(s) for s in sources)
-        return tt.tensor([s + [Vocab.pad_id] * (longest - len(s)) for s in sources], device=self.device)
+        return tt.tensor(padded(sources), device=self.device)
 
     def _encode(self, sentence: str, line: int) -> list[int]:
         """The character ids of one line, or [] (with a warning) when it cannot be translated."""
