@@ -1,0 +1,61 @@
+"""The lessons (lessons/*.py) run top to bottom, as a learner runs them, and check their numbers.
+
+Each lesson is a jupytext percent script: its own ``assert`` lines check the seeds'
+worked examples and the exercise. Here every lesson is executed in a fresh Python
+(a clean folder, no network, matplotlib drawing to files), converted to a notebook to
+prove Jupyter opens it, and read for what a lesson must have: a title, the seeds'
+Chinese terms, an exercise and its check.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
+LESSONS = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_there_are_thirteen_lessons_numbered_in_order() -> None:
+    numbers = [int(path.name[:2]) for path in LESSONS]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 13, numbers
+
+
+def test_the_index_links_every_lesson() -> None:
+    index = (LESSONS_DIR / "README.md").read_text(encoding="utf-8")
+    for path in LESSONS:
+        assert f"({path.name})" in index, f"lessons/README.md does not link {path.name}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_has_a_title_chinese_terms_an_exercise_and_its_check(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# %% [markdown]\n# # "), f"{path.name}: must open with a markdown title cell"
+    assert CJK.search(text), f"{path.name}: give the seeds' Chinese terms beside the English ones"
+    assert re.search(r"^# ## Exercise", text, re.M), f"{path.name}: needs an '## Exercise' section"
+    assert re.search(r"^# ### Check", text, re.M), f"{path.name}: needs a '### Check' after its exercise"
+    assert "assert " in text.split("# ## Exercise")[1], f"{path.name}: the exercise's check must assert"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_opens_as_a_notebook(path: Path) -> None:
+    jupytext = pytest.importorskip("jupytext", reason="jupytext is in the test extra")
+    import nbformat
+    notebook = jupytext.read(path)
+    nbformat.validate(notebook)
+    kinds = {cell.cell_type for cell in notebook.cells}
+    assert kinds == {"markdown", "code"}, f"{path.name}: cells {kinds}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, MPLBACKEND="Agg", LESSON_PICTURES=str(tmp_path / "pictures"),
+               PYTHONPATH=os.pathsep.join([str(LESSONS_DIR.parent), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{path.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
