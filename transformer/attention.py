@@ -34,7 +34,7 @@ import math
 from typing import Any
 
 from tinytensor import Tensor
-from tinytensor.autograd.function import Function
+from tinytensor.autograd.function import Function, constant
 from tinytensor.functional import dropout, softmax
 from tinytensor.functional.activation import softmax_array
 from tinytensor.functional.dropout import scaled_keep_mask
@@ -86,8 +86,8 @@ class _AttentionNode(Function):
     def __init__(self, mask: Any, drop: Any) -> None:
         self.mask, self.drop = mask, drop  # constants: the additive mask, dropout's scaled mask
 
-    def softmax_weights(self) -> Tensor:
-        """P as a Tensor: the kept array, or recomputed from Q and K under create_graph."""
+    def softmax_weights(self) -> Any:
+        """P: the kept array, or recomputed from Q and K as a Tensor under create_graph."""
         return self.saved_or_recomputed(self.saved[0], self._recompute_weights)
 
     def _recompute_weights(self) -> Tensor:
@@ -97,16 +97,16 @@ class _AttentionNode(Function):
 
     def dropped(self, t: Tensor) -> Tensor:
         """t times dropout's scaled mask (dropout and its backward are the same product)."""
-        return t if self.drop is None else t * Tensor._make(self.drop, None)
+        return t if self.drop is None else t * constant(self.drop, t)
 
     def scores_backward(self, grad_used: Tensor, weights: Tensor) -> tuple[Tensor | None, Tensor | None]:
         """dL/dQ and dL/dK from dL/d(the weights O used): back through dropout, softmax and Q K^T."""
-        q, k = self.inputs[:2]
+        q, k = self.operands[:2]
         grad_weights = self.dropped(grad_used)
         grad_scores = weights * (grad_weights - (grad_weights * weights).sum(-1, keepdims=True))
         grad_scores = grad_scores * (1.0 / math.sqrt(q.shape[-1]))  # (..., T, S)
         return (grad_scores @ k if self.needs_grad(0) else None,
-                grad_scores.mT @ q if self.needs_grad(1) else None)
+                grad_scores.swapaxes(-1, -2) @ q if self.needs_grad(1) else None)
 
 
 class Attention(_AttentionNode):
@@ -127,11 +127,11 @@ class Attention(_AttentionNode):
         return used @ v                                     # (..., T, d_v)
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
-        v = self.inputs[2]
+        v = self.operands[2]
         weights = self.softmax_weights()
         used = self.saved_or_recomputed(self.saved[1], lambda: self.dropped(weights))  # P times dropout
-        grad_v = used.mT @ grad if self.needs_grad(2) else None
-        return (*self.scores_backward(grad @ v.mT, weights), grad_v)
+        grad_v = used.swapaxes(-1, -2) @ grad if self.needs_grad(2) else None
+        return (*self.scores_backward(grad @ v.swapaxes(-1, -2), weights), grad_v)
 
 
 class AttentionWeights(_AttentionNode):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .. import backend
 from ..backend import ndarray
-from . import grad_mode, inplace
+from . import function, grad_mode, inplace
 from .function import Function
 from .graph import topological_order
 
@@ -53,10 +53,15 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
 
     Without ``capture`` (``Tensor.backward``) gradients go into the leaves' ``.grad``.
     With it (``autograd.grad``) no ``.grad`` is touched.
+
+    An ordinary backward passes raw arrays from node to node (see function.py);
+    under ``create_graph`` it passes Tensors. ``as_tensor`` turns a gradient into
+    a Tensor wherever one leaves the walk: to a hook, an observer, a leaf, the caller.
     """
-    grads: dict[Any, Tensor] = {}  # node -> the sum of the gradients sent to it so far
+    as_tensor = _same if create_graph else _constant
+    grads: dict[Any, Any] = {}  # node -> the sum of the gradients sent to it so far
     for root, grad in zip(roots, root_grads):
-        _add(grads, root.grad_fn or root, grad)
+        _add(grads, root.grad_fn or root, grad if create_graph else grad.data)
     wanted = None if capture is None else {t.grad_fn or t for t in capture}
     captured: dict[Any, Tensor] = {}
 
@@ -66,45 +71,67 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
             if grad is None:  # no gradient reached this node
                 continue
             if node.hooks:
-                grad = _run_hooks(node, grad)
+                grad = _run_hooks(node, as_tensor(grad), create_graph)
             if wanted is not None and node in wanted:
-                captured[node] = grad
+                captured[node] = as_tensor(grad)
             if not isinstance(node, Function):  # a leaf Tensor: the gradient stops here
                 for observer in _observers:
-                    observer(node, grad, ())
+                    observer(node, as_tensor(grad), ())
                 if capture is None:
-                    _on_its_device(node._accumulate_grad, grad)
+                    _on_its_device(node._accumulate_grad, as_tensor(grad))
                 continue
             if node.retained is not None and capture is None:  # retain_grad() on its output
-                _keep_grad(node, grad)
+                _keep_grad(node, as_tensor(grad))
             if node.inputs is None:
                 raise _freed(node)
             if node.recorded_at != inplace.writes:  # something was written in place since the forward
                 inplace.check(node)
-            sent = _on_its_device(node.backward, grad)  # the chain rule, one node: each input's share
+            try:
+                sent = _on_its_device(node.backward, grad)  # the chain rule, one node: each input's share
+            except AttributeError as error:
+                raise _not_an_array_method(node, error, create_graph) from error
             for observer in _observers:
-                observer(node, grad, sent)
+                observer(node, as_tensor(grad), tuple(None if g is None else as_tensor(g) for g in sent))
             for parent, parent_grad in zip(node.parents, sent):
                 if parent is not None and parent_grad is not None:  # sum what every user sends
+                    if isinstance(parent_grad, function.Tensor) and not create_graph:
+                        parent_grad = parent_grad.data  # a backward that computed with self.inputs
                     total = grads.get(parent)
-                    grads[parent] = parent_grad if total is None else total + parent_grad
+                    grads[parent] = parent_grad if total is None else _sum(total, parent_grad)
             if not retain_graph:
                 node.release()
     return captured
 
 
-def _on_its_device(step: Callable[["Tensor"], Any], grad: "Tensor") -> Any:
+def _same(grad: "Tensor") -> "Tensor":
+    return grad
+
+
+def _constant(grad: Any) -> "Tensor":
+    return function.Tensor._make(backend.ensure_array(grad), None)  # NumPy makes 0-d results scalars
+
+
+def _on_its_device(step: Callable[[Any], Any], grad: Any) -> Any:
     """``step(grad)`` with grad's GPU current, so whatever it allocates lands there (CPU: just the call)."""
-    if type(grad.data) is ndarray:
+    array = grad.data if isinstance(grad, function.Tensor) else grad
+    if type(array) is ndarray:
         return step(grad)
-    with backend.on_device(grad.device):
+    with backend.on_device(backend.device_of(array)):
         return step(grad)
 
 
-def _add(grads: dict[Any, "Tensor"], node: Any, grad: "Tensor") -> None:
+def _add(grads: dict[Any, Any], node: Any, grad: Any) -> None:
     """A node used by several others receives the sum of their gradients."""
     total = grads.get(node)
-    grads[node] = grad if total is None else total + grad
+    grads[node] = grad if total is None else _sum(total, grad)
+
+
+def _sum(total: Any, grad: Any) -> Any:
+    """total + grad, on their GPU when they are on one (a Tensor sum picks it by itself)."""
+    if type(grad) is ndarray or isinstance(grad, function.Tensor):
+        return total + grad
+    with backend.on_device(backend.device_of(grad)):
+        return total + grad
 
 
 def _keep_grad(node: Function, grad: "Tensor") -> None:
@@ -120,10 +147,19 @@ def _freed(node: Function) -> RuntimeError:
         "backpropagate through the same graph twice.")
 
 
-def _run_hooks(node: Any, grad: "Tensor") -> "Tensor":
-    """Tensor.register_hook: each hook sees the gradient and may replace it."""
+def _not_an_array_method(node: Function, error: AttributeError, create_graph: bool) -> Exception:
+    if create_graph:
+        return error
+    return AttributeError(
+        f"backward of {node.name}: {error}. In an ordinary backward the gradient and "
+        "self.operands are arrays, not Tensors (see tinytensor/autograd/function.py): write the "
+        "formula with operators and ops (exp(x), not x.exp()), or compute with self.inputs.")
+
+
+def _run_hooks(node: Any, grad: "Tensor", create_graph: bool) -> Any:
+    """Tensor.register_hook: each hook sees the gradient (a Tensor) and may replace it."""
     for hook in node.hooks:
         replaced = hook(grad)
         if replaced is not None:
             grad = replaced
-    return grad
+    return grad if create_graph else grad.data

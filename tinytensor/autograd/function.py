@@ -7,10 +7,17 @@ Every op (``Mul``, ``Exp``, ``Sum``, ``MatMul``, ``Softmax``...) subclasses
 * ``backward(grad) -> tuple of grads``, given dL/d(output), returns
   dL/d(input) for each input (the chain rule, one node at a time).
 
-``backward`` is written with Tensor ops, never raw arrays. Normally it runs under
-``no_grad`` and those ops are plain arithmetic. With ``create_graph=True`` it
-runs with grad mode on, so the gradient is itself a graph that can be
-differentiated again: second derivatives come for free.
+``backward`` is written once and runs on two kinds of value. In an ordinary
+backward its values (``grad``, ``self.operands``, ``self.output``) are raw
+arrays, and the formula is plain NumPy/CuPy arithmetic. With
+``create_graph=True`` they are Tensors and grad mode is on, so the same formula
+records a graph of its own, which can be differentiated again: second
+derivatives come for free. A formula therefore uses what both kinds share:
+operators, ``.shape``, ``.reshape``, ``.swapaxes``, ``.sum``/``.mean(axis,
+keepdims=)``, and the ops' own classes (``Exp()(x)``, ``sum_to(x, shape)``): an
+op called on arrays simply runs its ``forward``. Why not Tensors always? Each
+Tensor op costs about a microsecond of Python bookkeeping; on arrays a gradient
+op costs what its NumPy call costs, which made backward about twice as fast.
 
 Calling a Function, ``Mul()(a, b)``, runs ``forward`` and, when grad mode is on
 and some input requires grad, links the result into the graph:
@@ -53,6 +60,8 @@ class Function:
 
     # -- running the op and recording the node ------------------------------
     def __call__(self, *inputs: "Tensor") -> "Tensor":
+        if not isinstance(inputs[0], Tensor):  # arrays, in an ordinary backward: the forward alone
+            return backend.ensure_array(self.forward(*inputs))
         arrays = [t.data for t in inputs]
         for array in arrays:
             if type(array) is not ndarray:  # some input is on a GPU: all must be on it, and it runs there
@@ -93,25 +102,29 @@ class Function:
         return type(self).__name__.lower()
 
     @property
-    def output(self) -> "Tensor":
-        """The forward's result, as a Tensor that is still part of the graph.
+    def operands(self) -> tuple[Any, ...]:
+        """The inputs as backward computes with them: arrays, or the Tensors under ``create_graph``."""
+        return self.inputs if grad_mode._enabled else tuple([t.data for t in self.inputs])
 
-        A fresh Tensor around the saved array with this node as its ``grad_fn``:
-        under ``create_graph`` the gradient depends on it correctly, and the node
-        holds no reference back to the Tensor the user got (no cycle).
+    @property
+    def output(self) -> Any:
+        """The forward's result: the saved array, or under ``create_graph`` a Tensor in the graph.
+
+        The Tensor is a fresh one around the saved array with this node as its
+        ``grad_fn``: the gradient depends on it correctly, and the node holds no
+        reference back to the Tensor the user got (no cycle).
         """
-        return Tensor._make(self.out_data, self)
+        return Tensor._make(self.out_data, self) if grad_mode._enabled else self.out_data
 
-    def saved_or_recomputed(self, array: Any, recompute: "Callable[[], Tensor]") -> "Tensor":
+    def saved_or_recomputed(self, array: Any, recompute: "Callable[[], Tensor]") -> Any:
         """A value the forward computed and kept (``array``), for backward to use.
 
-        In an ordinary backward it is a constant Tensor around the kept array: no
-        work redone. Under ``create_graph`` the backward is itself differentiated,
-        and a constant would hide how the value depends on the inputs, so it is
-        recomputed from them with Tensor ops (``recompute()``) and second
-        derivatives stay right.
+        In an ordinary backward it is the kept array: no work redone. Under
+        ``create_graph`` the backward is itself differentiated, and a constant
+        would hide how the value depends on the inputs, so it is recomputed from
+        them with Tensor ops (``recompute()``) and second derivatives stay right.
         """
-        return recompute() if grad_mode._enabled else Tensor._make(array, None)
+        return recompute() if grad_mode._enabled else array
 
     def needs_grad(self, i: int) -> bool:
         """Whether input ``i`` wants a gradient (backward may skip the work if not)."""
@@ -123,6 +136,18 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def constant(array: Any, like: Any) -> Any:
+    """``array`` as a value of like's kind in a backward formula: itself, or a constant Tensor."""
+    return Tensor._make(array, None) if isinstance(like, Tensor) else array
+
+
+def mask_like(condition: Any, like: Any) -> Any:
+    """A constant 0/1 value of like's dtype and kind (for derivatives that are piecewise constant)."""
+    if isinstance(condition, Tensor):
+        condition = condition.data
+    return constant(backend.ensure_array(condition.astype(like.dtype)), like)
 
 
 @contextlib.contextmanager

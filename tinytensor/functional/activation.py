@@ -54,7 +54,7 @@ class LogSoftmax(Function):
         return log_softmax_array(a, self.axis)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad - self.output.exp() * grad.sum(self.axis, keepdims=True),)
+        return (grad - pointwise.exp(self.output) * grad.sum(self.axis, keepdims=True),)
 
 
 def softmax_array(a: Any, axis: int) -> Any:
@@ -84,8 +84,8 @@ class LogSumExp(Reduction):
         return out if self.keepdims else out.squeeze(self.axes)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        x = self.inputs[0]
-        return (self.spread(grad) * (x - self.spread(self.output)).exp(),)
+        x = self.operands[0]
+        return (self.spread(grad) * pointwise.exp(x - self.spread(self.output)),)
 
 
 def softmax(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:

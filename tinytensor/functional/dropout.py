@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, constant
 from ..tensor import Tensor
 
 
@@ -23,7 +23,7 @@ class Dropout(Function):
         return a * self.saved
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad * Tensor._make(self.saved, None),)
+        return (grad * constant(self.saved, grad),)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, mask_like
 from ..ops.indexing import IndexAdd, check_range, integer_ids
 from ..tensor import Tensor
 
@@ -25,8 +25,7 @@ class Embedding(Function):
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         if self.padding_idx is not None:
-            keep = (self.ids != self.padding_idx)[..., None].astype(grad.dtype)
-            grad = grad * Tensor._make(keep, None)
+            grad = grad * mask_like((self.ids != self.padding_idx)[..., None], grad)
         return (IndexAdd(self.inputs[0].shape, self.ids)(grad),)
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..ops.conversion import promote
-from ..ops.matmul import matmul
 from ..tensor import Tensor
 
 
@@ -36,10 +35,10 @@ class Linear(Function):
         return out.reshape(*x.shape[:-1], weight.shape[0])
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
-        x, weight = self.inputs[:2]
+        x, weight = self.operands[:2]
         rows = grad.reshape(-1, weight.shape[0])                     # (rows, out)
-        grad_x = matmul(rows, weight).reshape(x.shape) if self.needs_grad(0) else None
-        grad_w = matmul(rows.mT, x.reshape(-1, x.shape[-1])) if self.needs_grad(1) else None
+        grad_x = (rows @ weight).reshape(x.shape) if self.needs_grad(0) else None
+        grad_w = rows.swapaxes(0, 1) @ x.reshape(-1, x.shape[-1]) if self.needs_grad(1) else None  # (out, in)
         grad_b = rows.sum(0) if len(self.inputs) == 3 and self.needs_grad(2) else None
         return (grad_x, grad_w, grad_b)[:len(self.inputs)]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, constant
 from ..ops.indexing import check_range, integer_ids
 from ..tensor import Tensor
 from .activation import log_softmax_array, softmax
@@ -29,25 +29,28 @@ class CrossEntropy(Function):
         self.smoothing, self.reduction = label_smoothing, reduction
 
     def forward(self, logits: Any) -> Any:
-        xp = backend.xp_of(logits)
-        n, classes = logits.shape
         log_p = log_softmax_array(logits, axis=1)
-        counted = self.target != self.ignore_index
-        target = xp.where(counted, self.target, 0)
-        wanted = xp.zeros_like(log_p)
-        wanted[xp.arange(n), target] = 1.0 - self.smoothing
-        wanted += self.smoothing / classes
-        weight = counted.astype(logits.dtype)
+        weight = (self.target != self.ignore_index).astype(logits.dtype)  # 0 for an ignored row
         if self.reduction == "mean":
             weight /= weight.sum()
-        self.saved = (wanted, weight)
-        losses = -(wanted * log_p).sum(axis=1) * weight
+        losses = -(self.wanted(log_p) * log_p).sum(axis=1) * weight
+        self.saved = (backend.xp_of(log_p).exp(log_p), weight)  # the softmax: backward's p
         return losses if self.reduction == "none" else losses.sum()
 
+    def wanted(self, like: Any) -> Any:
+        """The target distribution q, one row per target: 1 - smoothing on the class, plus
+        smoothing / C everywhere (made again in backward rather than kept: it is N x C)."""
+        xp = backend.xp_of(like)
+        n, classes = like.shape
+        q = xp.full_like(like, self.smoothing / classes)
+        q[xp.arange(n), xp.where(self.target != self.ignore_index, self.target, 0)] += 1.0 - self.smoothing
+        return q
+
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        wanted, weight = (Tensor._make(a, None) for a in self.saved)
-        scale = weight.unsqueeze(1) * (grad.unsqueeze(1) if self.reduction == "none" else grad)
-        return ((softmax(self.inputs[0], axis=1) - wanted) * scale,)
+        p = self.saved_or_recomputed(self.saved[0], lambda: softmax(self.inputs[0], axis=1))
+        wanted, weight = constant(self.wanted(self.saved[0]), grad), constant(self.saved[1], grad)
+        scale = weight[:, None] * (grad[:, None] if self.reduction == "none" else grad)  # (N, 1)
+        return ((p - wanted) * scale,)
 
 
 def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,

@@ -39,11 +39,13 @@ class LayerNorm(Function):
     def forward(self, a: Any) -> Any:
         centered = a - a.mean(axis=self.axes, keepdims=True)
         variance = (centered * centered).mean(axis=self.axes, keepdims=True)
-        return centered / backend.xp_of(a).sqrt(variance + self.eps)
+        self.saved = 1 / backend.xp_of(a).sqrt(variance + self.eps)  # one number per position
+        return centered * self.saved
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        x, x_hat = self.inputs[0], self.output
-        inv_std = (x.var(self.axes, keepdims=True, correction=0) + self.eps) ** -0.5
+        x_hat = self.output
+        inv_std = self.saved_or_recomputed(self.saved, lambda: (
+            self.inputs[0].var(self.axes, keepdims=True, correction=0) + self.eps) ** -0.5)
         mean_g = grad.mean(self.axes, keepdims=True)
         mean_gx = (grad * x_hat).mean(self.axes, keepdims=True)
         return ((grad - mean_g - x_hat * mean_gx) * inv_std,)

@@ -21,7 +21,7 @@ from ..autograd.function import Function
 from ..tensor import Tensor
 from .broadcast import sum_to
 from .conversion import Binary
-from .selection import where
+from .pointwise import Log
 
 
 class Add(Binary):
@@ -29,7 +29,7 @@ class Add(Binary):
         return a + b
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a, b = self.inputs
+        a, b = self.inputs  # only their shapes
         return (sum_to(grad, a.shape) if self.needs_grad(0) else None,
                 sum_to(grad, b.shape) if self.needs_grad(1) else None)
 
@@ -47,7 +47,7 @@ class Sub(Binary):
         return a - b
 
     def backward(self, grad: Tensor) -> tuple[Tensor, Tensor | None]:
-        a, b = self.inputs
+        a, b = self.inputs  # only their shapes
         return (sum_to(grad, a.shape) if self.needs_grad(0) else None,
                 sum_to(-grad, b.shape) if self.needs_grad(1) else None)
 
@@ -57,7 +57,7 @@ class Mul(Binary):
         return a * b
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a, b = self.inputs
+        a, b = self.operands
         return (sum_to(grad * b, a.shape) if self.needs_grad(0) else None,
                 sum_to(grad * a, b.shape) if self.needs_grad(1) else None)
 
@@ -69,7 +69,7 @@ class Div(Binary):
         return a / b
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a, b = self.inputs
+        a, b = self.operands
         grad_a = grad / b
         return (sum_to(grad_a, a.shape) if self.needs_grad(0) else None,
                 sum_to(-grad_a * a / b, b.shape) if self.needs_grad(1) else None)
@@ -83,14 +83,16 @@ class Pow(Binary):
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         # As PyTorch: where b = 0, dz/da is 0 even at a = 0 (not 0 * 0^-1 = nan), and
-        # where a = 0 and b >= 0, dz/db is 0 (not 0 * log 0 = nan).
-        a, b = self.inputs
+        # where a = 0 and b >= 0, dz/db is 0 (not 0 * log 0 = nan). Adding a comparison
+        # (True is 1) moves the exponent to 0 and the logarithm's argument to 1 at those
+        # points only, so both factors are finite there and the product is the 0 wanted.
+        a, b = self.operands
         grad_a = grad_b = None
         if self.needs_grad(0):
-            slope = where(b.data == 0, 0.0, b * a ** (b - 1))
+            slope = b * a ** (b - 1 + (b == 0))
             grad_a = sum_to(grad * slope, a.shape)
         if self.needs_grad(1):
-            slope = where((a.data == 0) & (b.data >= 0), 0.0, self.output * a.log())
+            slope = self.output * Log()(a + ((a == 0) & (b >= 0)))
             grad_b = sum_to(grad * slope, b.shape)
         return grad_a, grad_b
 

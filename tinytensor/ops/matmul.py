@@ -29,9 +29,9 @@ class MatMul(Binary):
         return a @ b
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a, b = self.inputs
-        return (sum_to(grad @ b.mT, a.shape) if self.needs_grad(0) else None,
-                sum_to(a.mT @ grad, b.shape) if self.needs_grad(1) else None)
+        a, b = self.operands
+        return (sum_to(grad @ b.swapaxes(-1, -2), a.shape) if self.needs_grad(0) else None,
+                sum_to(a.swapaxes(-1, -2) @ grad, b.shape) if self.needs_grad(1) else None)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

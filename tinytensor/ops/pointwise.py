@@ -23,13 +23,8 @@ import math
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, mask_like
 from ..tensor import Tensor
-
-
-def mask_like(condition: Any, like: Tensor) -> Tensor:
-    """A constant 0/1 tensor of like's dtype (for derivatives that are piecewise constant)."""
-    return Tensor._make(backend.ensure_array(condition.astype(like.dtype)), None)
 
 
 class Exp(Function):
@@ -47,7 +42,7 @@ class Log(Function):
         return backend.xp_of(a).log(a)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad / self.inputs[0],)
+        return (grad / self.operands[0],)
 
 
 class Sqrt(Function):
@@ -65,7 +60,7 @@ class Sin(Function):
         return backend.xp_of(a).sin(a)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad * self.inputs[0].cos(),)
+        return (grad * cos(self.operands[0]),)
 
 
 class Cos(Function):
@@ -73,7 +68,7 @@ class Cos(Function):
         return backend.xp_of(a).cos(a)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad * -self.inputs[0].sin(),)
+        return (grad * -sin(self.operands[0]),)
 
 
 class Tanh(Function):
@@ -104,8 +99,7 @@ class Relu(Function):
         return backend.xp_of(a).maximum(a, 0)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        x = self.inputs[0]
-        return (grad * mask_like(x.data > 0, grad),)
+        return (grad * mask_like(self.operands[0] > 0, grad),)
 
 
 class Abs(Function):
@@ -113,8 +107,8 @@ class Abs(Function):
         return backend.xp_of(a).abs(a)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        x = self.inputs[0]
-        return (grad * mask_like(backend.xp_of(x.data).sign(x.data), grad),)
+        x = self.operands[0]
+        return (grad * (mask_like(x > 0, grad) - mask_like(x < 0, grad)),)  # sign(x), 0 at 0
 
 
 # ----------------------------------------------------------------------------
@@ -171,8 +165,8 @@ class Erf(Function):
         return erf_array(a)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        x = self.inputs[0]
-        return (grad * (-(x * x)).exp() * _TWO_OVER_SQRT_PI,)
+        x = self.operands[0]
+        return (grad * exp(-(x * x)) * _TWO_OVER_SQRT_PI,)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -225,7 +219,7 @@ class Gelu(Function):
         return out
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad * GeluDerivative(self.approximate, self.saved)(self.inputs[0]),)
+        return (grad * GeluDerivative(self.approximate, self.saved)(self.operands[0]),)
 
 
 class GeluDerivative(Function):
@@ -264,10 +258,10 @@ class GeluDerivative(Function):
         return t
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        x = self.inputs[0]
+        x = self.operands[0]
         if self.approximate == "none":
-            return (grad * (x * x * -0.5).exp() * _INV_SQRT_2PI * (2 - x * x),)
-        t = (_GELU_C * (x + _GELU_K * x * x * x)).tanh()
+            return (grad * exp(x * x * -0.5) * _INV_SQRT_2PI * (2 - x * x),)
+        t = tanh(_GELU_C * (x + _GELU_K * x * x * x))
         du = _GELU_C * (1 + 3 * _GELU_K * x * x)
         d2u = (6 * _GELU_C * _GELU_K) * x
         return (grad * (1 - t * t) * (du + 0.5 * x * (d2u - 2 * t * du * du)),)

@@ -23,13 +23,11 @@ from collections import namedtuple
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, mask_like
 from ..tensor import Tensor
 from . import comparison
 from .axes import dims, normalize_axes
 from .broadcast import broadcast_to
-from .pointwise import mask_like
-from .selection import where
 
 
 class Reduction(Function):
@@ -84,9 +82,7 @@ class Max(Reduction):
         return a.max(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        x = self.inputs[0]
-        best = self.spread(Tensor._make(self.out_data, None)).data
-        winners = mask_like(x.data == best, grad)
+        winners = mask_like(self.inputs[0].data == self.spread(self.out_data), grad)
         share = winners / self.spread(winners.sum(self.axes, keepdims=self.keepdims))
         return (self.spread(grad) * share,)
 
@@ -107,7 +103,7 @@ class Var(Reduction):
         return a.var(axis=self.axes, ddof=self.correction, keepdims=self.keepdims)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        x = self.inputs[0]
+        x = self.operands[0]
         centered = x - x.mean(self.axes, keepdims=True)
         return (self.spread(grad) * centered * (2.0 / (self.count() - self.correction)),)
 
@@ -122,8 +118,8 @@ class Norm(Reduction):
         return backend.xp_of(a).sqrt((a * a).sum(axis=self.axes, keepdims=self.keepdims))
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        x, norm = self.inputs[0], self.spread(self.output)
-        safe = where(norm.data == 0, 1.0, norm)  # x is 0 wherever the norm is: 0 / 1, not 0 / 0
+        x, norm = self.operands[0], self.spread(self.output)
+        safe = norm + (norm == 0)  # 1 where the norm is 0 (so is x there): 0 / 1, not 0 / 0
         return (self.spread(grad) * x / safe,)
 
 

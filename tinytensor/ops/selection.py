@@ -18,11 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, mask_like
 from ..tensor import Tensor, as_operand
 from .broadcast import sum_to
 from .conversion import Binary
-from .pointwise import mask_like
 
 
 class Clip(Function):

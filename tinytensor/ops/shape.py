@@ -44,7 +44,7 @@ class Permute(Function):
         inverse = [0] * len(self.axes)
         for position, axis in enumerate(self.axes):
             inverse[axis] = position
-        return (grad.permute(*inverse),)
+        return (Permute(tuple(inverse))(grad),)
 
 
 class Concat(Function):
