@@ -39,8 +39,9 @@ class LayerNorm(Function):
     def forward(self, a: Any) -> Any:
         centered = a - a.mean(axis=self.axes, keepdims=True)
         variance = (centered * centered).mean(axis=self.axes, keepdims=True)
-        self.saved = 1 / backend.xp_of(a).sqrt(variance + self.eps)  # one number per position
-        return centered * self.saved
+        std = backend.xp_of(a).sqrt(variance + self.eps)
+        self.saved = 1 / std  # one number per position, for backward
+        return centered / std
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
         x_hat = self.output
