@@ -34,10 +34,10 @@ import math
 from typing import Any
 
 from tinytensor import Tensor
-from tinytensor.autograd.function import Function, constant
+from tinytensor.autograd.function import Function
 from tinytensor.functional import dropout, softmax
 from tinytensor.functional.activation import softmax_array
-from tinytensor.functional.dropout import scaled_keep_mask
+from tinytensor.functional.dropout import KeepMask
 
 from . import masks
 
@@ -60,7 +60,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, mask
     mask = None if mask is None else masks.additive(mask, "scaled_dot_product_attention: mask", query)
     drop = None
     if training and dropout_p > 0.0:
-        drop = scaled_keep_mask(query.shape[:-1] + key.shape[-2:-1], dropout_p, query.dtype, query.device)
+        drop = KeepMask(query.shape[:-1] + key.shape[-2:-1], dropout_p, query.dtype, query.device)
     attention = Attention(mask, drop)
     output = attention(query, key, value)
     return output, AttentionWeights(attention)(query, key)
@@ -84,7 +84,7 @@ class _AttentionNode(Function):
     """
 
     def __init__(self, mask: Any, drop: Any) -> None:
-        self.mask, self.drop = mask, drop  # constants: the additive mask, dropout's scaled mask
+        self.mask, self.drop = mask, drop  # constants: the additive mask, dropout's KeepMask
 
     def softmax_weights(self) -> Any:
         """P: the kept array, or recomputed from Q and K as a Tensor under create_graph."""
@@ -97,7 +97,7 @@ class _AttentionNode(Function):
 
     def dropped(self, t: Tensor) -> Tensor:
         """t times dropout's scaled mask (dropout and its backward are the same product)."""
-        return t if self.drop is None else t * constant(self.drop, t)
+        return t if self.drop is None else self.drop.apply(t)
 
     def scores_backward(self, grad_used: Tensor, weights: Tensor) -> tuple[Tensor | None, Tensor | None]:
         """dL/dQ and dL/dK from dL/d(the weights O used): back through dropout, softmax and Q K^T."""
@@ -122,7 +122,7 @@ class Attention(_AttentionNode):
         if self.mask is not None:
             scores += self.mask
         weights = softmax_array(scores, -1)                 # an all -inf row gives zeros
-        used = weights if self.drop is None else weights * self.drop
+        used = weights if self.drop is None else self.drop.apply(weights)
         self.saved = (weights, used)  # for backward and for the weights node; release() frees it
         return used @ v                                     # (..., T, d_v)
 

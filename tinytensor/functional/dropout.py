@@ -5,6 +5,9 @@ dropout) the layer needs no correction. Backward lets the gradient through
 exactly where the forward let the value through, with the same scale:
 
     y = x * m / (1 - p)        dL/dx = g * m / (1 - p)      m_i ~ Bernoulli(1 - p)
+
+The mask m is kept as booleans, one byte per element (as PyTorch keeps it), not
+as floats: in a Transformer the masks are among the largest arrays a step keeps.
 """
 from __future__ import annotations
 
@@ -15,15 +18,28 @@ from ..autograd.function import Function, constant
 from ..tensor import Tensor
 
 
+class KeepMask:
+    """Which elements dropout keeps, m_i ~ Bernoulli(1 - p), and the scale 1 / (1 - p) of the kept."""
+
+    def __init__(self, shape: tuple[int, ...], p: float, dtype: Any, device: Any) -> None:
+        self.scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+        with backend.on_device(device):
+            self.keep = backend.uniform(shape, dtype, device) >= p  # booleans: one byte each
+
+    def apply(self, t: Any) -> Any:
+        """t * m / (1 - p), for an array or a Tensor (dropout and its backward are this product)."""
+        return t * constant(self.keep, t) * self.scale
+
+
 class Dropout(Function):
-    def __init__(self, scaled_mask: Any) -> None:
-        self.saved = scaled_mask  # as big as the input: release() frees it after backward
+    def __init__(self, mask: KeepMask) -> None:
+        self.saved = mask  # as big as the input: release() frees it after backward
 
     def forward(self, a: Any) -> Any:
-        return a * self.saved
+        return self.saved.apply(a)
 
     def backward(self, grad: Tensor) -> tuple[Tensor]:
-        return (grad * constant(self.saved, grad),)
+        return (self.saved.apply(grad),)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -33,11 +49,4 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         raise TypeError(f"dropout: needs a floating point tensor, got {x.dtype}; use x.float()")
     if not training or p == 0.0:
         return x
-    return Dropout(scaled_keep_mask(x.shape, p, x.dtype, x.device))(x)
-
-
-def scaled_keep_mask(shape: tuple[int, ...], p: float, dtype: Any, device: Any) -> Any:
-    """m / (1 - p) with m_i ~ Bernoulli(1 - p): the array dropout multiplies by (attention's too)."""
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    with backend.on_device(device):
-        return (backend.uniform(shape, dtype, device) >= p).astype(dtype) * dtype.type(scale)
+    return Dropout(KeepMask(x.shape, p, x.dtype, x.device))(x)
