@@ -1,9 +1,10 @@
-"""Memory: backward frees what the graph saved, unless retain_graph=True asks to keep it.
+"""Memory: a node keeps only what its backward reads, and backward frees that, unless
+retain_graph=True asks to keep it.
 
 Every op keeps what its backward will read (its inputs, sometimes its output,
-dropout's mask, cross-entropy's targets as a table). A training loop that kept
-them after backward would grow with every step. The test holds only weak
-references to those arrays (NumPy arrays support weakref) and keeps alive just
+dropout's mask, layer_norm's mean and sigma, cross-entropy's softmax). A training
+loop that kept them after backward would grow with every step. The test holds only
+weak references to those arrays (NumPy arrays support weakref) and keeps alive just
 the loss and the leaves: after backward, every intermediate array must be gone.
 The graph's structure (``grad_fn.parents``) is kept, for the pictures.
 """
@@ -18,7 +19,7 @@ from tinytensor.autograd import grad
 
 
 def build(seed=0):
-    """A small network; returns the loss, the leaves, and weak refs to every intermediate array."""
+    """A small network; returns the loss, the leaves, and weak refs to every array the graph keeps."""
     tt.manual_seed(seed)
     x = tt.randn(4, 3)
     w1 = tt.randn(3, 5, requires_grad=True)
@@ -27,21 +28,33 @@ def build(seed=0):
     target = tt.tensor([0, 2, 1, 1])
 
     h = x @ w1
-    n = F.layer_norm(h, 5, gamma)       # saves its output (x_hat)
+    n = F.layer_norm(h, 5, gamma)       # keeps its input, the mean and sigma
     a = F.gelu(n)
-    d = F.dropout(a, 0.3)                # saves a mask as big as a
-    e = d.tanh().exp()                   # tanh and exp save their outputs
-    m = e.masked_fill(e > 1.5, 0.0)      # where saves its condition
+    d = F.dropout(a, 0.3)                # keeps a mask as big as a (not a itself)
+    e = d.tanh().exp()                   # tanh and exp keep their outputs
+    m = e.masked_fill(e > 1.5, 0.0)      # where keeps its condition
     logits = m @ w2
-    loss = F.cross_entropy(logits, target, label_smoothing=0.1)  # saves a target table
+    loss = F.cross_entropy(logits, target, label_smoothing=0.1)  # keeps the softmax
 
-    intermediates = [h, n, a, d, e, m, logits]
+    intermediates = [h, n, d, e, m, logits]
     refs = [weakref.ref(t.data) for t in intermediates]
-    refs += [weakref.ref(d.grad_fn.saved), weakref.ref(m.grad_fn.saved)]
-    refs += [weakref.ref(array) for array in loss.grad_fn.saved]
-    norm_node = n.grad_fn.parents[0]     # n = LayerNorm(h) * gamma
-    refs += [weakref.ref(node.out_data) for node in (norm_node, e.grad_fn)]
+    refs += [weakref.ref(d.grad_fn.saved.keep), weakref.ref(m.grad_fn.saved)]
+    refs += [weakref.ref(array) for array in loss.grad_fn.saved + n.grad_fn.saved]
+    refs += [weakref.ref(e.grad_fn.out_data)]
     return loss, (w1, w2, gamma), refs
+
+
+def test_a_dropout_input_is_freed_by_the_forward():
+    """Dropout's backward reads only its mask, so the graph does not keep its input alive."""
+    x = tt.randn(8, 8, requires_grad=True)
+    a = x * 3.0                          # mul keeps x and 3.0, not its result
+    a_data = weakref.ref(a.data)
+    d = F.dropout(a, 0.5)
+    del a
+    gc.collect()
+    assert a_data() is None
+    d.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(d.numpy() != 0, 3.0 * 2.0, 0.0))
 
 
 def alive(refs):

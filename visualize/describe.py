@@ -46,7 +46,7 @@ def numbers(array: Any) -> str:
 
 
 def is_few(array: Any) -> bool:
-    return array.size <= FEW
+    return array is not None and array.size <= FEW  # None: a value the graph did not keep
 
 
 def gradient(array: Any) -> str:

@@ -47,6 +47,7 @@ class Function:
     """Base class of every differentiable op (see the module docstring)."""
 
     needs_output = False  # set True where backward reads the forward's result
+    keeps_inputs = True    # False where backward reads only the inputs' shapes, dtypes, devices
     hooks: tuple = ()      # gradient hooks of the output (Tensor.register_hook)
     retained = None        # the output Tensor, when it asked for retain_grad()
     inputs = out_data = saved = None  # what backward reads; release() drops them
@@ -86,7 +87,7 @@ class Function:
 
     def _record(self, inputs: "tuple[Tensor, ...]", out: Any) -> "Tensor":
         """Link the result into the graph: this node becomes its ``grad_fn``."""
-        self.inputs = inputs
+        self.inputs = inputs if self.keeps_inputs else tuple([_described(t) for t in inputs])
         self.parents = tuple([t.grad_fn or (t if t.requires_grad else None) for t in inputs])
         self.shape, self.dtype = out.shape, out.dtype  # kept for the pictures, like ``parents``
         self.scope = _scope_path
@@ -136,6 +137,25 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+class InputInfo:
+    """What a node keeps of an input whose values its backward never reads (see ``_described``)."""
+
+    __slots__ = ("shape", "dtype", "device")
+    data = None  # the values are not kept
+
+    def __init__(self, t: "Tensor") -> None:
+        self.shape, self.dtype, self.device = t.shape, t.dtype, t.device
+
+
+def _described(t: "Tensor") -> "Tensor | InputInfo":
+    """The input itself when it is a few numbers (the pictures print those), else its description.
+
+    Keeping an input a backward does not read keeps its memory alive until backward: in a
+    Transformer step, every dropout's input and both operands of every residual add.
+    """
+    return t if t.data.size <= 16 else InputInfo(t)
 
 
 def constant(array: Any, like: Any) -> Any:

@@ -32,6 +32,8 @@ class KeepMask:
 
 
 class Dropout(Function):
+    keeps_inputs = False
+
     def __init__(self, mask: KeepMask) -> None:
         self.saved = mask  # as big as the input: release() frees it after backward
 

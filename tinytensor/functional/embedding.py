@@ -17,6 +17,8 @@ from ..tensor import Tensor
 
 
 class Embedding(Function):
+    keeps_inputs = False
+
     def __init__(self, ids: Any, padding_idx: int | None) -> None:
         self.ids, self.padding_idx = ids, padding_idx
 

@@ -25,6 +25,8 @@ from .pointwise import Log
 
 
 class Add(Binary):
+    keeps_inputs = False
+
     def forward(self, a: Any, b: Any) -> Any:
         return a + b
 
@@ -43,6 +45,8 @@ class ResidualAdd(Add):
 
 
 class Sub(Binary):
+    keeps_inputs = False
+
     def forward(self, a: Any, b: Any) -> Any:
         return a - b
 
@@ -98,6 +102,8 @@ class Pow(Binary):
 
 
 class Neg(Function):
+    keeps_inputs = False
+
     def forward(self, a: Any) -> Any:
         return -a
 

@@ -20,6 +20,8 @@ from ..tensor import Tensor
 
 
 class BroadcastTo(Function):
+    keeps_inputs = False
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.target = shape
 
@@ -31,6 +33,8 @@ class BroadcastTo(Function):
 
 
 class SumTo(Function):
+    keeps_inputs = False
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.target = shape
 

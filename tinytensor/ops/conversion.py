@@ -16,6 +16,8 @@ from ..tensor import Tensor
 
 
 class Cast(Function):
+    keeps_inputs = False
+
     def __init__(self, dtype: Any) -> None:
         self.target = dtype
 
@@ -27,6 +29,8 @@ class Cast(Function):
 
 
 class ToDevice(Function):
+    keeps_inputs = False
+
     def __init__(self, device: Device) -> None:
         self.target = device
 
@@ -42,6 +46,8 @@ class ToDevice(Function):
 
 
 class Clone(Function):
+    keeps_inputs = False
+
     def forward(self, a: Any) -> Any:
         return a.copy()
 

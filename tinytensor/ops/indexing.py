@@ -119,6 +119,8 @@ def _may_repeat(index: Any) -> bool:
 class GetItem(Function):
     """``a[index]`` for an index of arrays on a's device, already checked (``getitem``)."""
 
+    keeps_inputs = False
+
     def __init__(self, index: Any) -> None:
         self.index = index
 
@@ -135,6 +137,8 @@ class GetItem(Function):
 
 class IndexAdd(Function):
     """zeros(shape), then add ``values`` at ``index`` (repeated positions accumulate)."""
+
+    keeps_inputs = False
 
     def __init__(self, shape: tuple[int, ...], index: Any) -> None:
         self.target, self.index = shape, index

@@ -58,6 +58,8 @@ class Reduction(Function):
 
 
 class Sum(Reduction):
+    keeps_inputs = False
+
     def forward(self, a: Any) -> Any:
         return a.sum(axis=self.axes, keepdims=self.keepdims)
 
@@ -66,6 +68,7 @@ class Sum(Reduction):
 
 
 class Mean(Reduction):
+    keeps_inputs = False
     floating_only = True
 
     def forward(self, a: Any) -> Any:

@@ -68,6 +68,8 @@ def _route(node: Function, grad: Tensor, a_picked: Any) -> tuple[Tensor | None, 
 
 
 class Where(Binary):
+    keeps_inputs = False
+
     def __init__(self, condition: Any) -> None:
         self.saved = condition  # may be as big as the inputs (x > 0): release() frees it
 

@@ -23,6 +23,8 @@ from .axes import dims, normalize_axes, one_dim
 
 
 class Reshape(Function):
+    keeps_inputs = False
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.target = shape
 
@@ -34,6 +36,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    keeps_inputs = False
+
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
 
@@ -48,6 +52,8 @@ class Permute(Function):
 
 
 class Concat(Function):
+    keeps_inputs = False
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
