@@ -70,14 +70,20 @@ def test_dot_of_a_small_graph_has_exactly_the_expected_boxes_arrows_and_labels()
     assert set(nodes) == set(ids.values())
     assert set(edges) == {(ids["a"], ids["mul"]), (ids["b"], ids["mul"]), (ids["mul"], ids["a*b"]),
                           (ids["a*b"], ids["sum"]), (ids["sum"], ids["c"])}
-    assert rows(nodes[ids["a"]]) == ["a", "(2) float32", "data [1.0000, 2.0000]"]
+    assert rows(nodes[ids["a"]]) == ["a", "(2,) float32", "data [1.0000, 2.0000]"]
     assert rows(nodes[ids["b"]]) == ["b", "scalar float32", "data 3.0000"]
-    assert rows(nodes[ids["a*b"]]) == ["(2) float32", "data [3.0000, 6.0000]"]
+    assert rows(nodes[ids["a*b"]]) == ["(2,) float32", "data [3.0000, 6.0000]"]
     assert rows(nodes[ids["c"]]) == ["c", "scalar float32", "data 9.0000"]
     assert rows(nodes[ids["mul"]]) == ["mul"] and rows(nodes[ids["sum"]]) == ["sum"]
     for name, box in ids.items():  # explicit SVG ids, so the backprop page can find each box
         assert f"id={box}" in nodes[box]
     assert "penwidth" not in "".join(edges.values())  # no gradient yet: plain arrows
+
+
+def test_a_shape_prints_as_python_prints_the_tuple():
+    assert describe.shape((4,), "float32") == "(4,) float32"       # not "(4)", the number 4
+    assert describe.shape((2, 3), "int64") == "(2, 3) int64"
+    assert describe.shape((), "float64") == "scalar float64"
 
 
 def test_after_backward_each_box_shows_its_gradient():
