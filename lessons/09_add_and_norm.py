@@ -199,13 +199,16 @@ show(dot, "09_add_and_norm_graph.svg")
 
 g_s = s.grad.numpy()
 skip_message, sublayer_message = g_s, g_s @ W
-print(f"|dL/ds| = {np.linalg.norm(g_s):.4f}: the whole of it goes down the skip arrow")
+print(f"|dL/ds| = {np.linalg.norm(g_s):.4f}: the whole of it goes down the skip arrow, and down the sublayer's")
 print("dL/dx            =\n", x_leaf.grad.numpy().round(4))
 print("skip + sublayer  =\n", (skip_message + sublayer_message).round(4))
 assert np.allclose(x_leaf.grad.numpy(), skip_message + sublayer_message, atol=1e-5)
 assert np.allclose(trace[x_leaf].numpy(), x_leaf.grad.numpy())  # the picture's dL/dx is backward's
-skip_arrow = next(line for line in dot.source.splitlines() if 'label="skip' in line)  # its DOT line
-assert f"|grad| {np.linalg.norm(g_s):.4f}" in skip_arrow
+# What the picture is made of (visualize/graph.py): its arrows, each with the gradients sent along it.
+arrows = visualize.build_picture([loss], model=block, grads=trace).arrows.values()
+into_residual = {arrow.residual: sum(g.numpy() for g in arrow.grads.values()) for arrow in arrows if arrow.residual}
+assert set(into_residual) == {"skip", "sublayer"}
+assert np.allclose(into_residual["skip"], g_s) and np.allclose(into_residual["sublayer"], g_s)
 
 # %% [markdown]
 # The same picture for one whole encoder layer of the paper (post-norm, 2 heads, width 4), as
@@ -223,7 +226,8 @@ layer_loss = ((layer(src) - tt.randn(1, 3, 4, device=dev)) ** 2).mean()
 layer_dot = visualize.draw_graph(layer_loss, model=layer, names={"src": src, "loss": layer_loss},
                                  grads=visualize.trace_backward(layer_loss), depth=0, rankdir="TB")
 show(layer_dot, "09_encoder_layer_graph.svg")
-assert layer_dot.source.count("residual add") == 2
+layer_boxes = visualize.build_picture([layer_loss], model=layer, depth=0).boxes.values()
+assert sum(box.role == "residual" for box in layer_boxes) == 2  # one Add & Norm per sublayer
 
 # %% [markdown]
 # ## Exercise
