@@ -8,6 +8,7 @@ engine calls us once per node, at the moment that node's gradient is complete::
     trace = trace_backward(loss)      # runs loss.backward() and watches it
     trace[h]                          # dL/dh for any tensor h of the graph
     trace.order                       # the nodes, in the engine's real order
+    trace.complete_at()               # node -> the step its gradient was complete
     draw_graph(loss, grads=trace)     # the picture with every gradient
 
 Three more things are kept while they still exist (backward frees them right
@@ -55,6 +56,24 @@ class BackwardTrace(Mapping[Any, Tensor]):
             if any(parent is None for parent in node.parents):
                 self.constants[node] = tuple(t if parent is None else None
                                              for parent, t in zip(node.parents, node.inputs))
+
+    def complete_at(self) -> dict[Any, int]:
+        """The step (1 = the first node of ``order``) at which each node's gradient was complete.
+
+        A node's gradient is the sum of what its users send it, so it is complete once the
+        last of its users has run its backward and sent its share (``sent``); the root's, the
+        seed, at its own step. That can be long before the engine reaches the node: the walk
+        is one topological order among many, and a leaf, whose step only writes ``.grad``,
+        may wait there behind whole branches (the neuron's bias: complete at step 2, reached
+        at step 10). A hook on the tensor (``register_hook``) still runs at the node's own step.
+        """
+        last_user: dict[Any, int] = {}
+        for step, node in enumerate(self.order, 1):  # users come first: the last write is the last user
+            if isinstance(node, Function):
+                for parent, message in zip(node.parents, self.sent[node]):
+                    if parent is not None and message is not None:
+                        last_user[parent] = step
+        return {node: last_user.get(node, step) for step, node in enumerate(self.order, 1)}
 
     # -- Mapping: trace[tensor] or trace[node] -----------------------------------
     def __getitem__(self, key: Any) -> Tensor:
