@@ -261,3 +261,18 @@ def test_after_a_plain_backward_the_data_is_gone_and_so_are_its_boxes():
     loss.backward()                       # frees every op's inputs: no trace kept them
     picture = build_picture([loss], model=options["model"])
     assert not [box for box in picture.boxes.values() if box.role == "data"]
+
+
+def test_a_group_name_keeps_room_to_its_right_when_arrows_run_top_to_bottom():
+    """Arrows enter a group at the middle of its top: a group as wide as its name has the name there."""
+    loss, options = mlp()
+    lines = draw_graph(loss, **options).source.splitlines()  # the gallery draws it top to bottom
+    room = {}
+    for line, attributes in zip(lines, lines[1:]):
+        if match := re.match(r'^\t*subgraph "?cluster_([\w.]+)"? \{$', line):
+            name = match.group(1)
+            room[name] = int(re.search(rf'<td>{re.escape(name)}</td><td width="(\d+)"></td>', attributes).group(1))
+    assert set(room) == {"layers", "layers.0", "layers.1", "layers.2"}
+    assert all(width >= 7 * len(name) for name, width in room.items())  # the name's width again, at least
+    across = draw_graph(loss, **{**options, "rankdir": "LR"}).source     # left to right: arrows come in sideways
+    assert re.search(r'label="?layers\.1"? ', across)

@@ -118,30 +118,40 @@ def arrow_points(inner):
     return points, (float(width.group(1)) if width else 1.0) / 2
 
 
-@pytest.mark.parametrize("scene", ["neuron", "mlp", "residual_block", "residual_stack"])
-def test_every_text_fits_its_box_in_the_font_a_viewer_draws(tmp_path, scene):
-    """Measured when laid out, drawn in DejaVu Sans (a Linux viewer's Helvetica): no text runs out."""
+GALLERY = ["neuron", "mlp", "residual_block", "residual_stack", "encoder_layer", "decoder_layer"]
+
+
+@pytest.fixture(scope="module")
+def gallery_svgs(tmp_path_factory):
+    """Every graph of the gallery, before and after backward, as SVG text."""
     renderer_or_skip()
-    svg = write_scene(scene, tmp_path)[1].read_text()
+    out = tmp_path_factory.mktemp("gallery")
+    return {path.stem: path.read_text() for scene in GALLERY for path in write_scene(scene, out)}
+
+
+@pytest.mark.parametrize("name", [f"{scene}_{when}" for scene in GALLERY for when in ("before", "after")])
+def test_every_text_fits_its_box_in_the_font_a_viewer_draws(gallery_svgs, name):
+    """Measured when laid out, drawn in DejaVu Sans (a Linux viewer's Helvetica): no text runs out."""
+    svg = gallery_svgs[name]
     assert 'font-family="DejaVu Sans, ' in svg and "Helvetica,sans-Serif" not in svg
     for kind in ("node", "cluster"):
         for element, inner in svg_elements(svg, kind):
             left, right = outline(inner)
             for text_left, text_right, _, _, text in texts(inner):
-                assert left - 0.5 <= text_left and text_right <= right + 0.5, (scene, element, text)
+                assert left - 0.5 <= text_left and text_right <= right + 0.5, (name, element, text)
 
 
-@pytest.mark.parametrize("scene", ["mlp", "residual_block", "residual_stack", "encoder_layer"])
-def test_no_arrow_crosses_a_label(tmp_path, scene):
+@pytest.mark.parametrize("name", [f"{scene}_{when}" for scene in GALLERY for when in ("before", "after")])
+def test_no_arrow_crosses_a_label(gallery_svgs, name):
     """Neither a group's name (layers.1 around a lone tanh) nor a skip or sublayer label."""
-    renderer_or_skip()
-    svg = write_scene(scene, tmp_path)[1].read_text()
+    svg = gallery_svgs[name]
+    scene = name.rpartition("_")[0]
     labels = [text for _, inner in svg_elements(svg, "cluster") for text in texts(inner)]
     labels += [text for _, inner in svg_elements(svg, "edge") for text in texts(inner)]
-    assert any(text[-1] == "skip" for text in labels) or scene == "mlp"
+    assert any(text[-1] == "skip" for text in labels) == (scene not in ("neuron", "mlp"))
     for element, inner in svg_elements(svg, "edge"):
         points, half = arrow_points(inner)
         for left, right, top, bottom, text in labels:
             for x, y in points:
                 assert not (left - half < x < right + half and top - half < y < bottom + half), \
-                    (scene, element, text)
+                    (name, element, text)
