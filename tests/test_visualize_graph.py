@@ -12,7 +12,7 @@ from tinytensor import nn
 from tinytensor.autograd import topological_order
 from visualize import build_picture, describe, draw_graph, trace_backward
 from visualize.dot import RESIDUAL
-from visualize.gallery import residual_block, residual_stack
+from visualize.gallery import mlp, residual_block, residual_stack
 
 pytest.importorskip("graphviz")
 
@@ -41,7 +41,7 @@ def rows(attributes):
     """The lines of text a box shows: one per table row, or the plain label of an op."""
     cells = re.findall(r"<td>(.*?)</td>", attributes)
     if cells:
-        return [re.sub(r"<[^>]*>", "", cell) for cell in cells]
+        return [re.sub(r"<[^>]*>", "", cell).replace("&#160;", "") for cell in cells]  # no padding
     match = re.search(r'label=(?:"([^"]*)"|([^ ]+))', attributes)
     return [match.group(1) if match.group(1) is not None else match.group(2)]
 
@@ -70,14 +70,20 @@ def test_dot_of_a_small_graph_has_exactly_the_expected_boxes_arrows_and_labels()
     assert set(nodes) == set(ids.values())
     assert set(edges) == {(ids["a"], ids["mul"]), (ids["b"], ids["mul"]), (ids["mul"], ids["a*b"]),
                           (ids["a*b"], ids["sum"]), (ids["sum"], ids["c"])}
-    assert rows(nodes[ids["a"]]) == ["a", "(2) float32", "data [1.0000, 2.0000]"]
+    assert rows(nodes[ids["a"]]) == ["a", "(2,) float32", "data [1.0000, 2.0000]"]
     assert rows(nodes[ids["b"]]) == ["b", "scalar float32", "data 3.0000"]
-    assert rows(nodes[ids["a*b"]]) == ["(2) float32", "data [3.0000, 6.0000]"]
+    assert rows(nodes[ids["a*b"]]) == ["(2,) float32", "data [3.0000, 6.0000]"]
     assert rows(nodes[ids["c"]]) == ["c", "scalar float32", "data 9.0000"]
     assert rows(nodes[ids["mul"]]) == ["mul"] and rows(nodes[ids["sum"]]) == ["sum"]
     for name, box in ids.items():  # explicit SVG ids, so the backprop page can find each box
         assert f"id={box}" in nodes[box]
     assert "penwidth" not in "".join(edges.values())  # no gradient yet: plain arrows
+
+
+def test_a_shape_prints_as_python_prints_the_tuple():
+    assert describe.shape((4,), "float32") == "(4,) float32"       # not "(4)", the number 4
+    assert describe.shape((2, 3), "int64") == "(2, 3) int64"
+    assert describe.shape((), "float64") == "scalar float64"
 
 
 def test_after_backward_each_box_shows_its_gradient():
@@ -133,7 +139,7 @@ def test_arrow_widths_are_ordered_as_the_gradient_norms():
     picture = build_picture([loss], grads=trace)
     _, edges, _ = parse(draw_graph(loss, grads=trace))
     pairs = sorted((arrow.norm, float(attribute(edges[key], "penwidth")))
-                   for key, arrow in picture.arrows.items())
+                   for key, arrow in picture.arrows.items() if not arrow.data)  # not 0.001 -> mul
     widths = [w for _, w in pairs]
     assert widths == sorted(widths) and widths[0] < widths[-1]
     assert len({n for n, _ in pairs}) > 4  # really several different norms
@@ -156,7 +162,7 @@ def test_residual_adds_and_both_inputs_are_marked_and_the_skip_carries_the_gradi
     assert attribute(nodes[adds[0].id], "color") == RESIDUAL
     into = {key: style for key, style in edges.items() if key[1] == adds[0].id}
     assert len(into) == 2 and all(attribute(style, "color") == RESIDUAL for style in into.values())
-    labels = sorted(re.search(r'label="(\w+)', style).group(1) for style in into.values())
+    labels = sorted(re.search(r'balign="left">(\w+)', style).group(1) for style in into.values())
     assert labels == ["skip", "sublayer"]
     arriving = describe.norm(picture.boxes[f"t{adds[0].id[2:]}"].grad.data)
     for key in into:  # d(x + f)/dx = 1: both inputs receive exactly the gradient that arrived
@@ -211,3 +217,62 @@ def test_gradients_are_drawn_from_any_device(device):
     nodes, _, _ = parse(draw_graph(loss, params={"w": w}, grads=trace))
     assert rows(nodes[picture.tensor_box[x]])[-1] == describe.gradient(x.grad.data)
     assert rows(nodes[picture.tensor_box[w]])[-1] == f"|grad| {describe.number(describe.norm(w.grad.data))}"
+
+
+def test_the_input_batch_and_other_data_get_boxes_of_their_own():
+    """x, the target and the 2 of ** 2 need no gradient: not graph nodes, but inputs, drawn as data."""
+    loss, options = mlp()
+    options.pop("rankdir")
+    x, target = options["names"]["x"], options["names"]["target"]
+    trace = trace_backward(loss, retain_graph=True)
+    for picture in (build_picture([loss], **options), build_picture([loss], grads=trace, **options)):
+        data = {box.title: box for box in picture.boxes.values() if box.role == "data"}
+        assert set(data) == {"x", "target", ""} and data["x"].shape == (4, 3)
+        assert picture.tensor_box[x] == data["x"].id and picture.tensor_box[target] == data["target"].id
+        assert data[""].shape == () and float(data[""].value) == 2.0          # the exponent of ** 2
+        assert all(box.scope == "" and box.grad is None for box in data.values())
+        for op, op_id in picture.op_box.items():  # every op shows all its inputs, data included
+            assert len([a for a in picture.arrows.values() if a.head == op_id]) == len(op.parents), op.name
+        [first] = [arrow for arrow in picture.arrows.values() if arrow.tail == data["x"].id]
+        assert picture.boxes[first.head].title == "linear"                  # the first layer's op
+        assert first.data and first.grads == {} and first.norm is None      # nothing flows back to x
+        [linear] = [op for op, op_id in picture.op_box.items() if op_id == first.head]
+        assert first.id not in picture.lit_by(linear)
+    nodes, edges, group = parse(draw_graph(loss, grads=trace, **options))
+    assert 'style="rounded,dashed"' in nodes[data["x"].id] and group[data["x"].id] == ""
+    assert rows(nodes[data["x"].id]) == ["x", "(4, 3) float32"]            # 12 numbers: too many to print
+    assert "dashed" in edges[first.tail, first.head] and "penwidth" not in edges[first.tail, first.head]
+
+
+def test_a_number_in_a_modules_expression_sits_in_its_group_and_data_outside():
+    class Half(nn.Module):
+        def forward(self, x):
+            return x * 0.5
+
+    model = nn.Sequential(nn.Linear(2, 2), Half())
+    x = tt.randn(3, 2)
+    picture = build_picture([model(x).sum()], model=model)
+    data = {box.shape: box for box in picture.boxes.values() if box.role == "data"}
+    assert data[()].scope == "1" and data[(3, 2)].scope == ""
+
+
+def test_after_a_plain_backward_the_data_is_gone_and_so_are_its_boxes():
+    loss, options = mlp()
+    loss.backward()                       # frees every op's inputs: no trace kept them
+    picture = build_picture([loss], model=options["model"])
+    assert not [box for box in picture.boxes.values() if box.role == "data"]
+
+
+def test_a_group_name_keeps_room_to_its_right_when_arrows_run_top_to_bottom():
+    """Arrows enter a group at the middle of its top: a group as wide as its name has the name there."""
+    loss, options = mlp()
+    lines = draw_graph(loss, **options).source.splitlines()  # the gallery draws it top to bottom
+    room = {}
+    for line, attributes in zip(lines, lines[1:]):
+        if match := re.match(r'^\t*subgraph "?cluster_([\w.]+)"? \{$', line):
+            name = match.group(1)
+            room[name] = int(re.search(rf'<td>{re.escape(name)}</td><td width="(\d+)"></td>', attributes).group(1))
+    assert set(room) == {"layers", "layers.0", "layers.1", "layers.2"}
+    assert all(width >= 7 * len(name) for name, width in room.items())  # the name's width again, at least
+    across = draw_graph(loss, **{**options, "rankdir": "LR"}).source     # left to right: arrows come in sideways
+    assert re.search(r'label="?layers\.1"? ', across)

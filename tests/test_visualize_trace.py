@@ -53,3 +53,18 @@ def test_a_graph_already_freed_fails_with_the_engines_own_message():
         assert "retain_graph=True" in str(error)
     else:
         raise AssertionError("a second backward through a freed graph must fail")
+
+
+def test_a_leafs_gradient_is_complete_when_its_last_user_has_sent_its_share():
+    """What the trace knows when: at its last user's step the messages sent to x already sum to x.grad."""
+    x, w, h, y = graph()
+    trace = trace_backward(y)
+    complete, step = trace.complete_at(), {node: k for k, node in enumerate(trace.order, 1)}
+    assert complete[y.grad_fn] == 1                       # the seed
+    for leaf in (x, w):
+        users = [k for k, node in enumerate(trace.order, 1) if any(p is leaf for p in getattr(node, "parents", ()))]
+        assert complete[leaf] == max(users) < step[leaf]  # before the engine's walk reaches the leaf
+        arrived = sum((message.numpy() for k, node in enumerate(trace.order[:complete[leaf]], 1)
+                       if hasattr(node, "parents")
+                       for parent, message in zip(node.parents, trace.sent[node]) if parent is leaf), 0)
+        assert (arrived == leaf.grad.numpy()).all()       # x is used twice (x * w and + x): both arrived

@@ -12,7 +12,7 @@ y_tokens, "attention.png")`` draws what each head of a Transformer looks at.
 ``python -m visualize`` draws the gallery of docs/visualize.md.
 
 Read in this order:
-    trace.py          watching backward: every gradient, in the engine's order
+    trace.py          watching backward: every gradient, in the engine's order, and when each was complete
     describe.py       a tensor in a few words (values, or shape and norm)
     graph.py          from the engine's graph to boxes, arrows and module groups
     ink.py            gradient norm -> arrow width and colour

@@ -57,6 +57,10 @@ def gradient(array: Any) -> str:
 
 
 def shape(dims: tuple[int, ...], dtype: Any) -> str:
-    """``(4, 8) float32``; a 0-d tensor says ``scalar``."""
-    size = "scalar" if len(dims) == 0 else "(" + ", ".join(str(d) for d in dims) + ")"
+    """``(4, 8) float32``, ``(4,) float32`` (Python's own tuple, comma and all); a 0-d tensor says ``scalar``.
+
+    ``str(tuple(dims))`` is what ``x.shape`` prints, so a 1-d shape reads ``(4,)``, not ``(4)``,
+    which would look like the number 4 in brackets.
+    """
+    size = "scalar" if len(dims) == 0 else str(tuple(int(d) for d in dims))
     return f"{size} {dtype}"

@@ -62,13 +62,14 @@ class MLP(nn.Module):
 
 
 def mlp() -> Scene:
-    """Forward and backward of one training step; the data and target need no gradient."""
+    """Forward and backward of one training step; the data and target need no gradient (grey boxes)."""
     tt.manual_seed(0)
     model = MLP()
     x, target = tt.randn(4, 3), tt.randn(4, 1)
     prediction = model(x)
     loss = ((prediction - target) ** 2).mean()
-    return loss, {"model": model, "names": {"prediction": prediction, "loss": loss}, "rankdir": "TB"}
+    names = {"x": x, "target": target, "prediction": prediction, "loss": loss}
+    return loss, {"model": model, "names": names, "rankdir": "TB"}
 
 
 class PreNormBlock(nn.Module):
@@ -121,9 +122,10 @@ def encoder_layer() -> Scene:
     """x = LayerNorm(x + SelfAttention(x)), then x = LayerNorm(x + FFN(x)): 1 sentence of 3 tokens."""
     tt.manual_seed(0)
     layer = TransformerEncoderLayer(**LAYER_SIZES)
-    src = tt.randn(1, 3, 4, requires_grad=True)
-    loss = ((layer(src) - tt.randn(1, 3, 4)) ** 2).mean()  # not mean(y^2): LayerNorm fixes that at 1
-    return loss, {"model": layer, "names": {"src": src, "loss": loss}, "depth": 0, "rankdir": "TB"}
+    src, target = tt.randn(1, 3, 4, requires_grad=True), tt.randn(1, 3, 4)
+    loss = ((layer(src) - target) ** 2).mean()  # not mean(y^2): LayerNorm fixes that at 1
+    return loss, {"model": layer, "names": {"src": src, "target": target, "loss": loss}, "depth": 0,
+                  "rankdir": "TB"}
 
 
 def decoder_layer() -> Scene:
@@ -131,9 +133,10 @@ def decoder_layer() -> Scene:
     tt.manual_seed(0)
     layer = TransformerDecoderLayer(**LAYER_SIZES)
     tgt, memory = tt.randn(1, 3, 4, requires_grad=True), tt.randn(1, 3, 4, requires_grad=True)
-    loss = ((layer(tgt, memory, tgt_mask=causal_mask(3)) - tt.randn(1, 3, 4)) ** 2).mean()
-    return loss, {"model": layer, "names": {"tgt": tgt, "memory": memory, "loss": loss}, "depth": 0,
-                  "rankdir": "TB"}
+    target = tt.randn(1, 3, 4)
+    loss = ((layer(tgt, memory, tgt_mask=causal_mask(3)) - target) ** 2).mean()
+    names = {"tgt": tgt, "memory": memory, "target": target, "loss": loss}
+    return loss, {"model": layer, "names": names, "depth": 0, "rankdir": "TB"}
 
 
 SCENES: dict[str, Callable[[], Scene]] = {

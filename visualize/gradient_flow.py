@@ -51,36 +51,47 @@ class Curve(NamedTuple):
     label: str
     norms: list[float]
     colour: str
-    note_below: bool = False  # where the "layer 1: ..." note goes, so two notes do not overlap
 
 
 def plot_gradient_flow(path: "str | Path", depth: int = 24, width: int = 32) -> Path:
     """Write the PNG comparing the stack without and with residual connections."""
     weights = make_weights(depth, width)
-    curves = [Curve("plain:  h = tanh(hW + b)", layer_gradient_norms(weights, False), "#c62828", True),
+    curves = [Curve("plain:  h = tanh(hW + b)", layer_gradient_norms(weights, False), "#c62828"),
               Curve("residual:  h = h + tanh(hW + b)", layer_gradient_norms(weights, True), "#2e7d32")]
     return plot_layer_norms(path, curves, f"Gradient reaching each layer of {depth} blocks of Linear + tanh")
 
 
 def plot_layer_norms(path: "str | Path", curves: list[Curve], title: str) -> Path:
-    """A PNG of each curve's gradient norm per layer, on a log scale, with layer 1's value noted."""
-    figure, canvas = new_figure()
+    """A PNG of each curve's gradient norm per layer, on a log scale, with layer 1's value in the legend."""
+    figure = layer_norms_figure(curves, title)
+    path = Path(path)
+    figure.canvas.print_png(str(path))
+    return path
+
+
+def layer_norms_figure(curves: list[Curve], title: str) -> Any:
+    """The figure plot_layer_norms writes: one line per curve, layer 1's value in its legend entry.
+
+    The value of layer 1 is what the plot is about (how much reaches the bottom), so the legend
+    says it. It used to be a note next to the first point, but layer 1 is often a curve's
+    smallest or largest value, where a note crosses the frame, and two curves that start close
+    together put their notes on top of each other; the legend is placed where no line is.
+    """
+    figure, _ = new_figure()
     axes = figure.add_subplot()
     for curve in curves:
         layers = range(1, len(curve.norms) + 1)
-        axes.plot(layers, curve.norms, "o-", color=curve.colour, label=curve.label, markersize=4)
-        axes.annotate(f"layer 1: {curve.norms[0]:.1e}", (1, curve.norms[0]), textcoords="offset points",
-                      xytext=(2, -14 if curve.note_below else 8), color=curve.colour, fontsize=9)
+        axes.plot(layers, curve.norms, "o-", color=curve.colour, markersize=4,
+                  label=f"{curve.label}   (layer 1: {curve.norms[0]:.1e})")
     axes.set_yscale("log")
+    axes.margins(x=0.03, y=0.12)  # a share of the axes' height: room for the legend above or below the lines
     axes.set_xlabel("layer (1 = nearest the input, where the gradient arrives last)")
     axes.set_ylabel("gradient norm  ||dL/dW||  (log scale)")
     axes.set_title(title)
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(loc="best")
     figure.tight_layout()
-    path = Path(path)
-    canvas.print_png(str(path))
-    return path
+    return figure
 
 
 def new_figure(figsize: tuple[float, float] = (7.5, 4.2), **options: Any) -> tuple:

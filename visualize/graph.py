@@ -11,13 +11,24 @@ so each Function becomes two boxes, an op box ``op7`` and a tensor box ``t7``
 uses), and each leaf one tensor box. These names are also the ids of the SVG
 elements, which is how the backprop page finds a node to highlight.
 
+An input that needs no gradient (the batch ``x``, a target, a mask, the 2 of
+``x ** 2``) is not a node of the engine's graph: ``parents`` holds ``None`` in
+its place, because backward has nothing to send there. It is still an input of
+the op, so it gets a box of its own, ``d7_0`` (input 0 of ``op7``), drawn as data: without
+it the first matmul of a model would seem to multiply the weight by nothing.
+The op keeps these tensors in ``inputs`` until backward frees them; after
+that, only a trace (trace.py) still knows them.
+
 Arrows point the way the forward pass ran; gradients flow against them. The
 arrow from an op to its tensor carries that tensor's gradient; the arrow from
 a tensor into an op carries what the op's backward sends back to that input.
 
 Every tensor box has a role, its colour in the picture: ``parameter`` (a leaf
 named in ``params=``/``model=``, or an ``nn.Parameter``), ``input`` (any other
-leaf), ``intermediate`` or ``output`` (a root).
+leaf), ``intermediate``, ``output`` (a root) or ``data`` (needs no gradient).
+A number in the expression (a 0-d tensor) sits in the group of the op that
+uses it; any other data comes from outside the model and sits outside every
+group, where the inputs are.
 
 Ops run inside an nn.Module record its path in ``Function.scope``
 ("layers.0.linear1"); the picture groups boxes by that path, and with
@@ -45,7 +56,7 @@ class Box:
 
     id: str
     kind: str           # "tensor", "op" or "module"
-    role: str           # tensor: input/parameter/intermediate/output; op: op/residual; "module"
+    role: str           # tensor: input/parameter/intermediate/output/data; op: op/residual; "module"
     title: str          # a tensor's name ("" if it has none), an op's name, a module's path
     scope: str          # the module path whose group holds the box ("" for none)
     shape: tuple = ()
@@ -63,6 +74,7 @@ class Arrow:
     head: str
     grads: dict = field(default_factory=dict)  # engine node at the tail -> gradient sent to it
     residual: str = ""                          # "skip" or "sublayer" into a residual add
+    data: bool = False                          # from data: no gradient ever flows back along it
 
     @property
     def id(self) -> str:
@@ -86,15 +98,16 @@ class Picture:
 
     boxes: dict[str, Box] = field(default_factory=dict)
     arrows: dict[tuple[str, str], Arrow] = field(default_factory=dict)
-    tensor_box: dict[Any, str] = field(default_factory=dict)  # engine node -> its tensor's box
+    tensor_box: dict[Any, str] = field(default_factory=dict)  # engine node (or data tensor) -> its box
     op_box: dict[Any, str] = field(default_factory=dict)      # Function -> its op's box
 
-    def connect(self, tail: str, head: str, grads: Mapping[Any, Tensor], residual: str = "") -> None:
+    def connect(self, tail: str, head: str, grads: Mapping[Any, Tensor], residual: str = "",
+                data: bool = False) -> None:
         """Add an arrow, or merge into the one already joining the same boxes.
 
         Gradients sent to the same tensor add up (x * x sends two: the chain rule sums them).
         """
-        arrow = self.arrows.setdefault((tail, head), Arrow(tail, head, residual=residual))
+        arrow = self.arrows.setdefault((tail, head), Arrow(tail, head, residual=residual, data=data))
         for node, grad in grads.items():
             arrow.grads[node] = arrow.grads[node] + grad if node in arrow.grads else grad
 
@@ -102,10 +115,11 @@ class Picture:
         """The ids that light up when backward finishes ``node``.
 
         Its tensor box (the gradient is complete), its op box and every arrow into
-        them (the op's backward now sends the gradient on to its inputs).
+        them that carries a gradient (the op's backward now sends the gradient on to
+        those inputs; an arrow from data carries none).
         """
         boxes = list(dict.fromkeys([self.tensor_box[node], self.op_box.get(node, self.tensor_box[node])]))
-        return boxes + [a.id for a in self.arrows.values() if a.head in boxes]
+        return boxes + [a.id for a in self.arrows.values() if a.head in boxes and not a.data]
 
 
 @dataclass
@@ -123,6 +137,20 @@ class Known:
         if self.grads is not None:
             return self.grads.grads.get(node)
         return node.grad if isinstance(node, Tensor) else None
+
+    def constants(self, op: Function) -> list[tuple[int, Tensor]]:
+        """(place, tensor) for each input of ``op`` that needs no gradient, while it is known.
+
+        The op holds its inputs until backward frees them; the trace kept its own copy.
+        After a plain ``backward()`` they are gone, and so are their boxes.
+        """
+        if op.inputs is not None:
+            inputs = op.inputs
+        elif self.grads is not None and op in self.grads.constants:
+            inputs = self.grads.constants[op]
+        else:
+            return []
+        return [(j, t) for j, (parent, t) in enumerate(zip(op.parents, inputs)) if parent is None]
 
 
 def build_picture(roots: Iterable[Tensor], *, params: Mapping[str, Tensor] | None = None,
@@ -157,12 +185,18 @@ def _add_op(picture: Picture, i: int, node: Function, known: Known) -> None:
     picture.connect(op_id, f"t{i}", {node: grad} if grad is not None else {})
     sent = known.grads.sent.get(node) if known.grads is not None else None
     for j, parent in enumerate(node.parents):
-        if parent is None:  # an input that needs no gradient (data, a constant): not in the graph
+        if parent is None:  # an input that needs no gradient: drawn below, as data
             continue
         message = sent[j] if sent is not None else None
         picture.connect(picture.tensor_box[parent], op_id,
                         {parent: message} if message is not None else {},
                         RESIDUAL_INPUTS[j] if residual else "")
+    for j, tensor in known.constants(node):
+        if tensor not in picture.tensor_box:  # one box per tensor, however many ops use it
+            scope = node.scope if tensor.ndim == 0 else ""  # a number belongs to its op; data to no module
+            _add_tensor(picture, f"d{i}_{j}", tensor, "data", scope, None, known)  # input j of op i
+        picture.connect(picture.tensor_box[tensor], op_id, {},
+                        RESIDUAL_INPUTS[j] if residual else "", data=True)
 
 
 def _add_leaf(picture: Picture, i: int, node: Tensor, known: Known) -> None:
@@ -176,8 +210,11 @@ def _add_leaf(picture: Picture, i: int, node: Tensor, known: Known) -> None:
 
 def _add_tensor(picture: Picture, box_id: str, node: Any, role: str, scope: str,
                 grad: Tensor | None, known: Known) -> None:
-    picture.boxes[box_id] = Box(box_id, "tensor", role, known.titles.get(node, ""), scope,
-                                tuple(node.shape), node.dtype, known.values.get(node), grad)
+    if role == "data":  # a plain tensor: it holds its own value and may carry its own name
+        title, value = known.titles.get(node, node.name or ""), node.data if describe.is_few(node.data) else None
+    else:
+        title, value = known.titles.get(node, ""), known.values.get(node)
+    picture.boxes[box_id] = Box(box_id, "tensor", role, title, scope, tuple(node.shape), node.dtype, value, grad)
     picture.tensor_box[node] = box_id
 
 
@@ -246,7 +283,7 @@ def collapse(picture: Picture, depth: int) -> Picture:
     for arrow in picture.arrows.values():
         tail, head = moved.get(arrow.tail, arrow.tail), moved.get(arrow.head, arrow.head)
         if tail != head:
-            result.connect(tail, head, arrow.grads, arrow.residual if head == arrow.head else "")
+            result.connect(tail, head, arrow.grads, arrow.residual if head == arrow.head else "", arrow.data)
     result.tensor_box = {node: moved.get(b, b) for node, b in picture.tensor_box.items()}
     result.op_box = {node: moved.get(b, b) for node, b in picture.op_box.items()}
     return result

@@ -50,7 +50,7 @@ def encoder_gradient_norms(norm_first: bool, depth: int = 24, d_model: int = 32,
 def plot_norm_placement(path: "str | Path", depth: int = 24) -> Path:
     """Write the PNG comparing post-norm and pre-norm stacks of ``depth`` encoder layers."""
     curves = [Curve("post-norm:  x = LayerNorm(x + Sublayer(x))", encoder_gradient_norms(False, depth),
-                    "#c62828", True),
+                    "#c62828"),
               Curve("pre-norm:  x = x + Sublayer(LayerNorm(x))", encoder_gradient_norms(True, depth),
                     "#2e7d32")]
     title = f"Gradient reaching each of {depth} Transformer encoder layers, at initialization"

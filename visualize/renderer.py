@@ -13,6 +13,12 @@ same command line, ``PROGRAM -Tsvg in.dot``, and we take the first we find:
 
 A candidate counts only once it has rendered a tiny graph to SVG, so a broken
 install is skipped instead of failing later on a real picture.
+
+An SVG names its font and leaves the drawing to the viewer, which falls back
+to its default font (Times, in most browsers) when it lacks that one. The
+program measured every text in DejaVu Sans (dot.py says why), so the SVG lists
+DejaVu Sans first and then only fonts narrower than it: whichever the viewer
+has, the text fits its box.
 """
 from __future__ import annotations
 
@@ -23,11 +29,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .dot import FONT
+
 PROGRAMS = ("dot", "graphviz-pure")
 PROBE = b"digraph { a -> b }"
 INSTALL_HINT = ("no Graphviz renderer found. Install one with `pip install graphviz-pure` "
                 "(no system library needed) or `apt install graphviz` / `brew install graphviz`. "
                 "The DOT text itself needs none: draw_graph(...).source")
+
+
+SVG_FONTS = f"{FONT}, Bitstream Vera Sans, Arial, Helvetica, Liberation Sans, sans-serif"  # widest first
 
 
 class RendererNotFound(RuntimeError):
@@ -68,6 +79,8 @@ def render_bytes(graph: Any, fmt: str, dpi: int | None = None) -> bytes:
     if done.returncode != 0:
         raise RuntimeError(f"{command[0]} failed (exit {done.returncode}): "
                            f"{done.stderr.decode(errors='replace').strip()}")
+    if fmt == "svg":  # the font the text was measured in, then narrower ones (see above)
+        return done.stdout.replace(f'font-family="{FONT}"'.encode(), f'font-family="{SVG_FONTS}"'.encode())
     return done.stdout
 
 

@@ -8,9 +8,10 @@ engine calls us once per node, at the moment that node's gradient is complete::
     trace = trace_backward(loss)      # runs loss.backward() and watches it
     trace[h]                          # dL/dh for any tensor h of the graph
     trace.order                       # the nodes, in the engine's real order
+    trace.complete_at()               # node -> the step its gradient was complete
     draw_graph(loss, grads=trace)     # the picture with every gradient
 
-Two more things are kept while they still exist (backward frees them right
+Three more things are kept while they still exist (backward frees them right
 after our callback returns):
 
 * ``sent[node]``: what the op's backward sends to each of its inputs. A tensor
@@ -18,6 +19,11 @@ after our callback returns):
   chain rule); each edge of the picture is drawn with its own message.
 * ``values[node]``: the forward value of each small tensor, so the picture can
   print ``data 0.7071`` next to ``grad 0.5000`` as micrograd does.
+* ``constants[node]``: the op's inputs that need no gradient (the batch, a
+  target, a mask, the 2 of ``x ** 2``), as tensors, ``None`` in the places of
+  the others. They are not nodes of the graph (``parents`` has ``None`` there),
+  and once backward frees the op's ``inputs`` nothing else remembers them; the
+  picture draws them as data, so that every op shows all of its inputs.
 """
 from __future__ import annotations
 
@@ -37,6 +43,7 @@ class BackwardTrace(Mapping[Any, Tensor]):
         self.grads: dict[Any, Tensor] = {}          # node -> dL/d(node's tensor)
         self.sent: dict[Any, tuple] = {}            # op -> its backward's result, one per input
         self.values: dict[Any, Any] = {}            # node -> forward value (small tensors only)
+        self.constants: dict[Any, tuple] = {}       # op -> its inputs that need no gradient, else None
 
     def record(self, node: Any, grad: Tensor, sent: tuple) -> None:
         """The ``observe`` callback: called once per node, before the engine moves on."""
@@ -46,6 +53,27 @@ class BackwardTrace(Mapping[Any, Tensor]):
             self.sent[node] = tuple(sent)
             self.values.update((parent, t.data) for parent, t in zip(node.parents, node.inputs)
                                if parent is not None and describe.is_few(t.data))
+            if any(parent is None for parent in node.parents):
+                self.constants[node] = tuple(t if parent is None else None
+                                             for parent, t in zip(node.parents, node.inputs))
+
+    def complete_at(self) -> dict[Any, int]:
+        """The step (1 = the first node of ``order``) at which each node's gradient was complete.
+
+        A node's gradient is the sum of what its users send it, so it is complete once the
+        last of its users has run its backward and sent its share (``sent``); the root's, the
+        seed, at its own step. That can be long before the engine reaches the node: the walk
+        is one topological order among many, and a leaf, whose step only writes ``.grad``,
+        may wait there behind whole branches (the neuron's bias: complete at step 2, reached
+        at step 10). A hook on the tensor (``register_hook``) still runs at the node's own step.
+        """
+        last_user: dict[Any, int] = {}
+        for step, node in enumerate(self.order, 1):  # users come first: the last write is the last user
+            if isinstance(node, Function):
+                for parent, message in zip(node.parents, self.sent[node]):
+                    if parent is not None and message is not None:
+                        last_user[parent] = step
+        return {node: last_user.get(node, step) for step, node in enumerate(self.order, 1)}
 
     # -- Mapping: trace[tensor] or trace[node] -----------------------------------
     def __getitem__(self, key: Any) -> Tensor:
