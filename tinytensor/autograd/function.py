@@ -150,12 +150,14 @@ class InputInfo:
 
 
 def _described(t: "Tensor") -> "Tensor | InputInfo":
-    """The input itself when it is a few numbers (the pictures print those), else its description.
+    """What a node keeps of an input its backward reads only the shape of.
 
-    Keeping an input a backward does not read keeps its memory alive until backward: in a
-    Transformer step, every dropout's input and both operands of every residual add.
+    Keeping a result of the graph alive until backward costs its memory: in a Transformer
+    step, every dropout's input and both operands of every residual add. So such an input
+    is described. A constant (no gradient: the caller's data, drawn by the pictures as a
+    box of its own) and a few numbers (the pictures print those) are kept as they are.
     """
-    return t if t.data.size <= 16 else InputInfo(t)
+    return t if t.data.size <= 16 or not t.requires_grad else InputInfo(t)
 
 
 def constant(array: Any, like: Any) -> Any:
