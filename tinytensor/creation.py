@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from . import backend
 from .backend import Device
-from .ops.shape import shape_arg
+from .ops.axes import shape_arg
 from .tensor import Tensor
 
 def _make(array: Any, requires_grad: bool) -> Tensor:

@@ -193,31 +193,31 @@ class Tensor:
     # Arithmetic (tinytensor/ops/arithmetic.py); numbers become tensors of our dtype
     # ------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
-        return arithmetic.Add()(self, other if type(other) is Tensor else as_operand(other, self))
+        return arithmetic.Add()(self, as_operand(other, self))
 
     def __radd__(self, other: Any) -> "Tensor":
         return arithmetic.Add()(as_operand(other, self), self)
 
     def __sub__(self, other: Any) -> "Tensor":
-        return arithmetic.Sub()(self, other if type(other) is Tensor else as_operand(other, self))
+        return arithmetic.Sub()(self, as_operand(other, self))
 
     def __rsub__(self, other: Any) -> "Tensor":
         return arithmetic.Sub()(as_operand(other, self), self)
 
     def __mul__(self, other: Any) -> "Tensor":
-        return arithmetic.Mul()(self, other if type(other) is Tensor else as_operand(other, self))
+        return arithmetic.Mul()(self, as_operand(other, self))
 
     def __rmul__(self, other: Any) -> "Tensor":
         return arithmetic.Mul()(as_operand(other, self), self)
 
     def __truediv__(self, other: Any) -> "Tensor":
-        return arithmetic.Div()(self, other if type(other) is Tensor else as_operand(other, self))
+        return arithmetic.Div()(self, as_operand(other, self))
 
     def __rtruediv__(self, other: Any) -> "Tensor":
         return arithmetic.Div()(as_operand(other, self), self)
 
     def __pow__(self, other: Any) -> "Tensor":
-        return arithmetic.Pow()(self, other if type(other) is Tensor else as_operand(other, self))
+        return arithmetic.Pow()(self, as_operand(other, self))
 
     def __rpow__(self, other: Any) -> "Tensor":
         return arithmetic.Pow()(as_operand(other, self), self)

@@ -96,8 +96,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
                 if parent is not None and parent_grad is not None:  # sum what every user sends
                     if isinstance(parent_grad, function.Tensor) and not create_graph:
                         parent_grad = parent_grad.data  # a backward that computed with self.inputs
-                    total = grads.get(parent)
-                    grads[parent] = parent_grad if total is None else _sum(total, parent_grad)
+                    _add(grads, parent, parent_grad)
             if not retain_graph:
                 node.release()
     return captured

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
-from ..ops.conversion import promote
+from ..ops.promotion import promote
 from ..tensor import Tensor
 
 

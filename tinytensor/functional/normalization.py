@@ -26,7 +26,7 @@ from .. import backend
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..ops.broadcast import sum_to
-from ..ops.conversion import promote
+from ..ops.promotion import promote
 from ..tensor import Tensor
 
 

@@ -11,5 +11,6 @@
 | indexing.py     | x[index] and its backward, scatter-add                 |
 | matmul.py       | @ (batched, with broadcast batch dimensions)           |
 | comparison.py   | == != < <= > >= argmax (no gradient)                   |
-| conversion.py   | .to(dtype), .to(device)                                |
+| conversion.py   | .to(dtype), .to(device), clone                         |
+| promotion.py    | the dtype of a two-operand op; Binary, their base      |
 """

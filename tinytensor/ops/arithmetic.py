@@ -20,7 +20,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .broadcast import sum_to
-from .conversion import Binary
+from .promotion import Binary
 from .pointwise import Log
 
 

@@ -1,4 +1,4 @@
-"""Naming the axes of a tensor: the one place that reads ``dim=``/``axis=`` and turns them into numbers.
+"""Naming axes and shapes: the one place that reads ``dim=``/``axis=`` and shape arguments.
 
 PyTorch calls an axis a *dimension* (``x.sum(dim=1, keepdim=True)``), NumPy an
 *axis* (``x.sum(axis=1, keepdims=True)``). Every reduction, softmax-like function
@@ -43,3 +43,8 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
         normalized.append(a % size)
     return tuple(sorted(set(normalized)))
+
+
+def shape_arg(shape: tuple) -> tuple[int, ...]:
+    """Accept both ``reshape(2, 3)`` and ``reshape((2, 3))``, as PyTorch does (creation ops too)."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)

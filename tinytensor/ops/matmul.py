@@ -21,7 +21,7 @@ from typing import Any
 
 from ..tensor import Tensor
 from .broadcast import sum_to
-from .conversion import Binary
+from .promotion import Binary
 
 
 class MatMul(Binary):

@@ -21,7 +21,7 @@ from .. import backend
 from ..autograd.function import Function, mask_like
 from ..tensor import Tensor, as_operand
 from .broadcast import sum_to
-from .conversion import Binary
+from .promotion import Binary
 
 
 class Clip(Function):

@@ -19,7 +19,7 @@ from ..autograd.function import Function
 from ..tensor import Tensor
 from .conversion import Cast
 from .broadcast import broadcast_to
-from .axes import dims, normalize_axes, one_dim
+from .axes import dims, normalize_axes, one_dim, shape_arg
 
 
 class Reshape(Function):
@@ -63,11 +63,6 @@ class Concat(Function):
     def backward(self, grad: Tensor) -> tuple[Tensor, ...]:
         sizes = [t.shape[self.axis] for t in self.inputs]
         return tuple(split(grad, sizes, self.axis))
-
-
-def shape_arg(shape: tuple) -> tuple[int, ...]:
-    """Accept both ``reshape(2, 3)`` and ``reshape((2, 3))``, as PyTorch does."""
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
@@ -122,7 +117,7 @@ def cat(tensors: Sequence[Tensor], dim: Any = None, *, axis: Any = None) -> Tens
     if not tensors:
         raise ValueError("cat: needs at least one tensor")
     floats = [t.dtype for t in tensors if backend.is_floating(t.dtype)]
-    if floats:  # one float dtype for all (as conversion.promote): each gradient keeps its input's dtype
+    if floats:  # one float dtype for all (as promotion.promote): each gradient keeps its input's dtype
         target = max(floats, key=lambda dtype: dtype.itemsize)
         tensors = [t if t.dtype == target else Cast(target)(t) for t in tensors]
     return Concat(normalize_axes(axis, tensors[0].ndim)[0])(*tensors)
