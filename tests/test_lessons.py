@@ -54,7 +54,10 @@ def test_lesson_opens_as_a_notebook(path: Path) -> None:
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_lesson_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
+    # One BLAS thread: the lessons' matrices are small, and on a busy 2-core machine OpenBLAS's
+    # threads wait on each other (a lesson of 8 s took 99 s); the numbers do not depend on it.
     env = dict(os.environ, MPLBACKEND="Agg", LESSON_PICTURES=str(tmp_path / "pictures"),
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(LESSONS_DIR.parent), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)

@@ -191,6 +191,18 @@ def autograd_grad_and_clamp(torch):
     return [y, g, torch.clamp(x, -1, 1)]
 
 
+@snippet
+def item_assignment_and_iteration(torch):
+    x = torch.zeros(3, 4)
+    x[0, 1] = 1.0
+    x[:, -2:] = torch.ones(2) * 5
+    x[x > 4] = 2.0
+    x[torch.tensor([2, 0])] = torch.tensor([7.0, 8.0, 9.0, 10.0])
+    rows = [row.sum() for row in x]
+    firsts = [float(v) for v in x[1]]
+    return [x, rows, firsts, len(list(x))]
+
+
 # ----------------------------------------------------------------------------
 # Run every snippet with both
 # ----------------------------------------------------------------------------
@@ -291,6 +303,27 @@ def test_an_in_place_change_no_recorded_backward_reads_is_fine(device):
     loss = (a * b).sum()
     loss.backward()
     np.testing.assert_array_equal(a.grad.numpy(), [12.0, 15.0, 18.0])
+
+
+def test_item_assignment_follows_the_in_place_rules(device):
+    w = tt.zeros(3, requires_grad=True, device=device)
+    with pytest.raises(RuntimeError, match=r"setitem: this is a leaf tensor that requires grad"):
+        w[0] = 1.0
+    with tt.no_grad():
+        w[0] = 1.0
+    assert w.tolist() == [1.0, 0.0, 0.0]
+    b = tt.tensor([1.0, 2.0, 3.0], device=device)
+    y = w * b
+    b[1] = 0.0  # w's gradient is b: the backward that needs the old b refuses
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+    with pytest.raises(IndexError, match=r"setitem: index 3 is out of range"):
+        b[3] = 1.0
+
+
+def test_iterating_a_0d_tensor_is_refused():
+    with pytest.raises(TypeError, match=r"iteration over a 0-d tensor"):
+        list(tt.tensor(1.0))
 
 
 def test_in_place_results_keep_shape_and_dtype(device):

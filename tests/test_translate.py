@@ -44,7 +44,7 @@ def test_training_learns_and_writes_its_run_folder(run, capsys):
     assert records[0]["valid_bleu"] > 70 and records[0]["train_loss"] < 2.0  # from about 4.5
     assert {"last.npz", "best.npz", "metrics.jsonl", "curves.png"} <= {p.name for p in run.iterdir()}
     translator = Translator.load(run / "best.npz")
-    held_out = ["我有一只猫。", "她不喜欢猫。", "他没有车。", "猫在桌子上。"]   # none of them is in train
+    held_out = ["我有一只猫。", "她不喜欢猫。", "他没有车。", "猫在桌子上。"]   # the spec's examples (three are in train)
     right = ["I have a cat.", "She does not like cats.", "He does not have a car.", "The cat is on the table."]
     assert sum(a == b for a, b in zip(translator.translate(held_out), right)) >= 3
 

@@ -62,7 +62,7 @@ METHODS = {
     "add_": inplace.add_, "sub_": inplace.sub_, "mul_": inplace.mul_, "div_": inplace.div_,
     "fill_": inplace.fill_, "zero_": inplace.zero_, "copy_": inplace.copy_, "clamp_": inplace.clamp_,
     "clip_": inplace.clamp_, "masked_fill_": inplace.masked_fill_, "normal_": inplace.normal_,
-    "uniform_": inplace.uniform_,
+    "uniform_": inplace.uniform_, "__setitem__": inplace.setitem,  # x[index] = value
     # x += y is in place, as in PyTorch (without these, Python would rebind x to a new tensor)
     "__iadd__": inplace.add_, "__isub__": inplace.sub_, "__imul__": inplace.mul_,
     "__itruediv__": inplace.div_,

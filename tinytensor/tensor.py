@@ -103,6 +103,12 @@ class Tensor:
                                f"ambiguous; reduce it to one element first, e.g. (x > 0).sum() > 0")
         return bool(self.item())
 
+    def __float__(self) -> float:
+        return float(self.item())  # item() refuses a tensor of several elements, saying why
+
+    def __int__(self) -> int:
+        return int(self.item())
+
     def __repr__(self) -> str:
         body = repr(self.numpy()).replace("array(", "tensor(", 1)[:-1]
         extras = []
@@ -277,6 +283,12 @@ class Tensor:
 
     def __getitem__(self, index: Any) -> "Tensor":
         return indexing.getitem(self, index)
+
+    def __iter__(self) -> Any:
+        """The rows along the first dimension, x[0], x[1], ... (as iterating a torch.Tensor)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor: it holds one number; use .item()")
+        return (self[i] for i in range(self.shape[0]))
 
     # ------------------------------------------------------------------
     # Transposes, which backward formulas are written with (dL/dA = G B^T)

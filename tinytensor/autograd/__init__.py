@@ -49,5 +49,10 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
     return result
 
 
-__all__ = ["Function", "enable_grad", "grad", "inference_mode", "is_grad_enabled", "no_grad", "observe",
-           "run_backward", "set_grad_enabled", "topological_order"]
+# Last, because gradcheck.py uses ``grad`` above. The functions take the submodule's name
+# here, as in PyTorch: tinytensor.autograd.gradcheck(f, inputs).
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+
+__all__ = ["Function", "GradcheckError", "enable_grad", "grad", "gradcheck", "gradgradcheck",
+           "inference_mode", "is_grad_enabled", "no_grad", "observe", "run_backward", "set_grad_enabled",
+           "topological_order"]

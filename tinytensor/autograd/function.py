@@ -33,6 +33,7 @@ and some input requires grad, links the result into the graph:
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any, Callable, Iterator
 
 from .. import backend
@@ -99,8 +100,8 @@ class Function:
     # -- what backward uses -------------------------------------------------
     @property
     def name(self) -> str:
-        """The op's name in errors and pictures: ``Mul`` -> ``mul``."""
-        return type(self).__name__.lower()
+        """The op's name in errors and pictures: ``Mul`` -> ``mul``, ``SumTo`` -> ``sum_to``."""
+        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", type(self).__name__).lower()
 
     @property
     def operands(self) -> tuple[Any, ...]:

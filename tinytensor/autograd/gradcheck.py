@@ -124,5 +124,5 @@ def _compare(i: int, exact: Any, numeric: Any, atol: float, rtol: float) -> None
         worst = xp.unravel_index(int(xp.nan_to_num(error, nan=1e300).argmax()), exact.shape)
         raise GradcheckError(
             f"gradcheck failed for input {i} (shape {exact.shape}) at element "
-            f"{tuple(int(w) for w in worst)}: backward gives {exact[worst]!r}, finite differences "
-            f"give {numeric[worst]!r} (atol={atol}, rtol={rtol})")
+            f"{tuple(int(w) for w in worst)}: backward gives {float(exact[worst])!r}, finite "
+            f"differences give {float(numeric[worst])!r} (atol={atol}, rtol={rtol})")

@@ -74,6 +74,7 @@ def log_softmax_array(a: Any, axis: int) -> Any:
 
 
 class LogSumExp(Reduction):
+    name = "logsumexp"  # PyTorch's name (not log_sum_exp)
     needs_output = True
 
     def forward(self, a: Any) -> Any:

@@ -32,18 +32,23 @@ from .axes import normalize_axes
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """``x[index]``, with every integer in the index range-checked: numbers on the host, arrays
-    on the device with one sync."""
+    """``x[index]``."""
+    return GetItem(checked_index("getitem", x, index))(x)
+
+
+def checked_index(op: str, x: Tensor, index: Any) -> Any:
+    """``index`` as arrays on x's device, every integer in it range-checked: numbers on the
+    host, arrays on the device with one sync (``x[index]`` and ``x[index] = value`` use it)."""
     index = _plain_index(index, x.device)
     numbers, arrays = [], []
     for part in _integer_parts(index, x.shape):
         (numbers if isinstance(part[0], int) else arrays).append(part)
     for i, dim, size in numbers:
         if not -size <= i < size:
-            raise IndexError(_out_of_range("getitem", i, dim, size))
+            raise IndexError(_out_of_range(op, i, dim, size))
     if arrays:
-        _check_arrays("getitem", arrays)
-    return GetItem(index)(x)
+        _check_arrays(op, arrays)
+    return index
 
 
 def _plain_index(index: Any, device: Any) -> Any:

@@ -2,7 +2,8 @@
 
 An in-place op writes its result into the tensor's own memory instead of a new
 array, and returns the tensor itself (PyTorch's trailing underscore; ``x += y``,
-``x -= y``, ``x *= y`` and ``x /= y`` are the same ops). They are what
+``x -= y``, ``x *= y`` and ``x /= y`` are the same ops, and ``x[index] = value``
+writes part of x). They are what
 initialization and hand-written optimizers use:
 
     with tinytensor.no_grad():
@@ -25,6 +26,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd import grad_mode, inplace
 from ..tensor import Tensor
+from . import indexing
 
 
 def add_(x: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
@@ -74,6 +76,13 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
     blocked = mask.data if isinstance(mask, Tensor) else backend.as_array(mask)
     return _write("masked_fill_", x, lambda a: a.__setitem__(
         Ellipsis, backend.xp_of(a).where(backend.to_device(blocked, x.device), value, a)))
+
+
+def setitem(x: Tensor, index: Any, value: Any) -> None:
+    """``x[index] = value``: the indexed elements take value (broadcast, cast to x's dtype)."""
+    index = indexing.checked_index("setitem", x, index)
+    values = _operand("setitem", value, x) if isinstance(value, Tensor) else backend.as_array(value)
+    _write("setitem", x, lambda a: a.__setitem__(index, backend.to_device(values, x.device)), value)
 
 
 def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:

@@ -25,6 +25,8 @@ from .promotion import Binary
 
 
 class MatMul(Binary):
+    name = "matmul"  # PyTorch's name (not mat_mul)
+
     def forward(self, a: Any, b: Any) -> Any:
         return a @ b
 

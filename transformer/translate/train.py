@@ -171,8 +171,8 @@ class Trainer:
             pending, pending_tokens = pending + loss.detach() * tokens, pending_tokens + tokens
             self.progress.batch += 1
             self.progress.tokens += tokens
-            if self.progress.batch % 20 == 0 or self.progress.batch == len(batches):
-                self._read_loss(pending, pending_tokens)  # one sync every 20 steps
+            if self.progress.batch % 20 == 0 or self.progress.batch in (1, len(batches)):
+                self._read_loss(pending, pending_tokens)  # one sync every 20 steps (and the first: the bar shows it)
                 pending, pending_tokens = tt.zeros((), device=self.device), 0
             self.progress.train_seconds += time.perf_counter() - start
             if bar is not None:
