@@ -2,7 +2,7 @@
 retain_graph=True asks to keep it.
 
 Every op keeps what its backward will read (its inputs, sometimes its output,
-dropout's mask, layer_norm's mean and sigma, cross-entropy's softmax). A training
+dropout's mask, layer_norm's mean and sigma, log_softmax's output). A training
 loop that kept them after backward would grow with every step. The test holds only
 weak references to those arrays (NumPy arrays support weakref) and keeps alive just
 the loss and the leaves: after backward, every intermediate array must be gone.
@@ -34,13 +34,13 @@ def build(seed=0):
     e = d.tanh().exp()                   # tanh and exp keep their outputs
     m = e.masked_fill(e > 1.5, 0.0)      # where keeps its condition
     logits = m @ w2
-    loss = F.cross_entropy(logits, target, label_smoothing=0.1)  # keeps the softmax
+    loss = F.cross_entropy(logits, target, label_smoothing=0.1)  # keeps log p and the row weights
 
     intermediates = [h, n, d, e, m, logits]
     refs = [weakref.ref(t.data) for t in intermediates]
     refs += [weakref.ref(d.grad_fn.saved.keep), weakref.ref(m.grad_fn.saved)]
-    refs += [weakref.ref(array) for array in loss.grad_fn.saved + n.grad_fn.saved]
-    refs += [weakref.ref(e.grad_fn.out_data)]
+    refs += [weakref.ref(array) for array in (loss.grad_fn.saved, *n.grad_fn.saved)]
+    refs += [weakref.ref(node.out_data) for node in (e.grad_fn, loss.grad_fn.parents[0])]  # exp, log_softmax
     return loss, (w1, w2, gamma), refs
 
 

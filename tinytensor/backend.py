@@ -46,17 +46,21 @@ def _keep_freed_memory_for_reuse() -> None:
     By default glibc hands every freed block over 128 KiB back to the OS, so each
     new activation or gradient array of a training step is fresh memory that the
     kernel must fault in page by page: in a step of the block stack that was
-    20,000 page faults and 39 ms of system time (PyTorch's allocator keeps its
-    blocks: 5,500). Raising the thresholds at which malloc maps and trims (to
-    32 MiB, glibc's maximum) makes a step reuse the memory the last step freed.
-    Only where glibc is the C library (Linux); elsewhere nothing changes.
+    19,000 page faults and 46 ms of system time (PyTorch's allocator keeps its
+    blocks). So arrays of up to 32 MiB (glibc's maximum for this threshold) come
+    from malloc's heap, and up to 64 MiB freed at its top stay there for the next
+    step: a step reuses the memory the last one freed (benchmarks/profile_step.py).
+    It changes malloc for the whole process; TINYTENSOR_KEEP_FREED_MEMORY=0 leaves
+    glibc's defaults. Only where glibc is the C library (Linux); elsewhere nothing changes.
     """
     import ctypes
-    import ctypes.util
+    import os
     import platform
+    if os.environ.get("TINYTENSOR_KEEP_FREED_MEMORY") == "0":
+        return
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc = ctypes.CDLL(None)  # the C library this process already runs on
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
     libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)
     libc.mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024)
@@ -182,6 +186,14 @@ def _cupy() -> Any:
 def array_module(device: Device) -> Any:
     """The array library that holds arrays on ``device``: numpy or cupy."""
     return numpy if device.type == "cpu" else _cupy()
+
+
+def is_array(value: Any) -> bool:
+    """Whether ``value`` is a NumPy or CuPy array (or a NumPy scalar), not a Tensor, list or number."""
+    if isinstance(value, (ndarray, numpy.generic)):
+        return True
+    cupy = _cupy_or_reason()[0] if _cupy_or_reason.cache_info().currsize else None  # never imports CuPy
+    return cupy is not None and isinstance(value, cupy.ndarray)
 
 
 def xp_of(array: Any) -> Any:

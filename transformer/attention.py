@@ -34,7 +34,7 @@ import math
 from typing import Any
 
 from tinytensor import Tensor
-from tinytensor.autograd.function import Function
+from tinytensor.autograd.function import Function, Value
 from tinytensor.functional import dropout, softmax
 from tinytensor.functional.activation import softmax_array
 from tinytensor.functional.dropout import KeepMask
@@ -86,7 +86,7 @@ class _AttentionNode(Function):
     def __init__(self, mask: Any, drop: Any) -> None:
         self.mask, self.drop = mask, drop  # constants: the additive mask, dropout's KeepMask
 
-    def softmax_weights(self) -> Any:
+    def softmax_weights(self) -> Value:
         """P: the kept array, or recomputed from Q and K as a Tensor under create_graph."""
         return self.saved_or_recomputed(self.saved[0], self._recompute_weights)
 
@@ -95,11 +95,11 @@ class _AttentionNode(Function):
         scores = q @ k.mT / math.sqrt(q.shape[-1])
         return softmax(scores if self.mask is None else scores + Tensor._make(self.mask, None), -1)
 
-    def dropped(self, t: Tensor) -> Tensor:
+    def dropped(self, t: Value) -> Value:
         """t times dropout's scaled mask (dropout and its backward are the same product)."""
         return t if self.drop is None else self.drop.apply(t)
 
-    def scores_backward(self, grad_used: Tensor, weights: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def scores_backward(self, grad_used: Value, weights: Value) -> tuple[Value, Value]:
         """dL/dQ and dL/dK from dL/d(the weights O used): back through dropout, softmax and Q K^T."""
         q, k = self.operands[:2]
         grad_weights = self.dropped(grad_used)
@@ -112,10 +112,6 @@ class _AttentionNode(Function):
 class Attention(_AttentionNode):
     """O = dropout(softmax(Q K^T / sqrt(d_k) + mask)) V."""
 
-    @property
-    def name(self) -> str:
-        return "attention"
-
     def forward(self, q: Any, k: Any, v: Any) -> Any:
         scores = q @ k.swapaxes(-1, -2)                     # (..., T, S)
         scores *= 1.0 / math.sqrt(q.shape[-1])
@@ -126,7 +122,7 @@ class Attention(_AttentionNode):
         self.saved = (weights, used)  # for backward and for the weights node; release() frees it
         return used @ v                                     # (..., T, d_v)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         v = self.operands[2]
         weights = self.softmax_weights()
         used = self.saved_or_recomputed(self.saved[1], lambda: self.dropped(weights))  # P times dropout
@@ -145,14 +141,12 @@ class AttentionWeights(_AttentionNode):
         super().__init__(attention.mask, attention.drop)
         self.saved = attention.saved  # its own reference: either node may be freed first
 
-    @property
-    def name(self) -> str:
-        return "attention weights"
+    name = "attention weights"  # as the pictures label it
 
     def forward(self, q: Any, k: Any) -> Any:
         return self.saved[1]
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return self.scores_backward(grad, self.softmax_weights())
 
 

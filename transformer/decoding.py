@@ -33,7 +33,7 @@ seq2seq.py's.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, NamedTuple
+from typing import Iterator, NamedTuple
 
 import tinytensor as tt
 from tinytensor import Tensor, nn

@@ -254,7 +254,8 @@ def _forward_values(order: list, roots: list[Tensor], grads: BackwardTrace | Non
     values = dict(grads.values) if grads is not None else {}
     for node in order:
         if isinstance(node, Function) and node.inputs is not None:
-            values.update((p, t.data) for p, t in zip(node.parents, node.inputs) if p is not None)
+            values.update((p, t.data) for p, t in zip(node.parents, node.inputs)
+                          if p is not None and t.data is not None)  # None: an input the op did not keep
         elif isinstance(node, Tensor):
             values[node] = node.data
     values.update((node_of(r), r.data) for r in roots)

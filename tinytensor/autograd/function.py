@@ -17,8 +17,8 @@ operators, ``.shape``, ``.reshape``, ``.swapaxes``, ``.sum``/``.mean(axis,
 keepdims=)``, and the ops' own classes (``Exp()(x)``, ``sum_to(x, shape)``): an
 op called on arrays simply runs its ``forward``. Why not Tensors always? Each
 Tensor op costs about a microsecond of Python bookkeeping; on arrays a gradient
-op costs what its NumPy call costs: the backward of a chain of small ops took
-4.7 microseconds per op on Tensors and takes 3.0 on arrays (docs/benchmarks.md).
+op costs what its NumPy call costs, which made the backward of small ops about
+1.5 times as fast (docs/benchmarks.md).
 
 Calling a Function, ``Mul()(a, b)``, runs ``forward`` and, when grad mode is on
 and some input requires grad, links the result into the graph:
@@ -44,6 +44,7 @@ from .. import backend
 from ..backend import ndarray
 from . import grad_mode, inplace
 
+Value = Any  # what a backward formula computes with: an array, or a Tensor under create_graph
 _scope_path = ""  # the path of the nn.Module being run, e.g. "layers.0.ffn" (see module_scope)
 Tensor: Any = None  # the Tensor class; tensor.py sets it (it imports this module first)
 
@@ -61,12 +62,15 @@ class Function:
     def forward(self, *arrays: Any) -> Any:
         raise NotImplementedError
 
-    def backward(self, grad: "Tensor") -> tuple["Tensor | None", ...]:
+    def backward(self, grad: Value) -> tuple[Value | None, ...]:
         raise NotImplementedError
 
     # -- running the op and recording the node ------------------------------
     def __call__(self, *inputs: "Tensor") -> "Tensor":
         if not isinstance(inputs[0], Tensor):  # arrays, in an ordinary backward: the forward alone
+            if not backend.is_array(inputs[0]):
+                raise TypeError(f"{self.name}: expected a Tensor, got {type(inputs[0]).__name__}; "
+                                f"make one with tinytensor.tensor(...)")
             return backend.ensure_array(self.forward(*inputs))
         arrays = [t.data for t in inputs]
         for array in arrays:
@@ -154,15 +158,19 @@ class InputInfo:
         self.shape, self.dtype, self.device = t.shape, t.dtype, t.device
 
 
+FEW_NUMBERS = 16  # an input this small is kept whole: it costs nothing, and the pictures print values
+
+
 def _described(t: "Tensor") -> "Tensor | InputInfo":
     """What a node keeps of an input its backward reads only the shape of.
 
     Keeping a result of the graph alive until backward costs its memory: in a Transformer
     step, every dropout's input and both operands of every residual add. So such an input
     is described. A constant (no gradient: the caller's data, drawn by the pictures as a
-    box of its own) and a few numbers (the pictures print those) are kept as they are.
+    box of its own) and a few numbers (the pictures print small tensors' values, the
+    neuron's for one) are kept as they are.
     """
-    return t if t.data.size <= 16 or not t.requires_grad else InputInfo(t)
+    return t if t.data.size <= FEW_NUMBERS or not t.requires_grad else InputInfo(t)
 
 
 def constant(array: Any, like: Any) -> Any:

@@ -49,7 +49,8 @@ def owner(array: Any) -> Any:
 
 def check(node: Any) -> None:
     """Raise if an array ``node``'s backward reads was written in place after it was recorded."""
-    arrays = [t.data for t in node.inputs] + [node.out_data]
+    arrays = [t.data for t in node.inputs] if node.keeps_inputs else []  # else no input is read
+    arrays.append(node.out_data)
     arrays += node.saved if isinstance(node.saved, tuple) else [node.saved]
     for array in arrays:
         if array is not None and hasattr(array, "shape") and written_since(array, node.recorded_at):

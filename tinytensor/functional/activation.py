@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, Value
 from ..ops import pointwise
 from ..ops.axes import dims, one_dim
 from ..ops.reduction import Reduction
@@ -32,6 +32,7 @@ from ..tensor import Tensor
 
 class Softmax(Function):
     needs_output = True
+    keeps_inputs = False  # backward reads the output alone
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -39,13 +40,14 @@ class Softmax(Function):
     def forward(self, a: Any) -> Any:
         return softmax_array(a, self.axis)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         y = self.output
         return (y * (grad - (grad * y).sum(self.axis, keepdims=True)),)
 
 
 class LogSoftmax(Function):
     needs_output = True
+    keeps_inputs = False  # backward reads the output alone
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -53,7 +55,7 @@ class LogSoftmax(Function):
     def forward(self, a: Any) -> Any:
         return log_softmax_array(a, self.axis)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad - pointwise.exp(self.output) * grad.sum(self.axis, keepdims=True),)
 
 
@@ -67,7 +69,7 @@ def softmax_array(a: Any, axis: int) -> Any:
 
 
 def log_softmax_array(a: Any, axis: int) -> Any:
-    """x - max - log(sum(exp(x - max))) on a raw array (cross_entropy's forward uses it too)."""
+    """x - max - log(sum(exp(x - max))) on a raw array (LogSoftmax's forward)."""
     xp = backend.xp_of(a)
     shifted = a - a.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
@@ -84,7 +86,7 @@ class LogSumExp(Reduction):
         out = top + xp.log(xp.exp(a - top).sum(axis=self.axes, keepdims=True))
         return out if self.keepdims else out.squeeze(self.axes)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         x = self.operands[0]
         return (self.spread(grad) * pointwise.exp(x - self.spread(self.output)),)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function, constant
+from ..autograd.function import Function, Value
 from ..tensor import Tensor
 
 
@@ -26,9 +26,13 @@ class KeepMask:
         with backend.on_device(device):
             self.keep = backend.uniform(shape, dtype, device) >= p  # booleans: one byte each
 
-    def apply(self, t: Any) -> Any:
+    def apply(self, t: Value) -> Value:
         """t * m / (1 - p), for an array or a Tensor (dropout and its backward are this product)."""
-        return t * constant(self.keep, t) * self.scale
+        if isinstance(t, Tensor):  # under create_graph: recorded, so it can be differentiated again
+            return t * Tensor._make(self.keep, None) * self.scale
+        out = backend.ensure_array(t * self.keep)
+        out *= self.scale  # in place: one array the size of t, not two
+        return out
 
 
 class Dropout(Function):
@@ -40,7 +44,7 @@ class Dropout(Function):
     def forward(self, a: Any) -> Any:
         return self.saved.apply(a)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (self.saved.apply(grad),)
 
 

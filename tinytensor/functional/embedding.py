@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function, mask_like
+from ..autograd.function import Function, Value, mask_like
 from ..ops.indexing import IndexAdd, check_range, integer_ids
 from ..tensor import Tensor
 
@@ -25,7 +25,7 @@ class Embedding(Function):
     def forward(self, weight: Any) -> Any:
         return weight[self.ids]
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         if self.padding_idx is not None:
             grad = grad * mask_like((self.ids != self.padding_idx)[..., None], grad)
         return (IndexAdd(self.inputs[0].shape, self.ids)(grad),)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autograd.function import Function
+from ..autograd.function import Function, Value
 from ..ops.promotion import promote
 from ..tensor import Tensor
 
@@ -24,17 +24,13 @@ from ..tensor import Tensor
 class Linear(Function):
     """x W^T (+ b) over the last dimension of x."""
 
-    @property
-    def name(self) -> str:
-        return "linear"
-
     def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
         out = x.reshape(-1, x.shape[-1]) @ weight.T  # (rows, out): one product for every position
         if bias is not None:
             out += bias  # out is a new array: adding in place saves one
         return out.reshape(*x.shape[:-1], weight.shape[0])
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         x, weight = self.operands[:2]
         rows = grad.reshape(-1, weight.shape[0])                     # (rows, out)
         grad_x = (rows @ weight).reshape(x.shape) if self.needs_grad(0) else None

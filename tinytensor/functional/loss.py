@@ -2,55 +2,62 @@
 
 cross_entropy(logits, target) = -log softmax(logits)[target], averaged over the
 positions that are not ``ignore_index`` (padding does not count, not even in the
-denominator). With label smoothing eps (the paper uses 0.1) the target is
-(1 - eps) on the true class plus eps spread evenly over all C classes:
+denominator). With label smoothing eps (the paper uses 0.1) the target is a
+distribution q: (1 - eps) on the true class plus eps spread evenly over all C classes:
 
-    loss_i = -(1 - eps) log p_i[t_i] - (eps / C) sum_c log p_i[c]
+    loss_i = -sum_c q_i[c] log p_i[c] * w_i     w_i = 1/(counted positions) for the mean, 0 if ignored
 
-The fused backward is the classic  dL/dlogits = (softmax(logits) - target) * w_i,
-where w_i is 1/(number of counted positions) for the mean, and 0 for ignored ones.
+It is two nodes, as in PyTorch (log_softmax, then the negative log-likelihood):
+
+    log_softmax   dL/dlogits = g - softmax(logits) * sum(g)     (it keeps log p, nothing else)
+    nll_loss      dL/dlog p  = -q * w                            (it keeps w; q is made again)
+
+Together they give the classic dL/dlogits = (softmax(logits) - q) * w, and the graph
+keeps one array of N x C numbers, log p, where a fused node would keep the logits too.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function, constant
+from ..autograd.function import Function, Value, constant
 from ..ops.indexing import check_range, integer_ids
 from ..tensor import Tensor
-from .activation import log_softmax_array, softmax
+from .activation import log_softmax
 
 
-class CrossEntropy(Function):
-    """Cross-entropy over (N, C) logits and N integer targets."""
+class NLLLoss(Function):
+    """-sum_c q[c] log p[c] per row, weighted, from log p (N, C) and N integer targets."""
+
+    name = "nll_loss"
+    keeps_inputs = False  # backward needs q and the weights: constants
 
     def __init__(self, target: Any, ignore_index: int, label_smoothing: float, reduction: str) -> None:
         self.target, self.ignore_index = target, ignore_index
         self.smoothing, self.reduction = label_smoothing, reduction
 
-    def forward(self, logits: Any) -> Any:
-        log_p = log_softmax_array(logits, axis=1)
-        weight = (self.target != self.ignore_index).astype(logits.dtype)  # 0 for an ignored row
+    def forward(self, log_p: Any) -> Any:
+        weight = (self.target != self.ignore_index).astype(log_p.dtype)  # 0 for an ignored row
         if self.reduction == "mean":
             weight /= weight.sum()
-        losses = -(self.wanted(log_p) * log_p).sum(axis=1) * weight
-        self.saved = (backend.xp_of(log_p).exp(log_p), weight)  # the softmax: backward's p
+        self.saved = weight
+        losses = -(self.wanted(log_p.shape, log_p.dtype) * log_p).sum(axis=1) * weight
         return losses if self.reduction == "none" else losses.sum()
 
-    def wanted(self, like: Any) -> Any:
-        """The target distribution q, one row per target: 1 - smoothing on the class, plus
-        smoothing / C everywhere (made again in backward rather than kept: it is N x C)."""
-        xp = backend.xp_of(like)
-        n, classes = like.shape
-        q = xp.full_like(like, self.smoothing / classes)
+    def backward(self, grad: Value) -> tuple[Value, ...]:
+        log_p = self.inputs[0]
+        wanted = constant(self.wanted(log_p.shape, log_p.dtype), grad)
+        weight = constant(self.saved, grad)
+        scale = weight[:, None] * (grad[:, None] if self.reduction == "none" else grad)  # (N, 1)
+        return (-(wanted * scale),)
+
+    def wanted(self, shape: tuple[int, int], dtype: Any) -> Any:
+        """q, one row per target: 1 - smoothing on the class, plus smoothing / C everywhere."""
+        xp = backend.xp_of(self.target)
+        n, classes = shape
+        q = xp.full(shape, self.smoothing / classes, dtype=dtype)
         q[xp.arange(n), xp.where(self.target != self.ignore_index, self.target, 0)] += 1.0 - self.smoothing
         return q
-
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
-        p = self.saved_or_recomputed(self.saved[0], lambda: softmax(self.inputs[0], axis=1))
-        wanted, weight = constant(self.wanted(self.saved[0]), grad), constant(self.saved[1], grad)
-        scale = weight[:, None] * (grad[:, None] if self.reduction == "none" else grad)  # (N, 1)
-        return ((p - wanted) * scale,)
 
 
 def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
@@ -71,7 +78,7 @@ def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
                 ignore=ignore_index)
     if logits.ndim > 2:  # move classes last, then treat every position as one row
         logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
-    loss = CrossEntropy(ids.reshape(-1), ignore_index, label_smoothing, reduction)(logits)
+    loss = NLLLoss(ids.reshape(-1), ignore_index, label_smoothing, reduction)(log_softmax(logits, 1))
     return loss.reshape(expected) if reduction == "none" else loss
 
 

@@ -23,10 +23,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import backend
-from ..autograd import grad_mode
-from ..autograd.function import Function
+from ..autograd.function import Function, Value
 from ..ops.broadcast import sum_to
-from ..ops.promotion import promote
+from ..ops.promotion import result_dtype
 from ..tensor import Tensor
 
 
@@ -36,10 +35,6 @@ class LayerNorm(Function):
     def __init__(self, axes: tuple[int, ...], eps: float, has_weight: bool, has_bias: bool) -> None:
         self.axes, self.eps = axes, eps
         self.has_weight, self.has_bias = has_weight, has_bias
-
-    @property
-    def name(self) -> str:
-        return "layer_norm"
 
     def forward(self, a: Any, *affine: Any) -> Any:
         mean = a.mean(axis=self.axes, keepdims=True)
@@ -54,7 +49,7 @@ class LayerNorm(Function):
             out += bias
         return out
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         x_hat, std = self.normalized()
         weight, bias = self.weight_and_bias(self.operands[1:])
         g = grad if weight is None else grad * weight
@@ -77,13 +72,14 @@ class LayerNorm(Function):
     def normalized(self) -> tuple[Any, Any]:
         """(x_hat, sigma) for backward: from the kept mean and sigma, or under ``create_graph``
         recomputed from x with Tensor ops, so second derivatives see how both depend on x."""
-        if grad_mode.is_grad_enabled():
-            x = self.inputs[0]
-            centered = x - x.mean(self.axes, keepdims=True)
-            std = ((centered * centered).mean(self.axes, keepdims=True) + self.eps) ** 0.5
-            return centered / std, std
         mean, std = self.saved
-        return (self.inputs[0].data - mean) / std, std
+        return self.saved_or_recomputed(((self.inputs[0].data - mean) / std, std), self.recompute)
+
+    def recompute(self) -> tuple[Tensor, Tensor]:
+        x = self.inputs[0]
+        centered = x - x.mean(self.axes, keepdims=True)
+        std = ((centered * centered).mean(self.axes, keepdims=True) + self.eps) ** 0.5
+        return centered / std, std
 
 
 def layer_norm(x: Tensor, normalized_shape: "int | Sequence[int]", weight: Tensor | None = None,
@@ -93,10 +89,11 @@ def layer_norm(x: Tensor, normalized_shape: "int | Sequence[int]", weight: Tenso
         raise ValueError(f"layer_norm: normalized_shape {shape} does not match the last "
                          f"dimensions of the input, shape {x.shape}")
     affine = [p for p in (weight, bias) if p is not None]
+    dtype = x.dtype
     for p in affine:
         if p.shape != shape:
             raise ValueError(f"layer_norm: weight and bias must have shape {shape}, got {p.shape}")
-        x, _ = promote(x, p)  # one dtype for all three (the widest float), as y * weight would
-    affine = [p if p.dtype == x.dtype else p.to(x.dtype) for p in affine]
+        dtype = result_dtype(dtype, p.dtype) or dtype  # one dtype for all three (the widest float)
+    inputs = [t if t.dtype == dtype else t.to(dtype) for t in (x, *affine)]  # each gradient in its own
     node = LayerNorm(tuple(range(x.ndim - len(shape), x.ndim)), eps, weight is not None, bias is not None)
-    return node(x, *affine)
+    return node(*inputs)

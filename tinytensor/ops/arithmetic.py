@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autograd.function import Function
+from ..autograd.function import Function, Value
 from ..tensor import Tensor
 from .broadcast import sum_to
 from .promotion import Binary
@@ -30,7 +30,7 @@ class Add(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a + b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.inputs  # only their shapes
         return (sum_to(grad, a.shape) if self.needs_grad(0) else None,
                 sum_to(grad, b.shape) if self.needs_grad(1) else None)
@@ -50,7 +50,7 @@ class Sub(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a - b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.inputs  # only their shapes
         return (sum_to(grad, a.shape) if self.needs_grad(0) else None,
                 sum_to(-grad, b.shape) if self.needs_grad(1) else None)
@@ -60,7 +60,7 @@ class Mul(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a * b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.operands
         return (sum_to(grad * b, a.shape) if self.needs_grad(0) else None,
                 sum_to(grad * a, b.shape) if self.needs_grad(1) else None)
@@ -72,7 +72,7 @@ class Div(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a / b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.operands
         grad_a = grad / b
         return (sum_to(grad_a, a.shape) if self.needs_grad(0) else None,
@@ -85,7 +85,7 @@ class Pow(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a ** b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         # As PyTorch: where b = 0, dz/da is 0 even at a = 0 (not 0 * 0^-1 = nan), and
         # where a = 0 and b >= 0, dz/db is 0 (not 0 * log 0 = nan). Adding a comparison
         # (True is 1) moves the exponent to 0 and the logarithm's argument to 1 at those
@@ -107,7 +107,7 @@ class Neg(Function):
     def forward(self, a: Any) -> Any:
         return -a
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (-grad,)
 
 

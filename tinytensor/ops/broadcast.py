@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, Value
 from ..tensor import Tensor
 
 
@@ -28,7 +28,7 @@ class BroadcastTo(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).broadcast_to(a, self.target)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (sum_to(grad, self.inputs[0].shape),)
 
 
@@ -45,7 +45,7 @@ class SumTo(Function):
         out = a.sum(axis=axes, keepdims=True) if axes else a
         return out.reshape(self.target) if lead else out
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (broadcast_to(grad, self.inputs[0].shape),)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, Value
 from ..backend import Device
 from ..tensor import Tensor
 
@@ -24,7 +24,7 @@ class Cast(Function):
     def forward(self, a: Any) -> Any:
         return a.astype(self.target)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (Cast(self.inputs[0].dtype)(grad),)
 
 
@@ -41,7 +41,7 @@ class ToDevice(Function):
     def forward(self, a: Any) -> Any:
         return backend.to_device(a, self.target)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (ToDevice(self.inputs[0].device)(grad),)
 
 
@@ -51,7 +51,7 @@ class Clone(Function):
     def forward(self, a: Any) -> Any:
         return a.copy()
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad,)
 
 

@@ -26,7 +26,7 @@ from collections import namedtuple
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, Value
 from ..tensor import Tensor
 from .axes import normalize_axes
 
@@ -136,7 +136,7 @@ class GetItem(Function):
     def forward(self, a: Any) -> Any:
         return a[self.index]
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (IndexAdd(self.inputs[0].shape, self.index)(grad),)
 
 
@@ -156,7 +156,7 @@ class IndexAdd(Function):
             out[self.index] = values
         return out
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (GetItem(self.index)(grad),)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..autograd.function import Value
 from ..tensor import Tensor
 from .broadcast import sum_to
 from .promotion import Binary
@@ -30,7 +31,7 @@ class MatMul(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return a @ b
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.operands
         return (sum_to(grad @ b.swapaxes(-1, -2), a.shape) if self.needs_grad(0) else None,
                 sum_to(a.swapaxes(-1, -2) @ grad, b.shape) if self.needs_grad(1) else None)

@@ -23,7 +23,7 @@ import math
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function, mask_like
+from ..autograd.function import Function, Value, mask_like
 from ..tensor import Tensor
 
 
@@ -33,7 +33,7 @@ class Exp(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).exp(a)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad * self.output,)
 
 
@@ -41,7 +41,7 @@ class Log(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).log(a)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad / self.operands[0],)
 
 
@@ -51,7 +51,7 @@ class Sqrt(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).sqrt(a)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad / (self.output * 2),)
 
 
@@ -59,7 +59,7 @@ class Sin(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).sin(a)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad * cos(self.operands[0]),)
 
 
@@ -67,7 +67,7 @@ class Cos(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).cos(a)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad * -sin(self.operands[0]),)
 
 
@@ -77,7 +77,7 @@ class Tanh(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).tanh(a)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         y = self.output
         return (grad * (1 - y * y),)
 
@@ -89,7 +89,7 @@ class Sigmoid(Function):
         # 1 / (1 + e^-x) overflows e^-x for very negative x; this form never does
         return 0.5 * (backend.xp_of(a).tanh(0.5 * a) + 1)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         y = self.output
         return (grad * y * (1 - y),)
 
@@ -98,7 +98,7 @@ class Relu(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).maximum(a, 0)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad * mask_like(self.operands[0] > 0, grad),)
 
 
@@ -106,7 +106,7 @@ class Abs(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).abs(a)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         x = self.operands[0]
         return (grad * (mask_like(x > 0, grad) - mask_like(x < 0, grad)),)  # sign(x), 0 at 0
 
@@ -164,7 +164,7 @@ class Erf(Function):
     def forward(self, a: Any) -> Any:
         return erf_array(a)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         x = self.operands[0]
         return (grad * exp(-(x * x)) * _TWO_OVER_SQRT_PI,)
 
@@ -218,7 +218,7 @@ class Gelu(Function):
         out *= a
         return out
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad * GeluDerivative(self.approximate, self.saved)(self.operands[0]),)
 
 
@@ -257,7 +257,7 @@ class GeluDerivative(Function):
         t += slope
         return t
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         x = self.operands[0]
         if self.approximate == "none":
             return (grad * exp(x * x * -0.5) * _INV_SQRT_2PI * (2 - x * x),)

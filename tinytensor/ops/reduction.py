@@ -23,7 +23,7 @@ from collections import namedtuple
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function, mask_like
+from ..autograd.function import Function, Value, mask_like
 from ..tensor import Tensor
 from . import comparison
 from .axes import dims, normalize_axes
@@ -49,7 +49,7 @@ class Reduction(Function):
         shape = self.inputs[0].shape
         return math.prod(shape[a] for a in self.axes)
 
-    def spread(self, grad: Tensor) -> Tensor:
+    def spread(self, grad: Value) -> Value:
         """The output's gradient, copied back to every input position."""
         shape = self.inputs[0].shape
         if not self.keepdims:
@@ -63,7 +63,7 @@ class Sum(Reduction):
     def forward(self, a: Any) -> Any:
         return a.sum(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (self.spread(grad),)
 
 
@@ -74,7 +74,7 @@ class Mean(Reduction):
     def forward(self, a: Any) -> Any:
         return a.mean(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (self.spread(grad) * (1.0 / self.count()),)
 
 
@@ -84,7 +84,7 @@ class Max(Reduction):
     def forward(self, a: Any) -> Any:
         return a.max(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         winners = mask_like(self.inputs[0].data == self.spread(self.out_data), grad)
         share = winners / self.spread(winners.sum(self.axes, keepdims=self.keepdims))
         return (self.spread(grad) * share,)
@@ -105,7 +105,7 @@ class Var(Reduction):
     def forward(self, a: Any) -> Any:
         return a.var(axis=self.axes, ddof=self.correction, keepdims=self.keepdims)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         x = self.operands[0]
         centered = x - x.mean(self.axes, keepdims=True)
         return (self.spread(grad) * centered * (2.0 / (self.count() - self.correction)),)
@@ -120,7 +120,7 @@ class Norm(Reduction):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).sqrt((a * a).sum(axis=self.axes, keepdims=self.keepdims))
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         x, norm = self.operands[0], self.spread(self.output)
         safe = norm + (norm == 0)  # 1 where the norm is 0 (so is x there): 0 / 1, not 0 / 0
         return (self.spread(grad) * x / safe,)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd.function import Function, mask_like
+from ..autograd.function import Function, Value, mask_like
 from ..tensor import Tensor, as_operand
 from .broadcast import sum_to
 from .promotion import Binary
@@ -31,7 +31,7 @@ class Clip(Function):
     def forward(self, a: Any) -> Any:
         return backend.xp_of(a).clip(a, self.low, self.high).astype(a.dtype, copy=False)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         x = self.inputs[0].data
         inside = backend.xp_of(x).ones_like(x, dtype=bool)
         if self.low is not None:
@@ -45,7 +45,7 @@ class Maximum(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return backend.xp_of(a).maximum(a, b)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.inputs
         return _route(self, grad, a_picked=a.data > b.data)
 
@@ -54,12 +54,12 @@ class Minimum(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return backend.xp_of(a).minimum(a, b)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.inputs
         return _route(self, grad, a_picked=a.data < b.data)
 
 
-def _route(node: Function, grad: Tensor, a_picked: Any) -> tuple[Tensor | None, Tensor | None]:
+def _route(node: Function, grad: Value, a_picked: Any) -> tuple[Value, Value]:
     """Send grad to the input that was picked; on a tie, half to each."""
     a, b = node.inputs
     share_a = mask_like(a_picked, grad) + mask_like(a.data == b.data, grad) * 0.5
@@ -76,7 +76,7 @@ class Where(Binary):
     def forward(self, a: Any, b: Any) -> Any:
         return backend.xp_of(a).where(self.saved, a, b)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.inputs
         picked_a = mask_like(self.saved, grad)
         return (sum_to(grad * picked_a, a.shape) if self.needs_grad(0) else None,

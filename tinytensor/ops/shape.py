@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import backend
-from ..autograd.function import Function
+from ..autograd.function import Function, Value
 from ..tensor import Tensor
 from .conversion import Cast
 from .broadcast import broadcast_to
@@ -31,7 +31,7 @@ class Reshape(Function):
     def forward(self, a: Any) -> Any:
         return a.reshape(self.target)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         return (grad.reshape(self.inputs[0].shape),)
 
 
@@ -44,7 +44,7 @@ class Permute(Function):
     def forward(self, a: Any) -> Any:
         return a.transpose(self.axes)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         inverse = [0] * len(self.axes)
         for position, axis in enumerate(self.axes):
             inverse[axis] = position
@@ -60,7 +60,7 @@ class Concat(Function):
     def forward(self, *arrays: Any) -> Any:
         return backend.xp_of(arrays[0]).concatenate(arrays, axis=self.axis)
 
-    def backward(self, grad: Tensor) -> tuple[Tensor, ...]:
+    def backward(self, grad: Value) -> tuple[Value, ...]:
         sizes = [t.shape[self.axis] for t in self.inputs]
         return tuple(split(grad, sizes, self.axis))
 
