@@ -22,6 +22,8 @@
 
 # %%
 import math
+import tempfile
+from pathlib import Path
 
 import tinytensor as tt
 import visualize
@@ -181,7 +183,8 @@ show(visualize.draw_graph(o, params=params, names=names, grads=trace), "01_neuro
 
 # %%
 leaves2, results2 = neuron()
-page = visualize.render_backprop(results2["o"], "01_neuron_backprop.html",
+scratch = Path(tempfile.mkdtemp())  # the page is written here; show() displays it or copies it
+page = visualize.render_backprop(results2["o"], scratch / "01_neuron_backprop.html",
                                  params={name: leaves2[name] for name in ("w1", "w2", "b")},
                                  names={"x1": leaves2["x1"], "x2": leaves2["x2"], **results2},
                                  title="Lesson 1: the neuron, backward step by step")

@@ -11,7 +11,7 @@
 # the previously generated symbols as additional input when generating the next."
 #
 # We take the project's toy translator ([`transformer/translate/`](../transformer/translate/),
-# its grammar in `shared/toy-translation.md`), and watch it:
+# its grammar in `docs/toy-translation.md`), and watch it:
 #
 # 1. write "I have a cat." one token at a time, with the probabilities it gives each
 #    candidate (greedy decoding, 贪心解码);
@@ -76,7 +76,7 @@ print(f"config {config.name}: d_model {config.d_model}, {config.nhead} heads, "
 
 # %% [markdown]
 # Before looking inside, is it any good? The example sentences of the grammar's own tables
-# (`shared/toy-translation.md`), each with the one translation the grammar allows. Some were
+# (`docs/toy-translation.md`), each with the one translation the grammar allows. Some were
 # drawn into the training data, some never were: a model that gets those right has learnt
 # the rules, not the pairs.
 
@@ -229,7 +229,7 @@ for row, score in zip(hypotheses[0].tolist(), scores[0].tolist()):
 assert hypotheses[0, 0].tolist()[:len(written)] == written  # the beam's best is greedy's sentence here
 
 # %% [markdown]
-# The runners-up make the mistakes the grammar was built to tempt (`shared/toy-translation.md`):
+# The runners-up make the mistakes the grammar was built to tempt (`docs/toy-translation.md`):
 # a plural for one cat, "an" before a consonant. Here the greedy sentence is also the beam's
 # best: on this easy sentence the model is sure at every step, and beam search pays off only
 # where an early word that looked best leads to a worse sentence.

@@ -7,6 +7,8 @@ written to ``lesson-pictures/`` in the current folder and the path is printed.
 """
 from __future__ import annotations
 
+import html
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -38,22 +40,28 @@ def show(picture: Any, name: str) -> Path | None:
     """
     if in_notebook():
         from IPython.display import HTML, SVG, Image, display
-        if hasattr(picture, "savefig"):
-            display(picture)
+        if hasattr(picture, "savefig"):  # as PNG bytes: a bare Figure displays as text, and
+            buffer = io.BytesIO()        # a pyplot one would be drawn again at the cell's end
+            picture.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+            _close(picture)
+            display(Image(buffer.getvalue()))
         elif hasattr(picture, "source"):  # DOT: render to SVG text
             import visualize
             display(SVG(visualize.to_svg(picture)))
         else:
             path = Path(picture)
             viewer = {".svg": SVG, ".png": Image}.get(path.suffix)
-            display(viewer(filename=str(path)) if viewer else HTML(path.read_text()))
+            if viewer:
+                display(viewer(filename=str(path)))
+            else:  # a page in a frame of its own: its keys and styles stay out of Jupyter's
+                page = html.escape(path.read_text(encoding="utf-8"))
+                display(HTML(f'<iframe srcdoc="{page}" style="width:100%;height:700px;border:0"></iframe>'))
         return None
     OUT.mkdir(parents=True, exist_ok=True)
     target = OUT / name
     if hasattr(picture, "savefig"):
         picture.savefig(target, dpi=110, bbox_inches="tight")
-        import matplotlib.pyplot as plt
-        plt.close(picture)
+        _close(picture)
     elif hasattr(picture, "source"):
         import visualize
         visualize.render(picture, str(target))
@@ -61,3 +69,9 @@ def show(picture: Any, name: str) -> Path | None:
         target.write_bytes(Path(picture).read_bytes())
     print(f"picture: {target}")
     return target
+
+
+def _close(figure: Any) -> None:
+    """Forget a pyplot figure (a no-op for one made without pyplot), so it is not drawn twice."""
+    import matplotlib.pyplot as plt
+    plt.close(figure)

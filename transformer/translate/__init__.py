@@ -5,7 +5,7 @@
     python -m transformer.translate translate 我有一只猫。  translate, step by step with --steps
     python -m transformer.translate evaluate             BLEU and exact match on a split
 
-grammar.py   the toy language of shared/toy-translation.md, as a seeded generator
+grammar.py   the toy language of docs/toy-translation.md, as a seeded generator
 corpus.py    the train / valid / test / long splits
 tokens.py    tokenizers and vocabularies
 """

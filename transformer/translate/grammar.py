@@ -1,7 +1,7 @@
 """The toy language: Chinese -> English as a grammar you can read, enumerate, count and sample.
 
 A translation task is only measurable when every source sentence has exactly one correct
-translation. This grammar (shared/toy-translation.md, table for table) guarantees it: a sentence
+translation. This grammar (docs/toy-translation.md, table for table) guarantees it: a sentence
 is a *structure* first (who, which verb, which noun phrases), and both sides are realized from
 that structure by rules. The English rules are the ones Chinese does not mark, which is what the
 model has to learn: a / an by the sound of the next word, plurals, do / does, is / are, the past
