@@ -488,16 +488,13 @@ def print_table(results: list[dict], have_torch: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = harness.make_parser(__doc__)
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
-                        metavar="CASE", help=f"which cases to run (default: all): {', '.join(CASES)}")
+    harness.add_case_arguments(parser, CASES)
     harness.add_timing_arguments(
         parser, threads=dict(type=int, default=None,
                              help="threads for NumPy's BLAS and for torch (default: NumPy's BLAS "
                                   "default, and torch gets the same)"),
         profile_help="also cProfile tinytensor on each case and print the top N functions "
                      "(default N: 25)")
-    parser.add_argument("--list", action="store_true", help="list the cases and exit")
-    parser.add_argument("--case", choices=list(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)

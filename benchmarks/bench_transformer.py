@@ -565,8 +565,7 @@ def print_tables(results: list[dict], have_torch: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = harness.make_parser(__doc__)
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
-                        metavar="CASE", help=f"which cases to run (default: all): {', '.join(CASES)}")
+    harness.add_case_arguments(parser, CASES)
     parser.add_argument("--sizes", nargs="+", type=int, choices=list(LAYERS), default=list(LAYERS),
                         metavar="D_MODEL", help="model sizes, by d_model (default: 64 128 256)")
     harness.add_timing_arguments(
@@ -575,8 +574,6 @@ def main(argv: list[str] | None = None) -> int:
                                   "torch (default: 1 2)"),
         profile_help="also cProfile tinytensor's training step (decode: with the cache) and "
                      "print the top N functions (default N: 25)")
-    parser.add_argument("--list", action="store_true", help="list the cases and exit")
-    parser.add_argument("--case", choices=list(CASES), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--live", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

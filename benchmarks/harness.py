@@ -159,6 +159,14 @@ def make_parser(doc: str) -> argparse.ArgumentParser:
                                    epilog=doc.split("\n\n", 1)[1])
 
 
+def add_case_arguments(parser: argparse.ArgumentParser, cases: Any) -> None:
+    """--cases (which to run, default all), --list, and the hidden --case of a worker."""
+    parser.add_argument("--cases", nargs="+", choices=list(cases), default=list(cases),
+                        metavar="CASE", help=f"which cases to run (default: all): {', '.join(cases)}")
+    parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--case", choices=list(cases), help=argparse.SUPPRESS)
+
+
 def add_timing_arguments(parser: argparse.ArgumentParser, *, threads: dict, profile_help: str) -> None:
     """--quick, --repeat, --rounds, --warmup, --min-time, --threads (``threads``: its
     add_argument keywords), --no-torch, --engine, --profile, --profile-sort, --json;

@@ -27,12 +27,9 @@ from pathlib import Path
 
 import tinytensor as tt
 import visualize
-from lesson_tools import device, show
+from lesson_tools import device, optional_torch, show
 
-try:
-    import torch
-except ImportError:  # torch is optional: the hand formulas below are the checks that always run
-    torch = None
+torch = optional_torch()  # torch is optional: the hand formulas below are the checks that always run
 
 dev = device()
 print("device:", dev)

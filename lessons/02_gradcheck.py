@@ -22,12 +22,9 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 import tinytensor as tt
-from lesson_tools import device, show
+from lesson_tools import device, optional_torch, show
 
-try:
-    import torch
-except ImportError:  # torch is optional: the hand formulas below are the checks that always run
-    torch = None
+torch = optional_torch()  # torch is optional: the hand formulas below are the checks that always run
 
 dev = device()
 print("device:", dev)

@@ -20,12 +20,9 @@ import numpy as np
 
 import tinytensor as tt
 import visualize
-from lesson_tools import device, show
+from lesson_tools import device, optional_torch, show
 
-try:
-    import torch
-except ImportError:  # torch is optional: NumPy and central differences are the checks that always run
-    torch = None
+torch = optional_torch()  # torch is optional: NumPy and central differences are the checks that always run
 
 dev = device()
 print("device:", dev)

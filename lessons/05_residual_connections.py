@@ -24,12 +24,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import tinytensor as tt
-from lesson_tools import device, show
+from lesson_tools import device, optional_torch, show
 
-try:
-    import torch
-except ImportError:
-    torch = None
+torch = optional_torch()
 
 dev = device()
 print("device:", dev, "| torch:", torch.__version__ if torch else "not installed")

@@ -27,13 +27,10 @@ import numpy as np
 
 import tinytensor as tt
 import visualize
-from lesson_tools import device, show
+from lesson_tools import device, optional_torch, show
 from transformer import MultiheadAttention
 
-try:
-    import torch
-except ImportError:
-    torch = None
+torch = optional_torch()
 
 dev = device()
 print("device:", dev, "| torch:", torch.__version__ if torch else "not installed")

@@ -23,6 +23,16 @@ def device() -> str:
     return "cuda" if tt.cuda.is_available() else "cpu"
 
 
+def optional_torch() -> Any:
+    """PyTorch when it is installed, else None: a second reference some checks compare against,
+    never the only one, so every lesson runs without it."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
 def in_notebook() -> bool:
     try:
         from IPython import get_ipython

@@ -87,7 +87,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
             if node.recorded_at != inplace.writes:  # something was written in place since the forward
                 inplace.check(node)
             try:  # the chain rule, one node: each input's share (on grad's GPU, if it is on one)
-                sent = node.backward(grad) if type(grad) is ndarray else _on_its_device(node.backward, grad)
+                sent = _on_its_device(node.backward, grad)
             except AttributeError as error:
                 raise _not_an_array_method(node, error, create_graph) from error
             for observer in _observers:
