@@ -327,3 +327,8 @@ def test_dropout_of_integers_is_refused(device):
 
 def test_clip_of_integers_by_a_float_gives_floats(device):
     assert tt.tensor([0, 1, 2], device=device).clip(0.5).tolist() == [0.5, 1.0, 2.0]
+
+
+def test_an_op_given_neither_a_tensor_nor_an_array_says_so():
+    with pytest.raises(TypeError, match=r"exp: expected a Tensor, got list; make one with tinytensor.tensor"):
+        tt.exp([1.0, 2.0])
