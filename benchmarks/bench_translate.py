@@ -7,14 +7,14 @@
     python benchmarks/bench_translate.py --config tiny --max-steps 400 --json out.json
 
 What is measured: the wall time of the training steps it takes the toy Chinese -> English
-translator (transformer/translate/) to reach a validation BLEU of 95 and of 99, from the same
+translator (translator/) to reach a validation BLEU of 95 and of 99, from the same
 start, in tinytensor and in PyTorch. Only training counts: the evaluations are excluded on
 both sides (tinytensor's trainer keeps that clock itself, ``record["train_seconds"]``).
 
 The two runs are the same run:
 
-* tinytensor: ``transformer.translate.train.Trainer`` itself, as ``python -m
-  transformer.translate train --config NAME`` runs it (seed 0), plus an evaluation every
+* tinytensor: ``translator.train.Trainer`` itself, as ``python -m translator
+  train --config NAME`` runs it (seed 0), plus an evaluation every
   ``--eval-every`` steps; its on_evaluation callback records (training seconds, step, BLEU)
   and stops the run at the target BLEU;
 * PyTorch: the same model from torch.nn parts (bench_transformer.py's ``Torch.seq2seq``:
@@ -28,8 +28,8 @@ The two runs are the same run:
   config's warmup and factor; dropout as in the config (0.1 for small);
 * both evaluate at the same steps (every ``--eval-every``, at each epoch's end, at the
   last step): the valid split (1,000 sentences) translated greedily, scored with
-  ``transformer.translate.evaluate.score`` (sacrebleu's corpus BLEU) on the detokenized
-  sentences. torch's translations go through translator.py's ``Translator.translate``
+  ``translator.evaluate.score`` (sacrebleu's corpus BLEU) on the detokenized
+  sentences. torch's translations go through translator/translate.py's ``Translator.translate``
   too (the same batching by length, max_len, detokenize_en), with its ``_decode``
   replaced by a plain greedy loop: encode once, then run the decoder over the whole
   prefix at each step, until every sentence has written <eos>.
@@ -77,13 +77,13 @@ import harness
 import bench_transformer
 import numpy as np
 
-from transformer.translate.configs import PRESETS, Config
-from transformer.translate.corpus import build_corpus
-from transformer.translate.data import Encoded, build_vocabularies
-from transformer.translate.evaluate import score
-from transformer.translate.tokens import Vocab
-from transformer.translate.train import Trainer
-from transformer.translate.translator import Translator
+from translator.configs import PRESETS, Config
+from translator.corpus import build_corpus
+from translator.data import Encoded, build_vocabularies
+from translator.evaluate import score
+from translator.tokens import Vocab
+from translator.train import Trainer
+from translator.translate import Translator
 
 TARGETS = (95.0, 99.0)       # the validation BLEUs whose times are reported
 GOAL = 1.0                   # tinytensor / torch time to each target, at most
@@ -151,7 +151,7 @@ def tiny_worker(args: argparse.Namespace, work: Path, config: Config) -> dict:
 # torch's worker: the same run, written as a plain PyTorch loop
 # ----------------------------------------------------------------------------
 class TorchTranslator(Translator):
-    """translator.py's Translator (batching by length, max_len, detokenizing) over torch's model:
+    """translator/translate.py's Translator (batching by length, max_len, detokenizing) over torch's model:
     only ``_decode`` differs, a plain greedy loop without a key-value cache."""
 
     def __init__(self, torch: Any, model: Any, src_vocab: Vocab, tgt_vocab: Vocab, config: Config) -> None:

@@ -19,7 +19,7 @@ tests      ``python -m pytest -m gpu``: every device test, its "cuda" run on the
            (tests/conftest.py), with pytest-xdist (``-n 8``) when it is installed. The counts and
            the failures go into the table, pytest's whole output into pytest.txt.
 translate  the toy translator (``--config``, default small) trained on the GPU by its own Trainer
-           (transformer/translate/train.py), evaluated every ``--eval-every`` steps, until the
+           (translator/train.py), evaluated every ``--eval-every`` steps, until the
            validation BLEU reaches ``--target-bleu`` (99) or its time is up: the seconds of
            training and the steps to BLEU 95 and to the target, and tokens per second. Without
            sacrebleu the BLEU cannot be computed; exact match (``--target-exact``, 0.97) stands in.
@@ -134,8 +134,8 @@ def _text(output: "str | bytes | None") -> str:
 # Phase 2: the translator, to its target BLEU
 # ----------------------------------------------------------------------------
 def train_translator(seconds: float, out: Path, args: argparse.Namespace) -> dict:
-    from transformer.translate import train as training  # noqa: PLC0415 - builds the corpus
-    from transformer.translate.configs import PRESETS  # noqa: PLC0415
+    from translator import train as training  # noqa: PLC0415 - builds the corpus
+    from translator.configs import PRESETS  # noqa: PLC0415
 
     have_bleu = importlib.util.find_spec("sacrebleu") is not None
     if not have_bleu:  # the trainer scores with sacrebleu; without it, exact match alone
@@ -171,7 +171,7 @@ def _at_target(record: dict, args: argparse.Namespace) -> bool:
 
 
 def _exact_match_only(hypotheses: list[str], references: list[str]) -> Any:
-    from transformer.translate.evaluate import Score  # noqa: PLC0415
+    from translator.evaluate import Score  # noqa: PLC0415
 
     exact = sum(h == r for h, r in zip(hypotheses, references)) / max(len(references), 1)
     return Score(float("nan"), "BLEU not computed: sacrebleu is not installed", exact, "none")

@@ -12,7 +12,7 @@ The seeds contrast three ways of stacking the same Transformer layers:
                       predicting the next word, and so can write
 
 Both models here are two TransformerEncoderLayers wide 64: GPT's with a causal mask, BERT's
-without. The sentences are the English side of the toy corpus (transformer/translate), which
+without. The sentences are the English side of the toy corpus (translator/), which
 ships with the project, so nothing is downloaded. ``--device cuda`` runs on the GPU.
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 import tinytensor as tt
 import tinytensor.functional as F
 import transformer
-from transformer.translate.corpus import build_corpus
-from transformer.translate.tokens import Vocab, detokenize_en, tokenize_en
+from translator.corpus import build_corpus
+from translator.tokens import Vocab, detokenize_en, tokenize_en
 
 MASK = "<mask>"
 GPT_PROMPTS = ["Tomorrow he will drink a cup", "Yesterday Xiaoming", "Do you", "The teacher does not"]

@@ -10,7 +10,7 @@
 # "Attention Is All You Need" says the same in §3: "the model is auto-regressive, consuming
 # the previously generated symbols as additional input when generating the next."
 #
-# We take the project's toy translator ([`transformer/translate/`](../transformer/translate/),
+# We take the project's toy translator ([`translator/`](../translator/),
 # its grammar in `docs/toy-translation.md`), and watch it:
 #
 # 1. write "I have a cat." one token at a time, with the probabilities it gives each
@@ -34,12 +34,12 @@ import transformer
 import visualize
 from lesson_tools import device, show
 from transformer import beam_search, greedy_decode
-from transformer.translate.configs import PRESETS
-from transformer.translate.corpus import build_corpus
-from transformer.translate.data import padded
-from transformer.translate.tokens import Vocab, detokenize_en, tokenize_zh
-from transformer.translate.train import Trainer
-from transformer.translate.translator import Translator
+from translator.configs import PRESETS
+from translator.corpus import build_corpus
+from translator.data import padded
+from translator.tokens import Vocab, detokenize_en, tokenize_zh
+from translator.train import Trainer
+from translator.translate import Translator
 
 dev = device()
 tt.manual_seed(0)
@@ -50,9 +50,9 @@ print("device:", dev)
 #
 # The README's first command trains the `small` model for four epochs (78 s of training on a
 # 2-core CPU) and keeps the best one in `runs/zh-en/best.npz`. If you ran it, the lesson
-# loads that. If not, it trains the `tiny` preset here ([`configs.py`](../transformer/translate/configs.py):
+# loads that. If not, it trains the `tiny` preset here ([`configs.py`](../translator/configs.py):
 # d_model 32, 2 heads, 1 + 1 layers) for one epoch of the 40,000 training pairs, about ten
-# seconds, with the real trainer's step ([`train.py`](../transformer/translate/train.py):
+# seconds, with the real trainer's step ([`train.py`](../translator/train.py):
 # teacher forcing (教师强制), label smoothing 0.1, Adam with the paper's warmup).
 
 # %%
@@ -102,7 +102,7 @@ assert outputs[0] == "I have a cat."
 # ## One token at a time
 #
 # The Chinese side is split into characters; each gets its id in the source vocabulary.
-# `translator.steps` is what `python -m transformer.translate translate --steps` prints: at
+# `translator.steps` is what `python -m translator translate --steps` prints: at
 # each step, the prefix fed back in, the token chosen and its probability, and the runners-up.
 
 # %%

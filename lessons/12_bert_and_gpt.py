@@ -33,9 +33,9 @@ import tinytensor as tt
 import tinytensor.functional as F
 import transformer
 from lesson_tools import device, show
-from transformer.translate.corpus import build_corpus
-from transformer.translate.data import Encoded, build_vocabularies, padded
-from transformer.translate.tokens import Vocab, detokenize_en, tokenize_zh
+from translator.corpus import build_corpus
+from translator.data import Encoded, build_vocabularies, padded
+from translator.tokens import Vocab, detokenize_en, tokenize_zh
 
 dev = device()
 tt.manual_seed(0)

@@ -2,7 +2,7 @@
 
 That is the promise that makes a port to another array library a one-file job,
 and that keeps CuPy optional. The first test reads every module of the
-packages (tinytensor/, transformer/, visualize/) with ``ast`` and looks at each
+packages (tinytensor/, transformer/, translator/, visualize/) with ``ast`` and looks at each
 ``import`` and ``from ... import`` statement, wherever it is (a lazy import
 inside a function counts too). The second imports tinytensor in a fresh
 interpreter in which importing CuPy fails loudly, so any import of it, even an
@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("tinytensor", "transformer", "visualize")
+PACKAGES = ("tinytensor", "transformer", "translator", "visualize")
 ALLOWED = {Path("tinytensor/backend.py")}
 FORBIDDEN = {"numpy", "cupy", "cupyx"}
 

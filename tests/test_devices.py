@@ -24,9 +24,9 @@ import tinytensor as tt
 import tinytensor.functional as F
 import transformer
 from tinytensor import backend, nn, optim
-from transformer.translate.configs import PRESETS
-from transformer.translate.data import Encoded
-from transformer.translate.train import Trainer
+from translator.configs import PRESETS
+from translator.data import Encoded
+from translator.train import Trainer
 
 
 # ----------------------------------------------------------------------------

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 import tinytensor as tt
-from transformer.translate.__main__ import main
-from transformer.translate.configs import PRESETS
-from transformer.translate.data import Encoded
-from transformer.translate.train import Trainer
-from transformer.translate.translator import CheckpointError, Translator
+from translator.__main__ import main
+from translator.configs import PRESETS
+from translator.data import Encoded
+from translator.train import Trainer
+from translator.translate import CheckpointError, Translator
 
 pytest.importorskip("sacrebleu", reason="BLEU needs sacrebleu: pip install -e '.[examples]'")
 REPO = Path(__file__).resolve().parent.parent
@@ -160,7 +160,7 @@ def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, device
 
 def test_ctrl_c_writes_a_checkpoint_that_resumes(tmp_path):
     out = tmp_path / "run"
-    process = subprocess.Popen([sys.executable, "-m", "transformer.translate", "train", "--config", "tiny",
+    process = subprocess.Popen([sys.executable, "-m", "translator", "train", "--config", "tiny",
                                 "--out", str(out), "--device", "cpu"], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     for line in process.stdout:  # wait until training has begun
@@ -170,7 +170,7 @@ def test_ctrl_c_writes_a_checkpoint_that_resumes(tmp_path):
     process.send_signal(signal.SIGINT)
     output = process.stdout.read()
     assert process.wait(timeout=60) == 130
-    assert "resume with: python -m transformer.translate train --resume --out" in output
+    assert "resume with: python -m translator train --resume --out" in output
     stopped = Trainer.resume(out / "last.npz", progress_bar=False)
     assert stopped.progress.step > 0
     stopped.stop_at_step = stopped.progress.step + 3

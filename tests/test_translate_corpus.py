@@ -9,11 +9,11 @@ import warnings
 
 import pytest
 
-from transformer.translate import grammar
-from transformer.translate.corpus import build_corpus, read_tsv, write_tsv
-from transformer.translate.grammar import (Bare, Clause, Counted, Cups, Description, Location, NoPossession,
-                                           Owned, Pointed, count, every_sentence, generate, realize)
-from transformer.translate.tokens import Vocab, detokenize_en, tokenize_en, tokenize_zh
+from translator import grammar
+from translator.corpus import build_corpus, read_tsv, write_tsv
+from translator.grammar import (Bare, Clause, Counted, Cups, Description, Location, NoPossession,
+                                Owned, Pointed, count, every_sentence, generate, realize)
+from translator.tokens import Vocab, detokenize_en, tokenize_en, tokenize_zh
 
 # Every example of the spec (shared/toy-translation.md), as written there.
 SPEC_SENTENCES = [

@@ -1,4 +1,4 @@
-"""The translator's command line: ``python -m transformer.translate COMMAND``.
+"""The translator's command line: ``python -m translator COMMAND``.
 
     corpus     --out DIR                      write the toy corpus's splits as TSV (zh TAB en)
     train      [--config small] [--device auto] [--epochs N] [--batch-tokens N] [--seed N]
@@ -19,7 +19,8 @@ from pathlib import Path
 from .configs import DEFAULT, PRESETS
 from .corpus import SPLITS, build_corpus, read_tsv, write_tsv
 from .evaluate import score, worst
-from .translator import CheckpointError, Translator
+from .train import Trainer, resolve_device
+from .translate import CheckpointError, Translator
 
 RUN = Path("runs/zh-en")
 
@@ -40,8 +41,6 @@ def corpus(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
-    from .train import Trainer, resolve_device  # noqa: PLC0415 - only training needs the trainer
-
     device = resolve_device(args.device)
     if args.resume:
         trainer = Trainer.resume(args.out / "last.npz", device, epochs=args.epochs)
@@ -101,7 +100,7 @@ def _warn_to_stderr(message, category, filename, lineno, file=None, line=None) -
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m transformer.translate",
+    parser = argparse.ArgumentParser(prog="python -m translator",
                                      description="The toy Chinese -> English translator.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 

@@ -1,4 +1,4 @@
-"""Training the translator, with the habits of a real trainer (``python -m transformer.translate train``).
+"""Training the translator, with the habits of a real trainer (``python -m translator train``).
 
 Each step, for a batch of pairs of similar length (about ``batch_tokens`` target tokens):
 
@@ -42,14 +42,14 @@ from typing import Any, Callable
 import tinytensor as tt
 import tinytensor.functional as F
 from tinytensor import backend, optim
+from transformer import Seq2SeqTransformer
 
-from ..seq2seq import Seq2SeqTransformer
 from .configs import Config
 from .corpus import build_corpus
 from .data import Encoded, build_vocabularies
 from .evaluate import score
 from .tokens import Vocab
-from .translator import KIND, Translator, read_checkpoint
+from .translate import KIND, Translator, read_checkpoint
 
 try:
     from tqdm import tqdm
@@ -285,7 +285,7 @@ class Trainer:
             bar.close()
         path = self.save("last")
         print(f"stopped at epoch {self.progress.epoch + 1}, batch {self.progress.batch}, step "
-              f"{self.progress.step}; saved {path}\nresume with: python -m transformer.translate train "
+              f"{self.progress.step}; saved {path}\nresume with: python -m translator train "
               f"--resume --out {self.out}", flush=True)
 
 

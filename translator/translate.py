@@ -25,9 +25,8 @@ from typing import Any, Sequence
 
 import tinytensor as tt
 from tinytensor import Tensor
+from transformer import Seq2SeqTransformer, beam_search, greedy_decode
 
-from ..decoding import beam_search, greedy_decode
-from ..seq2seq import Seq2SeqTransformer
 from .configs import Config
 from .data import padded
 from .tokens import Vocab, detokenize_en, tokenize_zh
@@ -153,7 +152,7 @@ def read_checkpoint(path: "str | Path", device: str = "cpu") -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}: train one first with "
-                              f"`python -m transformer.translate train` (or give --checkpoint PATH)")
+                              f"`python -m translator train` (or give --checkpoint PATH)")
     try:
         checkpoint = tt.load(path, map_location=device)
     except (ValueError, OSError) as error:
@@ -161,5 +160,5 @@ def read_checkpoint(path: "str | Path", device: str = "cpu") -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or checkpoint.get("kind") != KIND:
         found = sorted(checkpoint)[:6] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise CheckpointError(f"{path} is a tinytensor checkpoint but not a translator's (it holds "
-                              f"{found}); give a checkpoint written by `python -m transformer.translate train`")
+                              f"{found}); give a checkpoint written by `python -m translator train`")
     return checkpoint
