@@ -1,5 +1,9 @@
 """tinytensor: an autograd engine you can read in an afternoon.
 
+The bottom of the project's layers, which imports nothing from the ones above it:
+tinytensor/ (the engine) -> transformer/ (the model) -> translator/ (the application)
+and visualize/ (the pictures).
+
     import tinytensor as tt
     x = tt.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = (x * x).sum()

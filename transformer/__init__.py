@@ -1,5 +1,10 @@
 """transformer: the model of "Attention Is All You Need" (Vaswani et al., 2017), built from tinytensor.
 
+The paper's model alone, the middle of the project's layers: tinytensor/ (the engine) ->
+transformer/ (the model) -> translator/ (the application) and visualize/ (the pictures).
+It imports tinytensor and nothing above it; the toy translator that trains it on
+Chinese -> English is translator/ (python -m translator).
+
 Read beside the paper, in this order:
 
     attention.py            3.2.1  scaled dot-product attention, softmax(QK^T / sqrt(d_k) + mask) V
@@ -13,7 +18,6 @@ Read beside the paper, in this order:
     kv_cache.py             -      keys and values kept while decoding
     decoding.py             6.1    greedy and beam search
     bert.py, gpt.py         -      the same layers as encoder-only and decoder-only models
-    translate/              -      the toy Chinese -> English translator (python -m transformer.translate)
 
 Every class with a PyTorch counterpart has its name, arguments and state_dict
 keys, so weights move both ways: ``model.load_state_dict({k: tinytensor.tensor(v.numpy())

@@ -1,5 +1,10 @@
 """visualize: pictures of the computation graph, of backprop and of attention.
 
+The top of the project's layers, beside the application: tinytensor/ (the engine) ->
+transformer/ (the model) -> translator/ (the application) and visualize/ (the pictures).
+It draws the engine's graphs and the model's attention, and imports nothing of translator/,
+which draws its heat maps with it.
+
 Three lines draw a graph with every gradient on it::
 
     trace = visualize.trace_backward(loss)                  # loss.backward(), watched
