@@ -14,10 +14,11 @@ The layers, bottom to top; nothing imports from a layer above its own:
 
     tinytensor/    the engine: tensors, autograd, nn, optim, devices
     transformer/   the model of "Attention Is All You Need", built from tinytensor, and only that
-    translator/    this package: the model put to work          visualize/  the pictures
+    translator/    this package, the model put to work; beside it, on the same layer,
+    visualize/     the pictures: graphs, backprop, attention
 
-translator/ and visualize/ stand side by side on the model: the translator draws its attention
-heat maps with visualize/, which knows nothing of the translator.
+The translator draws its attention heat maps with visualize/, which knows nothing of the
+translator (tests/test_layers.py checks the layers).
 
 Read in this order, data first, then training, then the trained model at work:
 
