@@ -20,11 +20,13 @@ stays connected to the graph, so second derivatives are right too.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import backend
 from ..autograd.function import Function, Value, mask_like
-from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 class Exp(Function):
