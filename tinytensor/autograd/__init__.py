@@ -55,5 +55,5 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
 __all__ = ["Function", "GradcheckError", "enable_grad", "grad", "gradcheck", "gradgradcheck",
-           "inference_mode", "is_grad_enabled", "no_grad", "node_of", "observe", "run_backward", "set_grad_enabled",
-           "topological_order"]
+           "inference_mode", "is_grad_enabled", "no_grad", "node_of", "observe", "run_backward",
+           "set_grad_enabled", "topological_order"]

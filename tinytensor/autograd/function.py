@@ -27,8 +27,8 @@ and some input requires grad, links the result into the graph:
   step of training.
 
 Backward reads nothing else. Readers of the graph (the pictures, visualize/)
-get the rest through one hook, ``label``, at the end of this file: the module
-an op ran in, and the shape and dtype of what it made.
+also read three labels, ``scope``, ``shape`` and ``dtype``: the module an op
+ran in and what it made (the end of this file says more).
 """
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ class Function:
         self.recorded_at = inplace.writes  # in-place writes so far: backward checks none came after
         if self.needs_output:
             self.out_data = out
-        label(self, out)  # for readers of the graph (the end of this file)
+        self.scope, self.shape, self.dtype = _scope_path, out.shape, out.dtype  # the pictures' labels (below)
         return Tensor._make(out, self)
 
     # -- what backward uses -------------------------------------------------
@@ -153,7 +153,7 @@ def _described(t: "Tensor") -> "Tensor | InputInfo":
     is described. A few numbers are kept as they are: their memory is nothing, and an
     ``InputInfo`` would cost more time than it saves (the pictures print their values too).
     A constant (no gradient) is kept as it is for readers of the graph: the pictures draw
-    the caller's data, a target or a mask, as a box of its own (see ``label``).
+    the caller's data, a target or a mask, as a box of its own.
     """
     return t if t.data.size <= FEW_NUMBERS or not t.requires_grad else InputInfo(t)
 
@@ -177,20 +177,16 @@ def _explain(op: str, inputs: "tuple[Tensor, ...]", error: Exception) -> Excepti
 
 
 # ----------------------------------------------------------------------------
-# For readers of the graph: the pictures' one hook
+# For readers of the graph: the pictures' labels
 # ----------------------------------------------------------------------------
 # Backward needs a node's ``parents``, ``inputs`` and saved values, nothing more. The
 # pictures (visualize/) draw the graph from those too, and read three labels more, which
-# ``label`` writes on every node as it is recorded: ``scope``, the path of the nn.Module
-# it ran in ("layers.0.linear1", "" outside any module; the pictures group ops by it),
-# and the ``shape`` and ``dtype`` of the result (the node does not keep the result
-# itself). During backward they watch with ``autograd.observe`` (engine.py).
+# one line of ``_record`` writes on every node (a line, not a call: it runs for every op):
+# ``scope``, the path of the nn.Module the op ran in ("layers.0.linear1", "" outside
+# any module; the pictures group ops by it, and nn.Module sets it with ``module_scope``),
+# and the ``shape`` and ``dtype`` of the result (the node does not keep the result itself).
+# During backward the pictures watch with ``autograd.observe`` (engine.py).
 _scope_path = ""  # the path of the nn.Module being run (module_scope sets it)
-
-
-def label(node: Function, out: Any) -> None:
-    """Write on ``node`` what readers of the graph see of it: the module it ran in, what it made."""
-    node.scope, node.shape, node.dtype = _scope_path, out.shape, out.dtype
 
 
 @contextlib.contextmanager
