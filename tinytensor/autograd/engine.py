@@ -65,9 +65,9 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
 def _add(grads: dict[Any, Value], node: Any, grad: "Value | Tensor") -> None:
     """A node used by several others receives the sum of their gradients.
 
-    Every gradient enters the walk here, as the kind it computes with (value.py):
-    the seed, and what each backward sends (a Tensor, from one that computed with
-    ``self.inputs``, is made an array again in an ordinary backward).
+    The seed and what each backward sends enter the walk here, as the kind it
+    computes with (value.py): a Tensor, from a backward that computed with
+    ``self.inputs``, is made an array again in an ordinary backward.
     """
     if type(grad) is not ndarray:  # the common case, a NumPy array, needs no look
         grad = as_value(grad)

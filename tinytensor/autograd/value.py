@@ -15,7 +15,7 @@ Grad mode tells which: the engine walks the graph with grad mode set to
 and the ops' own classes (``Exp()(x)``, ``sum_to(x, shape)``): an op called on
 arrays simply runs its ``forward``. Why not Tensors always? Each Tensor op
 costs a Python object and its bookkeeping; on arrays a gradient op costs what
-its NumPy call costs, which for small ops is most of backward's time
+its NumPy call costs, and on small tensors the bookkeeping is the larger part
 (docs/benchmarks.md has the figures).
 
 This file is the duality's one home: what a formula reads (``operands``,
