@@ -45,12 +45,8 @@ Tensor: Any = None  # the Tensor class, handed over by use_tensor_class
 
 
 def use_tensor_class(tensor_class: type) -> None:
-    """Make ops return ``tensor_class``'s objects: tensor.py calls this right after defining Tensor.
-
-    The one import circle that is inherent: a Tensor's operators are ops, and an
-    op's result is a Tensor. So tensor.py imports this module first and hands
-    the class over once it exists.
-    """
+    """Make ops return ``tensor_class``'s objects: tensor.py calls this once the class exists
+    (the import circle between them is tied there)."""
     global Tensor
     Tensor = value.Tensor = tensor_class
 
