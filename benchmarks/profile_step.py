@@ -8,7 +8,7 @@ the two measures the engine's memory work was steered by:
   outputs of every Linear, ``functional/dropout.py`` the dropout masks and results...);
   each is an array some node of the graph keeps for its backward;
 * the minor page faults and the system time per step (getrusage): a step that gets fresh
-  memory from the OS pays for every page it touches (see backend._keep_freed_memory_for_reuse).
+  memory from the OS pays for every page it touches (see tinytensor/backend/memory.py, keep_freed_memory).
 
     python benchmarks/profile_step.py                  # d_model 256, the bench's largest model
     python benchmarks/profile_step.py --size 64 --top 20

@@ -17,6 +17,8 @@ import pytest
 
 import tinytensor as tt
 import tinytensor.functional as F
+from gradcheck_inputs import BINARY as ARITHMETIC
+from gradcheck_inputs import POINTWISE as FUNCTIONS
 from gradcheck_inputs import away_from_zero, leaf, normal, positive
 
 
@@ -29,11 +31,7 @@ def check(fn, *arrays, device, **kwargs):
 # Arithmetic, with broadcasting in both directions and Python numbers
 # ----------------------------------------------------------------------------
 BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "pow": lambda a, b: a ** b,
+    **ARITHMETIC,
     "residual_add": tt.residual_add,
 }
 SHAPE_PAIRS = [((2, 3), (2, 3)), ((3,), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3))]
@@ -112,18 +110,7 @@ def test_matmul_function_and_mT(device):
 # Pointwise functions
 # ----------------------------------------------------------------------------
 POINTWISE = {
-    "exp": (lambda x: x.exp(), normal),
-    "log": (lambda x: x.log(), positive),
-    "sqrt": (lambda x: x.sqrt(), positive),
-    "tanh": (lambda x: x.tanh(), normal),
-    "sigmoid": (lambda x: x.sigmoid(), normal),
-    "relu": (lambda x: x.relu(), away_from_zero),
-    "abs": (lambda x: x.abs(), away_from_zero),
-    "gelu": (F.gelu, normal),
-    "gelu tanh": (lambda x: F.gelu(x, approximate="tanh"), normal),
-    "sin": (lambda x: x.sin(), normal),
-    "cos": (lambda x: x.cos(), normal),
-    "erf": (lambda x: x.erf(), normal),
+    **FUNCTIONS,
     "tt.sin": (tt.sin, normal),
     "tt.cos": (tt.cos, normal),
     "tt.erf": (tt.erf, normal),

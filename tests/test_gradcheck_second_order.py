@@ -13,7 +13,8 @@ import pytest
 
 import tinytensor as tt
 import tinytensor.functional as F
-from gradcheck_inputs import away_from_zero, leaf, normal, positive
+from gradcheck_inputs import BINARY as ARITHMETIC
+from gradcheck_inputs import POINTWISE, away_from_zero, leaf, normal, positive
 from tinytensor.autograd import grad
 
 
@@ -26,18 +27,7 @@ def check2(fn, *arrays, device):
 # ----------------------------------------------------------------------------
 UNARY = {
     "neg": (lambda x: -x, normal),
-    "exp": (lambda x: x.exp(), normal),
-    "log": (lambda x: x.log(), positive),
-    "sqrt": (lambda x: x.sqrt(), positive),
-    "tanh": (lambda x: x.tanh(), normal),
-    "sigmoid": (lambda x: x.sigmoid(), normal),
-    "relu": (lambda x: x.relu(), away_from_zero),
-    "abs": (lambda x: x.abs(), away_from_zero),
-    "gelu": (F.gelu, normal),
-    "gelu tanh": (lambda x: F.gelu(x, approximate="tanh"), normal),
-    "sin": (lambda x: x.sin(), normal),
-    "cos": (lambda x: x.cos(), normal),
-    "erf": (lambda x: x.erf(), normal),
+    **POINTWISE,
     "x ** 3": (lambda x: x ** 3, normal),
     "x ** 0.5": (lambda x: x ** 0.5, positive),
     "2 ** x": (lambda x: 2 ** x, normal),
@@ -56,11 +46,7 @@ def test_unary_second_order(name, device):
 
 
 BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "pow": lambda a, b: a ** b,
+    **ARITHMETIC,
     "maximum": tt.maximum,
     "minimum": tt.minimum,
 }

@@ -9,9 +9,16 @@ the loss and the leaves: after backward, every intermediate array must be gone.
 The graph's structure (``grad_fn.parents``) is kept, for the pictures.
 """
 import gc
+import os
+import platform
+import subprocess
+import sys
+import textwrap
 import weakref
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 import tinytensor as tt
 import tinytensor.functional as F
@@ -129,3 +136,47 @@ def test_a_training_loop_does_not_accumulate_graphs():
         w.grad = None
         del h, loss
     assert alive(refs) == []
+
+
+# ----------------------------------------------------------------------------
+# The one process-wide setting: glibc's malloc keeps freed blocks (backend/memory.py)
+# ----------------------------------------------------------------------------
+MALLOPT_SPY = textwrap.dedent("""
+    import ctypes
+    calls = []
+
+    class SpyLibc:  # stands for the C library: records mallopt(parameter, value)
+        def __init__(self, name):
+            pass
+
+        def mallopt(self, parameter, value):
+            calls.append((parameter, value))
+            return 1
+
+    ctypes.CDLL = SpyLibc
+    import tinytensor
+    print(calls)
+    calls.clear()
+    print(tinytensor.backend.keep_freed_memory(False), calls)
+""")
+
+
+def _import_with_a_spy(switch):
+    env = {k: v for k, v in os.environ.items() if k != "TINYTENSOR_KEEP_FREED_MEMORY"}
+    if switch is not None:
+        env["TINYTENSOR_KEEP_FREED_MEMORY"] = switch
+    result = subprocess.run([sys.executable, "-c", MALLOPT_SPY], capture_output=True, text=True, env=env,
+                            cwd=Path(__file__).resolve().parent.parent, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+                    reason="malloc is changed only where the C library is glibc")
+def test_import_keeps_freed_memory_unless_the_switch_says_0():
+    mmap, trim = -3, -1  # glibc's M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+    at_import, undone = _import_with_a_spy(None)
+    assert at_import == str([(mmap, 32 * 2 ** 20), (trim, 64 * 2 ** 20)])
+    assert undone == "True " + str([(mmap, 128 * 1024), (trim, 128 * 1024)])  # glibc's defaults again
+    at_import, _ = _import_with_a_spy("0")
+    assert at_import == "[]"

@@ -16,7 +16,8 @@ tF = torch.nn.functional
 
 import tinytensor as tt  # noqa: E402 - after the torch importorskip
 import tinytensor.functional as F  # noqa: E402
-from gradcheck_inputs import normal, positive  # noqa: E402
+from gradcheck_inputs import BINARY as ARITHMETIC  # noqa: E402
+from gradcheck_inputs import POINTWISE, normal, positive  # noqa: E402
 
 
 def compare(tt_fn, torch_fn, *arrays, rtol=1e-10, atol=1e-12):
@@ -46,11 +47,7 @@ def compare(tt_fn, torch_fn, *arrays, rtol=1e-10, atol=1e-12):
 # Elementwise and arithmetic
 # ----------------------------------------------------------------------------
 BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "pow": lambda a, b: a ** b,
+    **ARITHMETIC,
     "scalar mix": lambda a, b: 2.0 - a * 0.5 + 1 / b + 3 ** (a / 4) - b ** 2,
 }
 
@@ -70,20 +67,15 @@ def test_pow_with_zeros_in_the_base():
     compare(lambda a: a ** 2 + a ** 1, lambda a: a ** 2 + a ** 1, base)
 
 
+TORCH_POINTWISE = {  # torch's function for each op of the shared table
+    "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+    "relu": torch.relu, "abs": torch.abs, "gelu": tF.gelu,
+    "gelu tanh": lambda x: tF.gelu(x, approximate="tanh"), "sin": torch.sin, "cos": torch.cos,
+    "erf": torch.erf,
+}
 UNARY = [
     ("neg", lambda x: -x, lambda x: -x, normal),
-    ("exp", lambda x: x.exp(), torch.exp, normal),
-    ("log", lambda x: x.log(), torch.log, positive),
-    ("sqrt", lambda x: x.sqrt(), torch.sqrt, positive),
-    ("tanh", lambda x: x.tanh(), torch.tanh, normal),
-    ("sigmoid", lambda x: x.sigmoid(), torch.sigmoid, normal),
-    ("relu", lambda x: x.relu(), torch.relu, normal),
-    ("abs", lambda x: x.abs(), torch.abs, normal),
-    ("gelu", F.gelu, tF.gelu, normal),
-    ("gelu tanh", lambda x: F.gelu(x, "tanh"), lambda x: tF.gelu(x, approximate="tanh"), normal),
-    ("sin", lambda x: x.sin(), torch.sin, normal),
-    ("cos", lambda x: x.cos(), torch.cos, normal),
-    ("erf", lambda x: x.erf(), torch.erf, normal),
+    *[(name, ours, TORCH_POINTWISE[name], values) for name, (ours, values) in POINTWISE.items()],
     ("tril", lambda x: x.tril(), torch.tril, normal),
     ("triu 1", lambda x: x.triu(1), lambda x: torch.triu(x, 1), normal),
     ("tril -1", lambda x: x.tril(-1), lambda x: torch.tril(x, -1), normal),

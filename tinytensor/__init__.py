@@ -11,9 +11,11 @@ and visualize/ (the pictures).
     x.grad                      # tensor([2., 4., 6.])
 
 Where things are:
-    backend.py      NumPy (CPU) and CuPy (GPU): the only file that imports them
+    backend/        NumPy (CPU) and CuPy (GPU), the only package that imports them: arrays and
+                    devices, random generators, checkpoint files, malloc's freed memory
     tensor.py       the Tensor class: what autograd needs
-    autograd/       grad mode, Function (a graph node), the graph walker, backward, gradcheck
+    autograd/       grad mode, Function (a graph node), the values backward computes with,
+                    the graph walker, backward, gradcheck
     ops/            every op, forward and backward side by side, and its function
     methods.py      x.exp(), x.sum(dim=1)...: the functions of ops/, attached to Tensor
     functional/     softmax, layer_norm, cross_entropy... (as torch.nn.functional)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from . import backend
 from .autograd import engine, function, grad_mode
+from .autograd.graph import node_of
 from .backend import Device
 
 
@@ -150,7 +151,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
                                "require grad")
-        node = self if self.grad_fn is None else self.grad_fn
+        node = node_of(self)
         node.hooks = node.hooks + (hook,)
         return RemovableHandle(node, hook)
 
@@ -366,8 +367,8 @@ def as_operand(value: Any, like: Tensor) -> Tensor:
     return Tensor(value, device=like.device)
 
 
-# Function wraps every op's result in a Tensor; the ops import Tensor from this
-# module. Both therefore come after the class is defined.
-function.Tensor = Tensor
+# The one import circle that is inherent: a Tensor's operators are ops, and an op's result is
+# a Tensor. So Function is handed the class here, and the ops are imported after it.
+function.use_tensor_class(Tensor)
 from .ops import arithmetic, comparison, conversion, indexing, matmul  # noqa: E402
 from .ops import shape as shape_ops  # noqa: E402

@@ -1,7 +1,8 @@
 """Automatic differentiation: grad mode, the Function node, the graph walker, backward.
 
-Read in this order: grad_mode.py, function.py, graph.py, engine.py, then
-``grad`` below (gradients handed back instead of stored) and gradcheck.py.
+Read in this order: grad_mode.py, function.py, value.py (the arrays or Tensors a
+backward computes with), graph.py, engine.py, then ``grad`` below (gradients
+handed back instead of stored) and gradcheck.py.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 from .engine import observe, run_backward
 from .function import Function
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from .graph import topological_order
+from .graph import node_of, topological_order
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -42,7 +43,7 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
             raise RuntimeError("grad: every input must require grad")
     found = run_backward(outputs, seeds, capture=inputs, create_graph=create_graph,
                          retain_graph=create_graph if retain_graph is None else retain_graph)
-    result = tuple(found.get(t.grad_fn or t) for t in inputs)
+    result = tuple(found.get(node_of(t)) for t in inputs)
     if not allow_unused and any(g is None for g in result):
         raise RuntimeError("grad: an input was not used to compute the outputs; pass "
                            "allow_unused=True to get None for it")
@@ -54,5 +55,5 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
 __all__ = ["Function", "GradcheckError", "enable_grad", "grad", "gradcheck", "gradgradcheck",
-           "inference_mode", "is_grad_enabled", "no_grad", "observe", "run_backward", "set_grad_enabled",
-           "topological_order"]
+           "inference_mode", "is_grad_enabled", "no_grad", "node_of", "observe", "run_backward",
+           "set_grad_enabled", "topological_order"]

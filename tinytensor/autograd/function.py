@@ -7,46 +7,48 @@ Every op (``Mul``, ``Exp``, ``Sum``, ``MatMul``, ``Softmax``...) subclasses
 * ``backward(grad) -> tuple of grads``, given dL/d(output), returns
   dL/d(input) for each input (the chain rule, one node at a time).
 
-``backward`` is written once and runs on two kinds of value. In an ordinary
-backward its values (``grad``, ``self.operands``, ``self.output``) are raw
-arrays, and the formula is plain NumPy/CuPy arithmetic. With
-``create_graph=True`` they are Tensors and grad mode is on, so the same formula
-records a graph of its own, which can be differentiated again: second
-derivatives come for free. A formula therefore uses what both kinds share:
-operators, ``.shape``, ``.reshape``, ``.swapaxes``, ``.sum``/``.mean(axis,
-keepdims=)``, and the ops' own classes (``Exp()(x)``, ``sum_to(x, shape)``): an
-op called on arrays simply runs its ``forward``. Why not Tensors always? Each
-Tensor op costs about a microsecond of Python bookkeeping; on arrays a gradient
-op costs what its NumPy call costs, which made the backward of small ops about
-1.5 times as fast (docs/benchmarks.md).
+``backward`` is written once and runs on raw arrays in an ordinary backward
+and on Tensors under ``create_graph=True`` (so second derivatives come for
+free). value.py says how, and holds what a formula reads: ``self.operands``,
+``self.output``, ``self.saved_or_recomputed``, ``constant``, ``mask_like``.
 
 Calling a Function, ``Mul()(a, b)``, runs ``forward`` and, when grad mode is on
 and some input requires grad, links the result into the graph:
 
-* ``parents``: for each input, the node its gradient goes to, i.e. the input's
-  own ``grad_fn`` (an intermediate result) or the input Tensor itself (a leaf,
-  whose ``.grad`` collects the gradient), or ``None`` (no gradient needed).
-  This is the graph's structure; it stays after backward, for the pictures.
+* ``parents``: for each input, the node its gradient goes to (``node_of``: the
+  input's own ``grad_fn``, or the input itself when it is a leaf, whose
+  ``.grad`` collects the gradient), or ``None`` (no gradient needed). This is
+  the graph's structure; it stays after backward.
 * ``inputs`` (and the output, for ops whose backward needs it): what backward
   reads. An op whose backward reads only its inputs' shapes (add, dropout,
   reshape...) sets ``keeps_inputs = False`` and keeps a description of each
   instead, so the graph does not hold their memory. Backward frees what is
   kept (unless ``retain_graph=True``), so memory does not grow with every
   step of training.
+
+Backward reads nothing else. Readers of the graph (the pictures, visualize/)
+also read three labels, ``scope``, ``shape`` and ``dtype``: the module an op
+ran in and what it made (the end of this file says more).
 """
 from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from .. import backend
 from ..backend import ndarray
-from . import grad_mode, inplace
+from . import grad_mode, inplace, value
+from .value import Value, constant, mask_like  # noqa: F401 - what an op's author imports with Function
 
-Value = Any  # what a backward formula computes with: an array, or a Tensor under create_graph
-_scope_path = ""  # the path of the nn.Module being run, e.g. "layers.0.ffn" (see module_scope)
-Tensor: Any = None  # the Tensor class; tensor.py sets it (it imports this module first)
+Tensor: Any = None  # the Tensor class, handed over by use_tensor_class
+
+
+def use_tensor_class(tensor_class: type) -> None:
+    """Make ops return ``tensor_class``'s objects: tensor.py calls this once the class exists
+    (the import circle between them is tied there)."""
+    global Tensor
+    Tensor = value.Tensor = tensor_class
 
 
 class Function:
@@ -96,13 +98,12 @@ class Function:
 
     def _record(self, inputs: "tuple[Tensor, ...]", out: Any) -> "Tensor":
         """Link the result into the graph: this node becomes its ``grad_fn``."""
+        self.parents = tuple([node_of(t) if t.requires_grad else None for t in inputs])
         self.inputs = inputs if self.keeps_inputs else tuple([_described(t) for t in inputs])
-        self.parents = tuple([t.grad_fn or (t if t.requires_grad else None) for t in inputs])
-        self.shape, self.dtype = out.shape, out.dtype  # kept for the pictures, like ``parents``
-        self.scope = _scope_path
         self.recorded_at = inplace.writes  # in-place writes so far: backward checks none came after
         if self.needs_output:
             self.out_data = out
+        self.scope, self.shape, self.dtype = _scope_path, out.shape, out.dtype  # the pictures' labels (below)
         return Tensor._make(out, self)
 
     # -- what backward uses -------------------------------------------------
@@ -111,30 +112,9 @@ class Function:
         """The op's name in errors and pictures: ``Mul`` -> ``mul``, ``SumTo`` -> ``sum_to``."""
         return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", type(self).__name__).lower()
 
-    @property
-    def operands(self) -> tuple[Any, ...]:
-        """The inputs as backward computes with them: arrays, or the Tensors under ``create_graph``."""
-        return self.inputs if grad_mode._enabled else tuple([t.data for t in self.inputs])
-
-    @property
-    def output(self) -> Any:
-        """The forward's result: the saved array, or under ``create_graph`` a Tensor in the graph.
-
-        The Tensor is a fresh one around the saved array with this node as its
-        ``grad_fn``: the gradient depends on it correctly, and the node holds no
-        reference back to the Tensor the user got (no cycle).
-        """
-        return Tensor._make(self.out_data, self) if grad_mode._enabled else self.out_data
-
-    def saved_or_recomputed(self, array: Any, recompute: "Callable[[], Tensor]") -> Any:
-        """A value the forward computed and kept (``array``), for backward to use.
-
-        In an ordinary backward it is the kept array: no work redone. Under
-        ``create_graph`` the backward is itself differentiated, and a constant
-        would hide how the value depends on the inputs, so it is recomputed from
-        them with Tensor ops (``recompute()``) and second derivatives stay right.
-        """
-        return recompute() if grad_mode._enabled else array
+    operands = property(value.operands)
+    output = property(value.output)
+    saved_or_recomputed = value.saved_or_recomputed
 
     def needs_grad(self, i: int) -> bool:
         """Whether input ``i`` wants a gradient (backward may skip the work if not)."""
@@ -158,7 +138,7 @@ class InputInfo:
         self.shape, self.dtype, self.device = t.shape, t.dtype, t.device
 
 
-FEW_NUMBERS = 16  # an input this small is kept whole: it costs nothing, and the pictures print values
+FEW_NUMBERS = 16  # an input this small is kept whole: describing it would cost more than it saves
 
 
 def _described(t: "Tensor") -> "Tensor | InputInfo":
@@ -166,39 +146,12 @@ def _described(t: "Tensor") -> "Tensor | InputInfo":
 
     Keeping a result of the graph alive until backward costs its memory: in a Transformer
     step, every dropout's input and both operands of every residual add. So such an input
-    is described. A constant (no gradient: the caller's data, drawn by the pictures as a
-    box of its own) and a few numbers (the pictures print small tensors' values, the
-    neuron's for one) are kept as they are.
+    is described. A few numbers are kept as they are: their memory is nothing, and an
+    ``InputInfo`` would cost more time than it saves (the pictures print their values too).
+    A constant (no gradient) is kept as it is for readers of the graph: the pictures draw
+    the caller's data, a target or a mask, as a box of its own.
     """
     return t if t.data.size <= FEW_NUMBERS or not t.requires_grad else InputInfo(t)
-
-
-def constant(array: Any, like: Any) -> Any:
-    """``array`` as a value of like's kind in a backward formula: itself, or a constant Tensor."""
-    return Tensor._make(array, None) if isinstance(like, Tensor) else array
-
-
-def mask_like(condition: Any, like: Any) -> Any:
-    """A constant 0/1 value of like's dtype and kind (for derivatives that are piecewise constant)."""
-    if isinstance(condition, Tensor):
-        condition = condition.data
-    return constant(backend.ensure_array(condition.astype(like.dtype)), like)
-
-
-@contextlib.contextmanager
-def module_scope(path: str) -> Iterator[None]:
-    """Ops run inside record ``path`` in their ``scope`` (nn.Module wraps its forward in it).
-
-    ``path`` is where the module is registered in its model ("layers.0.linear1"),
-    not the chain of calls that reached it: a layer called through a parent's
-    helper or lambda still records its own path, next to its own weights.
-    """
-    global _scope_path
-    outer, _scope_path = _scope_path, path
-    try:
-        yield
-    finally:
-        _scope_path = outer
 
 
 def _check_same_device(op: "Function | str", inputs: "tuple[Tensor, ...]") -> None:
@@ -217,3 +170,35 @@ def _explain(op: str, inputs: "tuple[Tensor, ...]", error: Exception) -> Excepti
     kind = type(error) if isinstance(error, (IndexError, TypeError)) else ValueError
     return kind(f"{op}: cannot apply to shape{'s' if len(inputs) > 1 else ''} {shapes} "
                 f"(dtypes {', '.join(str(t.dtype) for t in inputs)}): {error}")
+
+
+# ----------------------------------------------------------------------------
+# For readers of the graph: the pictures' labels
+# ----------------------------------------------------------------------------
+# Backward needs a node's ``parents``, ``inputs`` and saved values, nothing more. The
+# pictures (visualize/) draw the graph from those too, and read three labels more, which
+# one line of ``_record`` writes on every node (a line, not a call: it runs for every op):
+# ``scope``, the path of the nn.Module the op ran in ("layers.0.linear1", "" outside
+# any module; the pictures group ops by it, and nn.Module sets it with ``module_scope``),
+# and the ``shape`` and ``dtype`` of the result (the node does not keep the result itself).
+# During backward the pictures watch with ``autograd.observe`` (engine.py).
+_scope_path = ""  # the path of the nn.Module being run (module_scope sets it)
+
+
+@contextlib.contextmanager
+def module_scope(path: str) -> Iterator[None]:
+    """Ops run inside are labelled with ``path`` as their ``scope`` (nn.Module wraps its forward in it).
+
+    ``path`` is where the module is registered in its model ("layers.0.linear1"),
+    not the chain of calls that reached it: a layer called through a parent's
+    helper or lambda still records its own path, next to its own weights.
+    """
+    global _scope_path
+    outer, _scope_path = _scope_path, path
+    try:
+        yield
+    finally:
+        _scope_path = outer
+
+
+from .graph import node_of  # noqa: E402 - graph.py walks Function nodes, so it comes after the class

@@ -17,6 +17,11 @@ from typing import Any, Iterable
 from .function import Function
 
 
+def node_of(t: "Tensor") -> Any:
+    """The graph node a tensor's gradient goes to: the op that made it, or the tensor itself (a leaf)."""
+    return t.grad_fn or t
+
+
 def topological_order(roots: Iterable[Any]) -> list:
     """Every node reachable from ``roots``, each listed after all of its parents.
 

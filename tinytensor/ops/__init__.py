@@ -5,6 +5,7 @@
 | arithmetic.py   | + - * / ** and unary minus, residual_add               |
 | broadcast.py    | broadcast_to and sum_to, the broadcasting pair         |
 | pointwise.py    | exp log sqrt tanh sigmoid relu gelu abs                |
+| erf_series.py   | erf of an array (NumPy has none), for erf and gelu     |
 | selection.py    | clip maximum minimum where masked_fill                 |
 | reduction.py    | sum mean max min var                                   |
 | shape.py        | reshape permute/transpose squeeze unsqueeze flatten expand concat stack split chunk |

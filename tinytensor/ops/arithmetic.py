@@ -15,13 +15,15 @@ of "Add & Norm". The math is identical; the pictures highlight it.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..autograd.function import Function, Value
-from ..tensor import Tensor
 from .broadcast import sum_to
 from .promotion import Binary
 from .pointwise import Log
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 class Add(Binary):

@@ -12,11 +12,13 @@ broadcasting work.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import backend
 from ..autograd.function import Function, Value
-from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 class BroadcastTo(Function):

@@ -7,12 +7,14 @@ in place when the original must stay); its gradient passes through unchanged.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import backend
 from ..autograd.function import Function, Value
 from ..backend import Device
-from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 class Cast(Function):

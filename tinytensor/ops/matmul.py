@@ -17,12 +17,14 @@ per-batch gradients that would then be summed.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..autograd.function import Value
-from ..tensor import Tensor
 from .broadcast import sum_to
 from .promotion import Binary
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 class MatMul(Binary):

@@ -20,11 +20,14 @@ stays connected to the graph, so second derivatives are right too.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import backend
 from ..autograd.function import Function, Value, mask_like
-from ..tensor import Tensor
+from .erf_series import TWO_OVER_SQRT_PI, erf_array
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 class Exp(Function):
@@ -112,61 +115,15 @@ class Abs(Function):
 
 
 # ----------------------------------------------------------------------------
-# erf, and GELU in its two forms
+# erf (computed in erf_series.py), and GELU in its two forms
 # ----------------------------------------------------------------------------
-# erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt. NumPy has no erf, so it is
-# computed here from two classic expansions, each where it converges fast:
-#
-#   |x| < 2:   the Maclaurin series  erf(x) = 2/sqrt(pi) sum_n (-1)^n x^(2n+1) / (n! (2n+1))
-#   |x| >= 2:  the continued fraction of erfc = 1 - erf (Laplace):
-#              erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
-#
-# 30 series terms and 40 fraction terms give erf to within 1e-15 of math.erf in float64
-# (tests/test_primitives_for_attention.py checks it on a dense grid).
-_ERF_SERIES = [(-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(30)]
-_ERFC_DEPTH = 40
-_ERF_SWITCH = 2.0
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-
-
-def erf_array(a: Any) -> Any:
-    """erf of every element of a floating array (see the comment above for the method).
-
-    Computed in float64 whatever the input's dtype, then rounded once to it, so a
-    float32 result is erf correctly rounded to float32 (within one unit in the last place).
-    The loops work in place, and the continued fraction runs only on the elements
-    beyond the switch (few, for a network's activations): erf runs under GELU on
-    the largest arrays of a Transformer.
-    """
-    xp = backend.xp_of(a)
-    size = xp.abs(a.astype(backend.float64))
-    near = xp.minimum(size, _ERF_SWITCH)
-    square = near * near
-    result = xp.full_like(size, _ERF_SERIES[-1])
-    for coefficient in reversed(_ERF_SERIES[:-1]):  # Horner's rule in x^2
-        result *= square
-        result += coefficient
-    result *= near
-    result *= _TWO_OVER_SQRT_PI
-    far = size >= _ERF_SWITCH
-    if far.any():
-        x = size[far]
-        fraction = xp.zeros_like(x)
-        for k in range(_ERFC_DEPTH, 0, -1):  # the continued fraction, from its tail up
-            fraction += x
-            xp.divide(k / 2, fraction, out=fraction)
-        fraction += x
-        result[far] = 1 - xp.exp(-x * x) / fraction / math.sqrt(math.pi)  # 1 - erfc
-    return xp.copysign(result, a).astype(a.dtype, copy=False)  # erf is odd; erf(-0.0) is -0.0
-
-
 class Erf(Function):
     def forward(self, a: Any) -> Any:
         return erf_array(a)
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
         x = self.operands[0]
-        return (grad * exp(-(x * x)) * _TWO_OVER_SQRT_PI,)
+        return (grad * exp(-(x * x)) * TWO_OVER_SQRT_PI,)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)

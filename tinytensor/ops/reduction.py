@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import math
 from collections import namedtuple
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import backend
 from ..autograd.function import Function, Value, mask_like
-from ..tensor import Tensor
 from . import comparison
 from .axes import dims, normalize_axes
 from .broadcast import broadcast_to
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 class Reduction(Function):

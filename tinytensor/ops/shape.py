@@ -12,14 +12,16 @@ expand is broadcast_to (broadcast.py).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import backend
 from ..autograd.function import Function, Value
-from ..tensor import Tensor
 from .conversion import Cast
 from .broadcast import broadcast_to
 from .axes import dims, normalize_axes, one_dim, shape_arg
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 class Reshape(Function):

@@ -1,22 +1,17 @@
-"""The backend: the one file where NumPy (CPU) and CuPy (GPU) differ.
+"""Arrays and devices: which library holds an array, where it lives, how it is made and moved.
 
 Every array in tinytensor is either a ``numpy.ndarray`` (device ``"cpu"``) or a
 ``cupy.ndarray`` (device ``"cuda:N"``). The two libraries share almost the whole
-array API, so the ops are written once against an *array module* ``xp`` and this
-file answers the few questions whose answers differ:
+array API, so the ops are written once against an *array module* ``xp``
+(``xp_of(array)``), and this file answers the few questions whose answers differ:
 
 * which array module holds an array, and on which device it lives;
 * how to move an array between devices;
 * which GPU is current while an op runs (CuPy computes on the current one,
   whatever the device of its arrays: ``on_device``);
 * how to scatter-add (``add.at``), which the backward of indexing and
-  embedding needs;
-* where random numbers come from (one seeded generator per device), and how
-  their states go into a checkpoint;
-* how arrays are written to and read from a checkpoint file.
+  embedding needs.
 
-No other module imports NumPy or CuPy (a test checks that), so a reader who
-wants to port tinytensor to another array library reads this file only.
 CuPy is imported lazily: ``import tinytensor`` never needs it.
 """
 from __future__ import annotations
@@ -38,35 +33,6 @@ int64 = numpy.dtype("int64")
 bool_ = numpy.dtype("bool")
 
 DEFAULT_FLOAT = float32
-
-
-def _keep_freed_memory_for_reuse() -> None:
-    """Ask glibc's malloc to keep freed blocks for the next array instead of unmapping them.
-
-    By default glibc hands every freed block over 128 KiB back to the OS, so each
-    new activation or gradient array of a training step is fresh memory that the
-    kernel must fault in page by page: in a step of the block stack that was
-    19,000 page faults and 46 ms of system time (PyTorch's allocator keeps its
-    blocks). So arrays of up to 32 MiB (glibc's maximum for this threshold) come
-    from malloc's heap, and up to 64 MiB freed at its top stay there for the next
-    step: a step reuses the memory the last one freed (benchmarks/profile_step.py).
-    It changes malloc for the whole process; TINYTENSOR_KEEP_FREED_MEMORY=0 leaves
-    glibc's defaults. Only where glibc is the C library (Linux); elsewhere nothing changes.
-    """
-    import ctypes
-    import os
-    import platform
-    if os.environ.get("TINYTENSOR_KEEP_FREED_MEMORY") == "0":
-        return
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return
-    libc = ctypes.CDLL(None)  # the C library this process already runs on
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
-    libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)
-    libc.mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024)
-
-
-_keep_freed_memory_for_reuse()
 
 
 class Device:
@@ -148,8 +114,8 @@ def use_cuda_module(module: Any) -> None:
     _cuda_module = module
     _cupy_or_reason.cache_clear()
     cuda_device_count.cache_clear()
-    for device in [d for d in _generators if d.type == "cuda"]:
-        del _generators[device]
+    from .generators import forget_gpu_generators  # noqa: PLC0415 - generators.py builds on this file
+    forget_gpu_generators()
 
 
 def cuda_is_available() -> bool:
@@ -343,146 +309,3 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     picked twice would get only one gradient; ``add.at`` adds every time.
     """
     xp_of(target).add.at(target, index, values)  # cupy.add.at exists since CuPy 12
-
-
-# ----------------------------------------------------------------------------
-# Random numbers: one seeded generator per device
-# ----------------------------------------------------------------------------
-_generators: dict[Device, Any] = {}
-_seed: int | None = None
-
-
-def manual_seed(seed: int) -> None:
-    """Seed every device's generator, so runs repeat bit for bit (as torch.manual_seed)."""
-    global _seed
-    _seed = int(seed)
-    _generators.clear()
-
-
-def generator(device: Device) -> Any:
-    """The random generator of ``device``, created from the seed on first use."""
-    gen = _generators.get(device)
-    if gen is None:
-        if device.type == "cpu":
-            gen = numpy.random.default_rng(_seed)
-        else:
-            with on_device(device):
-                gen = _cupy().random.default_rng(_seed)
-        _generators[device] = gen
-    return gen
-
-
-def uniform(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
-    """Samples from U[0, 1)."""
-    with on_device(device):
-        return generator(device).random(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
-
-
-def normal(shape: tuple[int, ...], dtype: numpy.dtype, device: Device) -> Any:
-    """Samples from N(0, 1)."""
-    with on_device(device):
-        return generator(device).standard_normal(shape, dtype=_sampled(dtype)).astype(dtype, copy=False)
-
-
-def integers(low: int, high: int, shape: tuple[int, ...], device: Device) -> Any:
-    """int64 samples, each of low..high-1 equally likely."""
-    with on_device(device):
-        return generator(device).integers(low, high, size=shape, dtype=int64)
-
-
-def permutation(n: int, device: Device) -> Any:
-    """0..n-1 in a random order (int64).
-
-    CuPy's Generator has no ``permutation``: on the GPU, the order that sorts n
-    random floats is the permutation (a tie, rare in float64, still gives one).
-    """
-    with on_device(device):
-        if device.type == "cpu":
-            return generator(device).permutation(n).astype(int64, copy=False)
-        return generator(device).random(n).argsort().astype(int64, copy=False)
-
-
-def _sampled(dtype: numpy.dtype) -> numpy.dtype:
-    """The generators sample float32 and float64 only: float16 is sampled as float32, then cast."""
-    if dtype.kind != "f":
-        raise TypeError(f"random tensors must have a floating dtype, got {dtype}")
-    return float64 if dtype == float64 else float32
-
-
-def new_generator(seed: int) -> Any:
-    """A CPU generator of one's own, apart from manual_seed's (as torch.Generator().manual_seed)."""
-    return numpy.random.default_rng(seed)
-
-
-def get_rng_state() -> dict[str, Any]:
-    """Every device's generator state, as plain data to save in a checkpoint.
-
-    ``{"seed": manual_seed's seed, "cpu": NumPy's state (str and int), "cuda:0":
-    the GPU generator's state (an int8 NumPy array), ...}``, for the GPU
-    generators made so far; the others will be made from the seed, as they
-    would have been in the run that is saved.
-    """
-    state: dict[str, Any] = {"seed": _seed, "cpu": generator(CPU).bit_generator.state}
-    for device, gen in _generators.items():
-        if device.type == "cuda":
-            with on_device(device):
-                state[str(device)] = _cuda_state(gen).get()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Continue every generator from a state ``get_rng_state`` returned.
-
-    The states of GPUs this machine lacks are passed over: a GPU run resumed on
-    the CPU draws from the CPU generator. A state without a "seed" is the CPU
-    generator's alone, as checkpoints held it before the GPUs' were saved too.
-    """
-    global _seed
-    if "seed" not in state:
-        state = {"seed": _seed, "cpu": state}
-    _seed = state["seed"]
-    _generators.clear()
-    for name, saved in state.items():
-        if name == "seed":
-            continue
-        device = Device(name)
-        if device.type == "cpu":
-            generator(device).bit_generator.state = saved
-            continue
-        if device.index >= cuda_device_count():
-            continue
-        with on_device(device):
-            current = _cuda_state(generator(device))
-            if current.shape != saved.shape:
-                raise ValueError(f"set_rng_state: the saved state of {device}'s generator has "
-                                 f"{saved.size} bytes, this GPU's has {current.size} (another GPU "
-                                 f"model?), so its numbers cannot continue; leave {name!r} out of "
-                                 f"the state to start that generator from the seed")
-            current[...] = _cupy().asarray(saved)
-
-
-def _cuda_state(gen: Any) -> Any:
-    """The device array that holds a CuPy generator's whole state, which every draw updates.
-
-    CuPy has no public way to save a Generator (cupy/cupy#5430); its XORWOW bit
-    generator keeps its cuRAND states in ``_state`` (cupy/random/_bit_generator.pyx),
-    so copying that array out and back in resumes the stream exactly.
-    """
-    return gen.bit_generator._state
-
-
-# ----------------------------------------------------------------------------
-# Checkpoint files: named arrays in a NumPy .npz archive, never pickles
-# ----------------------------------------------------------------------------
-def write_npz(file: Any, arrays: dict[str, numpy.ndarray]) -> None:
-    """Write ``arrays`` into the open binary ``file`` as an uncompressed .npz archive."""
-    numpy.savez(file, **arrays)
-
-
-def read_npz(file: Any) -> dict[str, numpy.ndarray]:
-    """Every array of the .npz archive in ``file``; refuses pickled objects (they can run code)."""
-    loaded = numpy.load(file, allow_pickle=False)
-    if not isinstance(loaded, numpy.lib.npyio.NpzFile):
-        raise ValueError("it holds a single array (.npy), not an .npz archive")
-    with loaded as archive:
-        return {name: archive[name] for name in archive.files}
