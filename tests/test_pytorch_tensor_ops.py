@@ -69,7 +69,8 @@ DIFFERENTIABLE = {
     "prod dim 0 keepdim": (lambda lib, d, x: x.prod(0, keepdim=True), [with_zeros((3, 4))]),
     "sort": (lambda lib, d, x: lib.sort(x).values, [normal((3, 5))]),
     "sort descending dim 0": (lambda lib, d, x: x.sort(0, descending=True)[0], [normal((4, 3))]),
-    "einsum matmul": (lambda lib, d, a, b: lib.einsum("ij,jk->ik", a, b), [normal((2, 3)), normal((3, 4), 1)]),
+    "einsum matmul": (lambda lib, d, a, b: lib.einsum("ij,jk->ik", a, b),
+                      [normal((2, 3)), normal((3, 4), 1)]),
     "einsum batched, implicit": (lambda lib, d, a, b: lib.einsum("bij,bkj", a, b),
                                  [normal((2, 3, 4)), normal((2, 5, 4), 1)]),
     "einsum trace": (lambda lib, d, a: lib.einsum("ii->", a), [normal((3, 3))]),
@@ -105,13 +106,15 @@ DIFFERENTIABLE = {
     "scatter value": (lambda lib, d, x: x.scatter(1, ints(lib, d, [[1], [0]]), 1.5), [normal((2, 3))]),
     "scatter reduce add": (lambda lib, d, x, s: x.scatter(1, ints(lib, d, [[0, 0], [2, 2]]), s, reduce="add"),
                            [normal((2, 3)), normal((2, 2), 1)]),
-    "scatter_add, repeated positions": (lambda lib, d, x, s: lib.scatter_add(x, 0, ints(lib, d, [[1, 1, 0]]), s),
-                                        [normal((2, 3)), normal((1, 3), 1)]),
+    "scatter_add, repeated positions": (
+        lambda lib, d, x, s: lib.scatter_add(x, 0, ints(lib, d, [[1, 1, 0]]), s),
+        [normal((2, 3)), normal((1, 3), 1)]),
     "index_fill": (lambda lib, d, x: lib.index_fill(x, 1, ints(lib, d, [0, 2]), -1.0), [normal((2, 3))]),
     "index_fill, a 0-d tensor value": (lambda lib, d, x, v: x.index_fill(0, ints(lib, d, [0, 2]), v),
                                        [normal((3, 2)), np.array(0.7)]),
 }
-TORCH_HAS_NO_GRADIENT = {"scatter reduce add"}  # PyTorch 2.13: "derivative for aten::scatter is not implemented"
+# PyTorch 2.13 computes none here: "derivative for aten::scatter is not implemented"
+TORCH_HAS_NO_GRADIENT = {"scatter reduce add"}
 
 
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
@@ -191,7 +194,8 @@ NO_GRADIENT = {
                                                        return_counts=True),
     "unique bools": lambda lib, d: lib.unique(lib.tensor([True, False, True], device=d), return_counts=True),
     "unique a number": lambda lib, d: lib.unique(lib.tensor(5.0, device=d), return_inverse=True),
-    "unique empty": lambda lib, d: lib.unique(lib.zeros(0, device=d), return_inverse=True, return_counts=True),
+    "unique empty": lambda lib, d: lib.unique(lib.zeros(0, device=d), return_inverse=True,
+                                              return_counts=True),
     "unique rows": lambda lib, d: lib.unique(lib.tensor([[3, 1], [2, 1], [3, 1]], device=d), dim=0,
                                              return_inverse=True, return_counts=True),
     **{f"unique dim {k} of 3-D": (lambda lib, d, k=k: lib.unique(
@@ -261,7 +265,7 @@ def assert_same(ours, theirs, torch, where="result"):
         return
     assert isinstance(ours, tt.Tensor), f"{where}: {type(ours).__name__}"
     assert ours.shape == tuple(theirs.shape), f"{where}: shape {ours.shape} != {tuple(theirs.shape)}"
-    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch."), f"{where}: {ours.dtype} != {theirs.dtype}"
+    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch."), f"{where}: {theirs.dtype}"
     if not theirs.requires_grad:
         assert not ours.requires_grad, where
     expected = theirs.detach().numpy()
@@ -389,7 +393,8 @@ BAD = {
                      r"einsum: 'j' has size 2 in operand 1 .* but 3 before"),
     "einsum dims": (lambda: tt.einsum("ijk->i", _m(2, 3)), ValueError,
                     r"einsum: operand 0 has 2 dimensions but 'ijk' names 3 and has no '...'"),
-    "einsum output": (lambda: tt.einsum("ij->jj", _m(2, 3)), ValueError, r"einsum: the output 'jj' names 'j' more"),
+    "einsum output": (lambda: tt.einsum("ij->jj", _m(2, 3)), ValueError,
+                      r"einsum: the output 'jj' names 'j' more"),
     "einsum letter": (lambda: tt.einsum("i1", _m(2, 3)), ValueError, r"einsum: '1' .* letters a-z and A-Z"),
     "einsum a list": (lambda: tt.einsum("i", [1.0, 2.0]), TypeError, r"einsum: operands must be Tensors"),
     "scatter out of range": (lambda: _m(3, 4).scatter(1, tt.tensor([[4]]), 1.0), IndexError,
@@ -417,7 +422,8 @@ BAD = {
     "multinomial 3-D": (lambda: _m(2, 2, 2).multinomial(1), ValueError, r"multinomial: .*2-D.*\(2, 2, 2\)"),
     "multinomial none": (lambda: _m(3).multinomial(0), ValueError, r"num_samples must be positive, got 0"),
     "multinomial too many": (lambda: _m(3).multinomial(4), ValueError,
-                             r"cannot draw 4 samples without replacement from 3 categories; pass replacement"),
+                             r"cannot draw 4 samples without replacement from 3 categories; pass "
+                             r"replacement"),
     "multinomial negative": (lambda: tt.tensor([1.0, -1.0]).multinomial(1), ValueError,
                              r"finite and >= 0.*inf, nan or element < 0"),
     "multinomial nan": (lambda: tt.tensor([1.0, NAN]).multinomial(1), ValueError, r"finite and >= 0"),

@@ -83,7 +83,8 @@ zeros, full, arange, eye, linspace, tri = (_creation(getattr(numpy, name)) for n
                                            ("zeros", "full", "arange", "eye", "linspace", "tri"))
 zeros_like, ones_like, full_like = (_like(getattr(numpy, name)) for name in
                                     ("zeros_like", "ones_like", "full_like"))
-abs, clip, copysign, cos, divide, exp, isfinite, isinf, log, maximum, minimum, sign, sin, sqrt, tanh, where = (
+(abs, clip, copysign, cos, divide, exp, isfinite, isinf, log, maximum, minimum, sign, sin, sqrt, tanh,
+ where) = (
     _elementwise(numpy.absolute if name == "abs" else getattr(numpy, name)) for name in
     ("abs", "clip", "copysign", "cos", "divide", "exp", "isfinite", "isinf", "log", "maximum", "minimum",
      "sign", "sin", "sqrt", "tanh", "where"))

@@ -8,7 +8,8 @@
 | selection.py    | clip maximum minimum where masked_fill                 |
 | reduction.py    | sum mean max min var norm prod                         |
 | scan.py         | cumsum cumprod                                         |
-| shape.py        | reshape permute/transpose squeeze unsqueeze flatten expand concat stack split chunk flip roll |
+| shape.py        | reshape permute/transpose squeeze unsqueeze flatten expand concat stack split chunk |
+|                 | flip roll                                              |
 | indexing.py     | x[index] and its backward, scatter-add, gather topk diag |
 | scatter.py      | scatter scatter_add index_fill (writing at indices)    |
 | sorting.py      | sort argsort unique                                    |

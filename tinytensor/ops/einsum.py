@@ -113,8 +113,8 @@ def einsum(*args: Any) -> Tensor:
                             f"tinytensor.tensor(...)")
     inputs, output = _parse(equation, [t.ndim for t in operands])
     sizes = _sizes(inputs, operands)
-    operands = [broadcast_to(t, tuple(sizes[c] for c in s)) if t.shape != tuple(sizes[c] for c in s)
-                else t for s, t in zip(inputs, operands)]  # size-1 dimensions stretched to their letter's size
+    shapes = [tuple(sizes[c] for c in term) for term in inputs]  # size-1 dimensions stretched
+    operands = [t if t.shape == shape else broadcast_to(t, shape) for t, shape in zip(operands, shapes)]
     return Einsum(inputs, output)(*_one_dtype(operands))
 
 

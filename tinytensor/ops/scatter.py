@@ -131,7 +131,8 @@ def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = No
 
 
 def scatter_add(x: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
-    """A copy of x with src added at ``index`` along ``dim`` (repeated positions add up), as torch.scatter_add."""
+    """A copy of x with src added at ``index`` along ``dim`` (repeated positions add up), as
+    torch.scatter_add."""
     return scatter(x, dim, index, src, reduce="add")
 
 
