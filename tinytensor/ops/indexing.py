@@ -281,7 +281,7 @@ class PutDiagonal(Function):
 
     def forward(self, v: Any) -> Any:
         out = backend.xp_of(v).zeros((self.size, self.size), dtype=v.dtype)
-        out[self.index] = v  # each position once: no repeats, so a plain write (add.at is for floats on CuPy)
+        out[self.index] = v  # each position once, so a plain write (CuPy's add.at refuses bools)
         return out
 
     def backward(self, grad: Value) -> tuple[Value, ...]:

@@ -20,7 +20,7 @@ with g = [a, b, c], x gets [0, b, 0] (its 0 and 2 were overwritten) and src gets
 Where index names one position twice, scatter keeps one of the values written
 there, which one is not defined (as in PyTorch), and every src element still
 gets the gradient of where it went, as PyTorch's does; scatter_add adds them all.
-The in-place forms, ``scatter_`` and ``index_fill_``, are in inplace.py.
+The in-place forms, ``scatter_``, ``scatter_add_`` and ``index_fill_``, are in inplace.py.
 """
 from __future__ import annotations
 
