@@ -44,13 +44,23 @@ from .ops.broadcast import broadcast_to, sum_to
 from .ops.comparison import all, allclose, any, argmax, argmin, equal
 from .ops.conversion import clone
 from .ops.indexing import gather, index_select, topk
-from .ops.matmul import matmul
+from .ops.matmul import bmm, matmul, mm, outer
 from .ops.pointwise import abs, cos, erf, exp, log, relu, sigmoid, sin, sqrt, tanh
 from .ops.reduction import amax, amin, max, mean, min, norm, std, sum, var
 from .ops.selection import clip, masked_fill, maximum, minimum, tril, triu, where
 from .ops.shape import (cat, chunk, concat, flatten, permute, reshape, split, squeeze, stack, t,
                         transpose, unbind, unsqueeze)
 from .random import get_rng_state, set_rng_state
+from .ops.comparison import isfinite, isinf, isnan, nonzero
+from .ops.einsum import einsum
+from .ops.indexing import diag
+from .ops.pointwise import rsqrt, sign
+from .ops.reduction import prod
+from .ops.sampling import multinomial
+from .ops.scan import cumprod, cumsum
+from .ops.scatter import index_fill, scatter, scatter_add
+from .ops.shape import flip, roll
+from .ops.sorting import argsort, sort, unique
 
 
 
@@ -64,7 +74,6 @@ def numel(x: Tensor) -> int:
 
 device = Device
 clamp = clip
-mm = bmm = matmul
 # PyTorch's names for the dtypes (after the functions above, whose hints mean Python's int and bool)
 float, double, half = float32, float64, float16  # noqa: A001
 long, int, bool = int64, int32, bool_  # noqa: A001
@@ -90,4 +99,9 @@ __all__ = [
     "residual_add", "save", "set_grad_enabled", "set_rng_state", "sigmoid", "sin", "softmax", "split",
     "sqrt", "square", "squeeze", "stack", "std", "sub", "sum_to", "t", "tanh", "tensor", "topk",
     "transpose", "tril", "triu", "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
+]
+__all__ += [
+    "argsort", "cumprod", "cumsum", "diag", "einsum", "flip", "index_fill", "isfinite", "isinf", "isnan",
+    "multinomial", "nonzero", "outer", "prod", "roll", "rsqrt", "scatter", "scatter_add", "sign", "sort",
+    "unique",
 ]

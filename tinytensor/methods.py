@@ -18,6 +18,7 @@ from typing import Any
 from . import backend, functional
 from .ops import (arithmetic, broadcast, comparison, conversion, indexing, inplace, matmul, pointwise,
                   reduction, selection)
+from .ops import sampling, scan, scatter, sorting
 from .ops import shape as shape_ops
 from .hints import did_you_mean
 from .tensor import Tensor
@@ -69,6 +70,15 @@ METHODS = {
     # a few words for what tensor.py has under another name
     "dim": lambda x: x.ndim, "ndimension": lambda x: x.ndim, "nelement": lambda x: x.numel(),
     "type": lambda x, dtype=None: f"tinytensor.{x.dtype}" if dtype is None else x.to(dtype),
+    # more of PyTorch's: signs and tests of values, orders, scans, products, writing at indices, drawing
+    "sign": pointwise.sign, "rsqrt": pointwise.rsqrt, "isnan": comparison.isnan,
+    "isinf": comparison.isinf, "isfinite": comparison.isfinite, "nonzero": comparison.nonzero,
+    "sort": sorting.sort, "argsort": sorting.argsort, "unique": sorting.unique,
+    "cumsum": scan.cumsum, "cumprod": scan.cumprod, "prod": reduction.prod, "flip": shape_ops.flip,
+    "roll": shape_ops.roll, "diag": indexing.diag, "mm": matmul.mm, "bmm": matmul.bmm,
+    "outer": matmul.outer, "scatter": scatter.scatter, "scatter_add": scatter.scatter_add,
+    "index_fill": scatter.index_fill, "scatter_": inplace.scatter_, "scatter_add_": inplace.scatter_add_,
+    "index_fill_": inplace.index_fill_, "multinomial": sampling.multinomial,
 }
 
 PROPERTIES = {"is_cuda": lambda x: x.device.type == "cuda"}

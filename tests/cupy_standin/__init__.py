@@ -83,9 +83,10 @@ zeros, full, arange, eye, linspace, tri = (_creation(getattr(numpy, name)) for n
                                            ("zeros", "full", "arange", "eye", "linspace", "tri"))
 zeros_like, ones_like, full_like = (_like(getattr(numpy, name)) for name in
                                     ("zeros_like", "ones_like", "full_like"))
-abs, clip, copysign, cos, divide, exp, isfinite, log, maximum, minimum, sign, sin, sqrt, tanh, where = (
+(abs, clip, copysign, cos, divide, exp, isfinite, isinf, log, maximum, minimum, sign, sin, sqrt, tanh,
+ where) = (
     _elementwise(numpy.absolute if name == "abs" else getattr(numpy, name)) for name in
-    ("abs", "clip", "copysign", "cos", "divide", "exp", "isfinite", "log", "maximum", "minimum",
+    ("abs", "clip", "copysign", "cos", "divide", "exp", "isfinite", "isinf", "log", "maximum", "minimum",
      "sign", "sin", "sqrt", "tanh", "where"))
 
 
@@ -99,6 +100,19 @@ def take(a: ndarray, indices: Any, axis: Any = None) -> ndarray:
 
 def argsort(a: ndarray, axis: int = -1, kind: Any = None) -> ndarray:
     return a.argsort(axis=axis, kind=kind)
+
+
+def roll(a: ndarray, shift: Any, axis: Any = None) -> ndarray:
+    return core.call(numpy.roll, (a, shift), {"axis": axis})
+
+
+def searchsorted(a: ndarray, v: ndarray, side: str = "left") -> ndarray:
+    return core.call(numpy.searchsorted, (a, v), {"side": side})
+
+
+def einsum(subscripts: str, *operands: ndarray, optimize: Any = False) -> ndarray:
+    """CuPy's einsum (cupy/linalg/_einsum.py) takes ``optimize`` too; True is its 'greedy' path."""
+    return core.call(numpy.einsum, (subscripts, *operands), {"optimize": optimize})
 
 
 def broadcast_to(array: ndarray, shape: tuple[int, ...]) -> ndarray:

@@ -348,6 +348,12 @@ class ndarray:  # noqa: N801 - CuPy's name
             raise ValueError(f"Unsupported kind {kind!r} for argsort")
         return call(numpy.argsort, (self,), {"axis": axis, "kind": "stable"})
 
+    def nonzero(self) -> tuple["ndarray", ...]:
+        """CuPy counts the nonzero elements on the host first, to size the result: a transfer
+        (``_ndarray_argwhere`` in cupy/_core/_routines_indexing.pyx)."""
+        transfer("nonzero")
+        return call(numpy.nonzero, (self,), {})
+
     def take(self, indices: Any, axis: Any = None) -> "ndarray":
         """Out-of-range indices wrap around: CuPy's take kernel computes ``i % n``."""
         return call(numpy.take, (self, indices), {"axis": axis, "mode": "wrap"})
@@ -376,7 +382,7 @@ def _unary(ufunc: Callable) -> Callable:
 
 
 # The methods CuPy's ndarray has that tinytensor calls (checked against cupy/_core/core.pyx).
-METHODS = ("all", "any", "argmax", "argmin", "clip", "cumsum", "max", "mean", "min", "prod",
+METHODS = ("all", "any", "argmax", "argmin", "clip", "cumprod", "cumsum", "max", "mean", "min", "prod",
            "ravel", "repeat", "reshape", "squeeze", "std", "sum", "swapaxes", "transpose", "var")
 for _name in METHODS:
     setattr(ndarray, _name, _method(_name))
@@ -400,7 +406,7 @@ for _name, _ufunc in {"neg": numpy.negative, "pos": numpy.positive, "abs": numpy
 # The elementwise functions tinytensor calls through ``xp`` (all of them are in CuPy 14).
 ELEMENTWISE = {name: getattr(numpy, name) for name in (
     "abs", "absolute", "add", "clip", "copysign", "cos", "divide", "equal", "exp", "greater",
-    "greater_equal", "invert", "isfinite", "less", "less_equal", "log", "maximum", "minimum",
+    "greater_equal", "invert", "isfinite", "isinf", "less", "less_equal", "log", "maximum", "minimum",
     "multiply", "nan_to_num", "negative", "not_equal", "positive", "power", "remainder", "sign",
     "sin", "sqrt", "subtract", "tanh", "where", "floor_divide", "bitwise_and", "bitwise_or",
     "bitwise_xor", "matmul", "true_divide")}

@@ -118,3 +118,41 @@ def _on_arrays(compute: Callable[..., Any], *tensors: Tensor) -> Tensor:
     """``compute`` of the tensors' arrays, run on their device, as a Tensor with no gradient."""
     with backend.on_device(tensors[0].device):
         return Tensor._make(backend.ensure_array(compute(*(t.data for t in tensors))), None)
+
+
+# ----------------------------------------------------------------------------
+# Questions about values: isnan, isinf, isfinite; and where the nonzero ones are
+# ----------------------------------------------------------------------------
+def isnan(x: Tensor) -> Tensor:
+    """True where x is NaN: the one value not equal to itself (integers never are)."""
+    return _on_arrays(lambda a: a != a, x)
+
+
+def isinf(x: Tensor) -> Tensor:
+    """True where x is +inf or -inf (integers and booleans never are)."""
+    return _on_arrays(lambda a: backend.xp_of(a).isinf(a) if a.dtype.kind == "f" else a != a, x)
+
+
+def isfinite(x: Tensor) -> Tensor:
+    """True where x is neither NaN nor infinite (every integer and boolean is)."""
+    return _on_arrays(lambda a: backend.xp_of(a).isfinite(a) if a.dtype.kind == "f" else a == a, x)
+
+
+def nonzero(x: Tensor, *, as_tuple: bool = False) -> "Tensor | tuple[Tensor, ...]":
+    """The positions of x's nonzero (True) elements, in row-major order, as torch.nonzero.
+
+    A tensor of shape (number found, x.ndim), one row per position; with
+    ``as_tuple=True`` one 1-D tensor per dimension instead, which indexes x:
+    ``x[x.nonzero(as_tuple=True)]`` are the nonzero values. A 0-d x counts as
+    1-D for the tuple, as in PyTorch. How many are found decides the shape, so
+    on the GPU this reads one number back to the host (a sync).
+    """
+    with backend.on_device(x.device):
+        array = x.data if x.ndim else x.data.reshape(1)  # NumPy refuses nonzero() of a 0-d array
+        found = [ids.astype(backend.int64, copy=False) for ids in array.nonzero()]
+        if as_tuple:
+            return tuple(Tensor._make(ids, None) for ids in found)
+        if x.ndim == 0:  # (1, 0) if x is nonzero, else (0, 0)
+            return Tensor._make(found[0].reshape(-1, 1)[:, :0], None)
+        columns = [ids.reshape(-1, 1) for ids in found]  # (count, 1) each
+        return Tensor._make(backend.xp_of(x.data).concatenate(columns, axis=1), None)  # (count, ndim)

@@ -213,13 +213,19 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
 
 def _pick_along(x: Tensor, dim: int, ids: Any) -> Tensor:
     """gather without the check, for indices known to be in range (topk's)."""
-    # One integer array per dimension, broadcast together: dimension `dim` takes ids,
-    # every other dimension d takes arange(n_d) laid along axis d.
-    picks = tuple(ids if d == dim else
-                  backend.arange(0, n, 1, backend.int64, x.device).reshape(
-                      [n if e == d else 1 for e in range(ids.ndim)])
-                  for d, n in enumerate(ids.shape))
-    return GetItem(picks)(x)
+    return GetItem(positions_along(dim, ids, x.device))(x)
+
+
+def positions_along(dim: int, ids: Any, device: Any) -> tuple[Any, ...]:
+    """The index of the positions ``ids`` names along ``dim`` (gather reads them, scatter writes them).
+
+    One integer array per dimension, broadcast together: dimension ``dim`` takes
+    ids, every other dimension d takes arange(n_d) laid along axis d.
+    """
+    return tuple(ids if d == dim else
+                 backend.arange(0, n, 1, backend.int64, device).reshape(
+                     [n if e == d else 1 for e in range(ids.ndim)])
+                 for d, n in enumerate(ids.shape))
 
 
 def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
@@ -254,3 +260,49 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
         order = xp.argsort(-x.data if largest else x.data, axis=dim, kind="stable")
         indices = xp.take(order, xp.arange(k), axis=dim).astype(backend.int64)  # x's shape, k along dim
     return TopK(_pick_along(x, dim, indices), Tensor._make(indices, None))
+
+
+# ----------------------------------------------------------------------------
+# diag: a vector onto a matrix's diagonal, or a matrix's diagonal out as a vector
+# ----------------------------------------------------------------------------
+#   diag(matrix, k)   picks matrix[i, i + k]: GetItem, whose backward puts the gradient back there
+#   diag(vector, k)   puts vector[i] at [i, i + k] of zeros: PutDiagonal, whose backward picks it again
+#
+# Worked example: diag([1, 2], 1) = [[0, 1, 0], [0, 0, 2], [0, 0, 0]], and diag of that with
+# k = 1 is [1, 2] again; a gradient G on the matrix reaches the vector as [G[0, 1], G[1, 2]].
+class PutDiagonal(Function):
+    """zeros((size, size)), then the vector written at ``index`` (the positions of one diagonal)."""
+
+    keeps_inputs = False
+    name = "diag"
+
+    def __init__(self, size: int, index: tuple[Any, Any]) -> None:
+        self.size, self.index = size, index
+
+    def forward(self, v: Any) -> Any:
+        out = backend.xp_of(v).zeros((self.size, self.size), dtype=v.dtype)
+        out[self.index] = v  # each position once, so a plain write (CuPy's add.at refuses bools)
+        return out
+
+    def backward(self, grad: Value) -> tuple[Value, ...]:
+        return (GetItem(self.index)(grad),)
+
+
+def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+    """As torch.diag: a 1-D x becomes the square matrix with x on diagonal ``diagonal`` (0 the main
+    one, k > 0 above it, k < 0 below) and zeros elsewhere; a 2-D x gives that diagonal as a vector."""
+    if x.ndim == 1:
+        n = x.shape[0]
+        return PutDiagonal(n + abs(diagonal), _diagonal(n, max(-diagonal, 0), diagonal, x.device))(x)
+    if x.ndim == 2:
+        rows, columns = x.shape
+        first = max(-diagonal, 0)  # the first row the diagonal crosses
+        length = max(0, min(rows, columns - diagonal) - first)
+        return GetItem(_diagonal(length, first, diagonal, x.device))(x)
+    raise ValueError(f"diag: expects a vector (1-D) or a matrix (2-D), got shape {x.shape}")
+
+
+def _diagonal(length: int, first_row: int, diagonal: int, device: Any) -> tuple[Any, Any]:
+    """(rows, columns) of the ``length`` positions [i, i + diagonal] from row ``first_row`` on."""
+    rows = backend.arange(first_row, first_row + length, 1, backend.int64, device)
+    return rows, rows + diagonal

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd import grad_mode, inplace
 from ..tensor import Tensor
-from . import indexing
+from . import indexing, scatter
 
 
 def add_(x: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
@@ -141,3 +141,26 @@ def _recorded(op: str, x: Tensor) -> str:
     return (f"{op}: in-place operations are not recorded in the graph, and this takes part in one "
             f"(it or the operand requires grad). Write the out-of-place op (x = x + y), or do it "
             f"under `with tinytensor.no_grad():` if no gradient should flow through it.")
+
+
+def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
+             reduce: str | None = None) -> Tensor:
+    """src (a tensor) or value (a number) written into x at ``index`` along ``dim`` (ops/scatter.py)."""
+    op, values = scatter.prepare("scatter_", x, dim, index, src, value, reduce)
+    return _write("scatter_", x, lambda a: op.write_into(a, values.data), values)
+
+
+def scatter_add_(x: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
+    """src added into x at ``index`` along ``dim``, repeated positions adding up (ops/scatter.py)."""
+    op, values = scatter.prepare("scatter_add_", x, dim, index, src, None, "add")
+    return _write("scatter_add_", x, lambda a: op.write_into(a, values.data), values)
+
+
+def index_fill_(x: Tensor, dim: int, index: Any, value: Any) -> Tensor:
+    """``value`` (a number or a 0-d tensor) into every slice along ``dim`` that ``index`` names."""
+    filled = scatter.filled_slices("index_fill_", x, dim, index)
+    if isinstance(value, Tensor) and value.ndim:
+        raise ValueError(f"index_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
+    number = _operand("index_fill_", value, x)
+    return _write("index_fill_", x, lambda a: a.__setitem__(
+        Ellipsis, backend.xp_of(a).where(filled, number, a)), value)

@@ -14,6 +14,10 @@ layer), folds the batch into the rows: (64, 32, 256) @ (256, 1024) is computed a
 (2048, 256) @ (256, 1024). Same result, but one large matrix product instead of
 64 small ones, and dL/dB = A^T dL/dC is one product too, instead of 64
 per-batch gradients that would then be summed.
+
+``mm`` and ``bmm`` are matmul for exactly two matrices and for exactly two
+batches of B matrices, as PyTorch defines them; ``outer(a, b)`` is the column
+a times the row b, (n, 1) * (1, m), so its gradient is Mul's.
 """
 from __future__ import annotations
 
@@ -55,3 +59,40 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim > 2 and b.ndim == 2:  # (..., n, k) @ (k, m): one big product, not one per batch
         return MatMul()(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
     return MatMul()(a, b)
+
+
+# ----------------------------------------------------------------------------
+# mm, bmm and outer: products with PyTorch's stricter shapes (matmul broadcasts, these do not)
+# ----------------------------------------------------------------------------
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """(n, k) @ (k, m), two matrices exactly, as torch.mm."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: expects two matrices (2-D), got shapes {a.shape} and {b.shape}; use "
+                         f"matmul (or @) for vectors and batches, or bmm for batches of matrices")
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """(B, n, k) @ (B, k, m): B matrix products side by side, as torch.bmm.
+
+    Both must be 3-D with the same B, and no dimension broadcasts; matmul (or @)
+    is the product that broadcasts.
+    """
+    for name, t in (("batch1", a), ("batch2", b)):
+        if t.ndim != 3:
+            raise ValueError(f"bmm: {name} must be a 3-D tensor (batch, rows, columns), got shape "
+                             f"{t.shape}; use matmul (or @), which broadcasts, for other shapes")
+    if b.shape[:2] != (a.shape[0], a.shape[2]):
+        raise ValueError(f"bmm: batch1 of shape {a.shape} needs batch2 of shape ({a.shape[0]}, "
+                         f"{a.shape[2]}, m): the same batch size, and as many rows as batch1 has "
+                         f"columns; got {b.shape}")
+    return MatMul()(a, b)
+
+
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    """out[i, j] = a[i] b[j] for two vectors, as torch.outer; its gradient is Mul's."""
+    for name, t in (("first", a), ("second", b)):
+        if t.ndim != 1:
+            raise ValueError(f"outer: expects two vectors (1-D); the {name} has shape {t.shape}. "
+                             f"Flatten it first (x.flatten()) if an outer product of all its values is meant")
+    return a.reshape(-1, 1) * b.reshape(1, -1)  # (n, 1) * (1, m) -> (n, m)

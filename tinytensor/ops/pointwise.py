@@ -13,6 +13,8 @@
     gelu     GELU(x) = x Phi(x) (Hendrycks & Gimpel), Phi the normal distribution function:
              exact, 0.5 x (1 + erf(x / sqrt(2))) (PyTorch's default), or in the tanh form
              GPT-2 and BERT used, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    sign     f' = 0 (flat on both sides of its step)
+    rsqrt    f' = -1/2 x^(-3/2) = -y^3 / 2
 
 Where f' is written with y (the output), backward reads ``self.output``, which
 stays connected to the graph, so second derivatives are right too.
@@ -23,7 +25,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .. import backend
-from ..autograd.function import Function, Value, mask_like
+from ..autograd.function import Function, Value, constant, mask_like
 from .erf_series import TWO_OVER_SQRT_PI, erf_array
 
 if TYPE_CHECKING:
@@ -265,3 +267,46 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
 
 def erf(x: Tensor) -> Tensor:
     return Erf()(x)
+
+
+# ----------------------------------------------------------------------------
+# sign and rsqrt
+# ----------------------------------------------------------------------------
+#   sign     f' = 0 everywhere (a step function; PyTorch's gradient is 0 at 0 too)
+#   rsqrt    y = 1/sqrt(x) = x^(-1/2),  f' = -1/2 x^(-3/2) = -y^3 / 2
+#
+# Worked example: rsqrt(4) = 0.5, and its slope there is -0.5 * 0.5^3 = -0.0625,
+# which is (4.01^-0.5 - 3.99^-0.5) / 0.02 to five digits.
+class Sign(Function):
+    """1 where x > 0, -1 where x < 0, 0 at 0 and at NaN (as PyTorch; NumPy's sign(NaN) is NaN)."""
+
+    keeps_inputs = False  # backward reads only the input's shape, dtype and device
+
+    def forward(self, a: Any) -> Any:
+        if a.dtype.kind == "b":  # a bool is its own sign, as in PyTorch
+            return a.copy()
+        return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
+
+    def backward(self, grad: Value) -> tuple[Value, ...]:
+        x = self.inputs[0]
+        return (constant(backend.full(x.shape, 0, x.dtype, x.device), grad),)  # 0, even where grad is inf
+
+
+class Rsqrt(Function):
+    needs_output = True
+
+    def forward(self, a: Any) -> Any:
+        return 1 / backend.xp_of(a).sqrt(a)
+
+    def backward(self, grad: Value) -> tuple[Value, ...]:
+        y = self.output
+        return (grad * (y * y * y) * -0.5,)
+
+
+def sign(x: Tensor) -> Tensor:
+    return Sign()(x)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    """1 / sqrt(x); integers and booleans give the default float, as in PyTorch."""
+    return Rsqrt()(x if backend.is_floating(x.dtype) else x.to(backend.DEFAULT_FLOAT))

@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, var, std, norm over some axes (``axis=None``: all of them).
+"""Reductions: sum, mean, max, min, var, std, norm, prod over some axes (``axis=None``: all of them).
 
 A reduction squeezes many inputs into one output, so backward spreads the
 output's gradient back over them: reshape it to the kept-dims shape, then
@@ -9,6 +9,7 @@ broadcast it to the input's shape.
     max, min  only the winners get it (split on ties):   dL/dx_i = g [x_i = max] / #winners
     var       (correction c, as PyTorch; c=1 unbiased):  dL/dx_i = g 2 (x_i - mean) / (N - c)
     norm      ||x|| = sqrt(sum x^2):                     dL/dx_i = g x_i / ||x||  (0 where ||x|| = 0)
+    prod      y = x_1 x_2 ... x_N:                       dL/dx_i = g prod_(k != i) x_k  (no division)
 
 The axes can be named the PyTorch way, ``x.sum(dim=1, keepdim=True)``, or the
 NumPy way, ``x.sum(axis=1, keepdims=True)``; ``dims`` (axes.py) is the one place
@@ -27,6 +28,7 @@ from ..autograd.function import Function, Value, mask_like
 from . import comparison
 from .axes import dims, normalize_axes
 from .broadcast import broadcast_to
+from .scan import products_of_others
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -201,3 +203,43 @@ def _extreme(op: str, reduction: type, pair: type, x: Tensor, dim: Any, keepdim:
                         f"back too; for the {op}imum over several, use a{op}(x, dim) or axis=")
     indices = (comparison.argmax if op == "max" else comparison.argmin)(x, dim, keep)
     return pair(values, indices)
+
+
+# ----------------------------------------------------------------------------
+# prod: every input gets the product of all the others
+# ----------------------------------------------------------------------------
+class Prod(Reduction):
+    """dL/dx_i = g prod_(k != i) x_k: the product before i times the product after it (scan.py).
+
+    Not g y / x_i: that is 0 / 0 where x_i = 0, whose true gradient is the product
+    of the others, nonzero when x_i is the only zero. Worked example: x = [2, 0, 5],
+    y = 0; dy/dx = [0, 10, 0], since raising x_2 to e makes y = 10e.
+    """
+
+    def forward(self, a: Any) -> Any:
+        return a.prod(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, grad: Value) -> tuple[Value, ...]:
+        (axis,) = self.axes  # one dimension: prod() of all of x runs on x flattened
+        return (self.spread(grad) * products_of_others(self.operands[0], axis),)
+
+
+def prod(x: Tensor, dim: Any = None, keepdim: Any = None, *, dtype: Any = None, axis: Any = None,
+         keepdims: Any = None) -> Tensor:
+    """The product of all elements, or along one dimension ``dim``, as torch.prod.
+
+    Integers and booleans multiply in int64 (as PyTorch; ``dtype=`` picks another).
+    """
+    axis, keepdims = dims("prod", dim, keepdim, axis, keepdims)
+    if dtype is not None:
+        x = x.to(dtype)
+    elif not backend.is_floating(x.dtype):
+        x = x.to(backend.int64)
+    if axis is None:
+        product = Prod(0)(x.reshape(-1))
+        return product.reshape((1,) * x.ndim) if keepdims else product
+    if not isinstance(axis, int):
+        raise TypeError(f"prod: dim={axis!r} must be one dimension (an int), as in torch.prod; "
+                        f"for several, take the product over one after the other")
+    axis = normalize_axes(axis, x.ndim)[0]  # a bad dim raises here, for a 0-d x too
+    return Prod(axis, keepdims)(x) if x.ndim else Prod(0)(x.reshape(1)).reshape(())

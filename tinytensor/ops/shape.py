@@ -5,6 +5,8 @@ So backward only rearranges the gradient back:
     reshape(x, s)       backward: reshape(grad, x.shape)
     permute(x, axes)    backward: permute(grad, inverse of axes)
     concat([a, b], k)   backward: cut grad along k into a's and b's pieces
+    flip(x, dims)       backward: flip(grad, dims)
+    roll(x, s, dims)    backward: roll(grad, -s, dims)
 
 squeeze, unsqueeze, flatten and view are reshapes; transpose and swapaxes are
 permutes; stack is concat of unsqueezed tensors; split and chunk are slices;
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import backend
 from ..autograd.function import Function, Value
-from .conversion import Cast
+from .conversion import Cast, Clone
 from .broadcast import broadcast_to
 from .axes import dims, normalize_axes, one_dim, shape_arg
 
@@ -203,3 +205,63 @@ def view_as(x: Tensor, other: Tensor) -> Tensor:
 
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
     return broadcast_to(x, other.shape)
+
+
+# ----------------------------------------------------------------------------
+# flip and roll: the same values in another order along some dimensions
+# ----------------------------------------------------------------------------
+#   flip(x, dims)          y[i] = x[n-1-i]    backward: flip the gradient the same way
+#   roll(x, shifts, dims)  y[i] = x[i-s]      backward: roll the gradient back by -s
+#
+# Worked example: flip([1, 2, 3]) = [3, 2, 1]; a gradient [a, b, c] on it comes back
+# as [c, b, a], since the 3 at position 0 came from position 2.
+class Flip(Function):
+    keeps_inputs = False
+
+    def __init__(self, axes: tuple[int, ...]) -> None:
+        self.axes = axes
+
+    def forward(self, a: Any) -> Any:
+        backwards = tuple(slice(None, None, -1) if d in self.axes else slice(None) for d in range(a.ndim))
+        return a[backwards].copy()  # a copy, as torch.flip: writing into it leaves x alone
+
+    def backward(self, grad: Value) -> tuple[Value, ...]:
+        return (Flip(self.axes)(grad),)
+
+
+class Roll(Function):
+    keeps_inputs = False
+
+    def __init__(self, shifts: tuple[int, ...], axes: tuple[int, ...]) -> None:
+        self.shifts, self.axes = shifts, axes
+
+    def forward(self, a: Any) -> Any:
+        return backend.xp_of(a).roll(a, self.shifts, axis=self.axes)
+
+    def backward(self, grad: Value) -> tuple[Value, ...]:
+        return (Roll(tuple(-s for s in self.shifts), self.axes)(grad),)
+
+
+def flip(x: Tensor, *args: Any, dims: Any = None) -> Tensor:
+    """x with the order of ``dims`` reversed, as torch.flip (``x.flip(0, 1)`` or ``x.flip([0, 1])``)."""
+    given = shape_arg(args) if args else (dims,) if isinstance(dims, int) else tuple(dims or ())
+    axes = [normalize_axes(d, x.ndim)[0] for d in given]
+    if len(set(axes)) < len(axes):
+        raise ValueError(f"flip: dims {given} name a dimension twice (for shape {x.shape}); give each once")
+    return Flip(tuple(axes))(x)
+
+
+def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """x shifted ``shifts`` places along ``dims``, the ones that fall off the end coming back at the start,
+    as torch.roll; without ``dims``, along x flattened, then reshaped back."""
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise ValueError(f"roll: without dims there is one (flattened) dimension to roll, so give one "
+                             f"shift, not {len(shifts)}; or give dims, one per shift")
+        return Roll(shifts, (0,))(x.reshape(-1)).reshape(x.shape)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: give one shift per dimension, got shifts={shifts} and dims={dims}")
+    axes = tuple(normalize_axes(d, x.ndim)[0] for d in dims)
+    return Roll(shifts, axes)(x) if x.ndim else Clone()(x)  # a single number rolls onto itself
