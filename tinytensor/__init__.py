@@ -68,13 +68,13 @@ long, int, bool = int64, int32, bool_  # noqa: A001
 
 __version__ = "0.1.0"
 
-from . import cuda, data, nn, optim  # noqa: E402 - the building blocks, built on everything above
+from . import cuda, data, nn, optim, utils  # noqa: E402 - the building blocks, built on everything above
 from .serialization import load, save  # noqa: E402
 
 # What ``from tinytensor import *`` brings: every name above but those that would hide Python's
 # own (sum, max, min, abs, all, any, pow, and the dtypes int, float, bool): write tt.sum(...).
 __all__ = [
-    "Generator",
+    "Generator", "utils",
     "Device", "GradcheckError", "Tensor", "add", "allclose", "amax", "amin", "arange", "argmax", "argmin",
     "autograd", "bmm", "bool_", "broadcast_to", "cat", "chunk", "clamp", "clip", "clone", "concat", "cos",
     "cuda", "cuda_is_available", "data", "device", "div", "double", "empty", "empty_like", "enable_grad",
