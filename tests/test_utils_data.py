@@ -229,7 +229,8 @@ def test_random_split_lengths_as_torchs(size, lengths):
 
 def test_random_split_repeats_under_its_generator_and_explains_mistakes():
     torch = torch_or_skip()
-    split = lambda seed: [list(p) for p in data.random_split(range(10), [4, 6], tt.Generator().manual_seed(seed))]  # noqa: E731
+    def split(seed: int) -> list[list[int]]:
+        return [list(p) for p in data.random_split(range(10), [4, 6], tt.Generator().manual_seed(seed))]
     assert split(1) == split(1) and split(1) != split(2)
     with pytest.warns(UserWarning, match="length of split at index 0 is 0"):
         data.random_split(range(10), [0.0, 1.0])
