@@ -306,3 +306,19 @@ def test_schedulers_check_their_arguments_as_torch():
         with pytest.raises(ValueError, match="milestone"):
             m.SequentialLR(opt, [m.StepLR(opt, 2), m.StepLR(opt, 3)], milestones=[])
         assert math.isclose(opt.param_groups[0]["lr"], 0.1)
+
+
+def test_a_scheduler_written_for_torch_runs_on_tinytensor():
+    """A user's own schedule, subclassing the base class as PyTorch tutorials do (under either name)."""
+    for lib in (tt, torch):
+        for base in (lib.optim.lr_scheduler.LRScheduler, lib.optim.lr_scheduler._LRScheduler):
+            class Halving(base):
+                def get_lr(self) -> list[float]:
+                    return [lr / 2 ** (self.last_epoch // 2) for lr in self.base_lrs]
+            opt = lib.optim.SGD([lib.zeros(1, requires_grad=True)], lr=0.8)
+            scheduler = Halving(opt)
+            rates = []
+            for _ in range(5):
+                rates.append(scheduler.get_last_lr()[0])
+                opt.step(), scheduler.step()
+            assert rates == [0.8, 0.8, 0.4, 0.4, 0.2]

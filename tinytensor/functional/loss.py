@@ -218,9 +218,9 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,  # n
 # Checks shared by the losses
 # ----------------------------------------------------------------------------
 def _check_reduction(op: str, reduction: str, *more: str) -> None:
-    allowed = ("mean", "sum", "none", *more)
-    if reduction not in allowed:
-        raise ValueError(f"{op}: reduction must be one of {', '.join(map(repr, allowed))}, got "
+    allowed = [repr(name) for name in ("mean", "sum", "none", *more)]
+    if reduction not in ("mean", "sum", "none", *more):
+        raise ValueError(f"{op}: reduction must be {', '.join(allowed[:-1])} or {allowed[-1]}, got "
                          f"{reduction!r}")
 
 

@@ -133,6 +133,9 @@ class LRScheduler:
             group["lr"] = lr
 
 
+_LRScheduler = LRScheduler  # the name older PyTorch code subclasses
+
+
 def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
     """One value per param group: a list as given (of the right length), or one value repeated."""
     count = len(optimizer.param_groups)
