@@ -57,17 +57,11 @@ class DataLoader:
                  seed: int | None = None) -> None:
         _check_workers(num_workers, timeout, prefetch_factor, persistent_workers)
         if seed is not None:
-            if generator is not None:
-                raise ValueError("DataLoader: give generator= (PyTorch's way) or seed= (a shorthand for "
-                                 "generator=tinytensor.Generator().manual_seed(seed)), not both")
-            if sampler is not None or batch_sampler is not None:
-                raise ValueError("DataLoader: seed= seeds the shuffle of the loader's own sampler; give "
-                                 "your sampler a generator instead")
-            generator = Generator().manual_seed(seed)
+            generator = _seeded(seed, generator, own_sampler=sampler is None and batch_sampler is None)
         self.iterable = isinstance(dataset, IterableDataset)
         if self.iterable:
             for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
-                if value not in (None, False):
+                if value is not None and value is not False:
                     raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, "
                                      f"but got {name}={value!r} (an IterableDataset is read in its own order)")
         shuffle = bool(shuffle)
@@ -124,6 +118,17 @@ class DataLoader:
             full, rest = divmod(len(self.dataset), self.batch_size or 1)
             return full + (1 if rest and not self.drop_last else 0)
         return len(self.sampler if self.batch_sampler is None else self.batch_sampler)
+
+
+def _seeded(seed: int, generator: Generator | None, own_sampler: bool) -> Generator:
+    """tinytensor's ``seed=``: the generator of the loader's own shuffle, made from the seed."""
+    if generator is not None:
+        raise ValueError("DataLoader: give generator= (PyTorch's way) or seed= (a shorthand for "
+                         "generator=tinytensor.Generator().manual_seed(seed)), not both")
+    if not own_sampler:
+        raise ValueError("DataLoader: seed= seeds the shuffle of the loader's own sampler; give "
+                         "your sampler a generator instead")
+    return Generator().manual_seed(seed)
 
 
 def _check_workers(num_workers: int, timeout: float, prefetch_factor: int | None,
