@@ -77,8 +77,8 @@ def test_shuffle_with_its_own_seed_ignores_other_randomness():
 def test_default_collate_handles_records_numbers_and_strings(device):
     index, square, name = next(iter(DataLoader(Squares(), batch_size=3)))
     assert index.tolist() == [0, 1, 2] and index.dtype == tt.int64
-    assert square.tolist() == [0.0, 1.0, 4.0] and square.dtype == tt.float32
-    assert name == ["name 0", "name 1", "name 2"]
+    assert square.tolist() == [0.0, 1.0, 4.0] and square.dtype == tt.float64  # PyTorch's rule for floats
+    assert name == ("name 0", "name 1", "name 2")  # as PyTorch: the strings as the batch holds them
     batch = default_collate([{"x": tt.ones(2, device=device), "y": 1},
                              {"x": tt.zeros(2, device=device), "y": 0}])
     assert batch["x"].tolist() == [[1.0, 1.0], [0.0, 0.0]] and batch["y"].tolist() == [1, 0]

@@ -80,9 +80,12 @@ def test_state_dict_resumes_the_schedule():
     assert rates(resumed, 5) == rates(first, 5)
 
 
-def test_state_dict_holds_only_data():
-    scheduler = LambdaLR(make_optimizer(), lambda epoch: 1.0)
-    assert set(scheduler.state_dict()) == {"base_lrs", "last_epoch", "_last_lr"}
+def test_state_dict_holds_only_data(tmp_path):
+    state = LambdaLR(make_optimizer(), lambda epoch: 1.0).state_dict()
+    assert {"base_lrs", "last_epoch", "_last_lr"} <= set(state) and state["lr_lambdas"] == [None]
+    assert not any(callable(value) for value in state.values())   # a function is code, not data
+    tt.save(state, tmp_path / "scheduler.tt")
+    assert tt.load(tmp_path / "scheduler.tt") == state
 
 
 def test_bad_arguments_are_explained():

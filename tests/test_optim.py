@@ -87,6 +87,12 @@ CASES = [
     ("Adam", dict(lr=0.02, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
     ("AdamW", dict(lr=0.05)),
     ("AdamW", dict(lr=0.02, betas=(0.8, 0.95), weight_decay=0.3)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.005, momentum=0.5)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.8, centered=True)),
+    ("RMSprop", dict(lr=0.01, centered=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)),
 ]
 
 
@@ -129,7 +135,9 @@ def test_matches_torch_optim(name: str, kwargs: dict, device):
 # What step must not do
 # ----------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
-                                  lambda ps: optim.Adam(ps), lambda ps: optim.AdamW(ps)])
+                                  lambda ps: optim.Adam(ps), lambda ps: optim.AdamW(ps),
+                                  lambda ps: optim.RMSprop(ps, momentum=0.9, centered=True),
+                                  lambda ps: optim.Adagrad(ps)])
 def test_step_updates_in_place_and_leaves_grad_alone(make, device):
     p = tt.randn(3, 2, device=device, requires_grad=True)
     memory = p.data
@@ -169,9 +177,18 @@ def test_zero_grad(device):
 def test_bad_arguments_are_explained():
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.SGD([], lr=0.1)
-    with pytest.raises(ValueError, match="leaf tensors that require grad"):
-        optim.SGD([tt.ones(2)], lr=0.1)
-    with pytest.raises(ValueError, match="more than one param group"):
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        optim.SGD([tt.ones(2, requires_grad=True) * 2], lr=0.1)
+    with pytest.raises(TypeError, match="iterable of Tensors or dicts, but got a Tensor of shape"):
+        optim.Adam(scalar_param(1.0))                       # issue 17: once "not a leaf"
+    with pytest.raises(TypeError, match="can only optimize Tensors, but one of the params is list"):
+        optim.SGD([[scalar_param(1.0)]], lr=0.1)
+    with pytest.raises(TypeError, match="use a list instead"):
+        optim.SGD([{"params": {scalar_param(1.0)}}], lr=0.1)
+    for bad in (dict(lr=float("nan")), dict(lr=-1.0), dict(eps=-1e-8), dict(weight_decay=float("nan"))):
+        with pytest.raises(ValueError, match=f"invalid {next(iter(bad))}="):  # issue 17: Adam(lr=nan)
+            optim.Adam([scalar_param(1.0)], **bad)
+    with pytest.raises(ValueError, match="more than once"):
         p = scalar_param(1.0)
         optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
     with pytest.raises(ValueError, match="Nesterov"):
@@ -202,7 +219,9 @@ def assert_same_tree(a: object, b: object) -> None:
 
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
-                                  lambda ps: optim.Adam(ps, lr=0.01), lambda ps: optim.AdamW(ps, lr=0.01)])
+                                  lambda ps: optim.Adam(ps, lr=0.01), lambda ps: optim.AdamW(ps, lr=0.01),
+                                  lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+                                  lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.1)])
 def test_state_dict_round_trips_and_training_continues_identically(make, device):
     weights, targets = quadratic_problem(seed=1)
     data = [tt.tensor(t, dtype=tt.float64, device=device) for t in targets]

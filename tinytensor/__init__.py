@@ -21,6 +21,7 @@ Where things are:
     functional/     softmax, layer_norm, cross_entropy... (as torch.nn.functional)
     creation.py     tensor, zeros, ones, rand, randn, arange...
     random.py       get_rng_state and set_rng_state: every device's random state, for checkpoints
+    generator.py    Generator, a seeded random stream of one's own (as torch.Generator)
     cuda.py         tinytensor.cuda.is_available() and friends
 
 The names below are the functions themselves (``tt.exp`` is what ``x.exp()``
@@ -39,6 +40,7 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
                        ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,
                        zeros_like)
 from .functional import log_softmax, logsumexp, softmax
+from .generator import Generator
 from .ops.arithmetic import add, div, mul, neg, pow, residual_add, square, sub
 from .ops.broadcast import broadcast_to, sum_to
 from .ops.comparison import all, allclose, any, argmax, argmin, equal
@@ -81,12 +83,13 @@ long, int, bool = int64, int32, bool_  # noqa: A001
 
 __version__ = "0.1.0"
 
-from . import cuda, data, nn, optim  # noqa: E402 - the building blocks, built on everything above
+from . import cuda, data, nn, optim, utils  # noqa: E402 - the building blocks, built on everything above
 from .serialization import load, save  # noqa: E402
 
 # What ``from tinytensor import *`` brings: every name above but those that would hide Python's
 # own (sum, max, min, abs, all, any, pow, and the dtypes int, float, bool): write tt.sum(...).
 __all__ = [
+    "Generator", "utils",
     "Device", "GradcheckError", "Tensor", "add", "allclose", "amax", "amin", "arange", "argmax", "argmin",
     "autograd", "bmm", "bool_", "broadcast_to", "cat", "chunk", "clamp", "clip", "clone", "concat", "cos",
     "cuda", "cuda_is_available", "data", "device", "div", "double", "empty", "empty_like", "enable_grad",

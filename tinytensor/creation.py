@@ -2,7 +2,8 @@
 
 Every function takes ``dtype=`` (default float32 for floating values) and
 ``device=`` ("cpu", "cuda", "cuda:1"), as in PyTorch. Random tensors come from
-the device's seeded generator: ``manual_seed(0)`` makes them repeat.
+the device's seeded generator: ``manual_seed(0)`` makes them repeat; given
+``generator=`` (a tinytensor.Generator, generator.py) they come from that one.
 
 ``empty`` gives zeros: PyTorch's leaves the memory as it was, which is faster and
 whose values mean nothing; here the values at least mean something.
@@ -14,8 +15,10 @@ from typing import Any, Sequence
 
 from . import backend
 from .backend import Device
+from .generator import Generator
 from .ops.axes import shape_arg
 from .tensor import Tensor
+
 
 def _make(array: Any, requires_grad: bool) -> Tensor:
     t = Tensor._make(array, None)
@@ -68,16 +71,29 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return Tensor._make(array, None)
 
 
-def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*shape: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
-    device = Device(device or "cpu")
-    return _make(backend.uniform(shape_arg(shape), backend.resolve_dtype(dtype), device), requires_grad)
+    return _make(_floats("rand", shape, generator, dtype, device), requires_grad)
 
 
-def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*shape: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
     """Standard normal samples, N(0, 1)."""
-    device = Device(device or "cpu")
-    return _make(backend.normal(shape_arg(shape), backend.resolve_dtype(dtype), device), requires_grad)
+    return _make(_floats("randn", shape, generator, dtype, device), requires_grad)
+
+
+def _floats(op: str, shape: tuple, generator: Generator | None, dtype: Any, device: Any) -> Any:
+    """rand's or randn's array, from ``generator`` or else the device's own generator."""
+    shape, dtype, device = shape_arg(shape), backend.resolve_dtype(dtype), Device(device or "cpu")
+    if generator is None:
+        return (backend.uniform if op == "rand" else backend.normal)(shape, dtype, device)
+    if not backend.is_floating(dtype):
+        raise TypeError(f"{op}: random tensors must have a floating dtype, got {dtype}")
+    sampled = backend.float64 if dtype == backend.float64 else backend.float32  # what NumPy can draw
+    source = generator.draws_on(device, op)
+    draw = source.random if op == "rand" else source.standard_normal
+    return draw(shape, dtype=sampled).astype(dtype, copy=False)
 
 
 def _like(maker: Any, x: Tensor, dtype: Any, device: Any, requires_grad: bool, **kw: Any) -> Tensor:
@@ -115,8 +131,8 @@ def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
     return _like(zeros, x, dtype, device, requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: "Sequence[int] | None" = None, dtype: Any = None,
-            device: Any = None) -> Tensor:
+def randint(low: int, high: int | None = None, size: "Sequence[int] | None" = None, *,
+            generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
     """Random integers in low..high-1 (``randint(high, size)`` counts from 0), as torch.randint."""
     if size is None:  # randint(high, size), positionally
         low, high, size = 0, low, high
@@ -124,14 +140,19 @@ def randint(low: int, high: int | None = None, size: "Sequence[int] | None" = No
         low, high = 0, low
     if size is None or high is None:
         raise TypeError("randint: give the size, e.g. randint(0, 10, (3, 4)) or randint(10, (3, 4))")
-    device = Device(device or "cpu")
-    return _cast(backend.integers(low, high, shape_arg((size,)), device), dtype, device)
+    device, shape = Device(device or "cpu"), shape_arg((size,))
+    if generator is None:
+        return _cast(backend.integers(low, high, shape, device), dtype, device)
+    ids = generator.draws_on(device, "randint").integers(low, high, size=shape, dtype=backend.int64)
+    return _cast(ids, dtype, device)
 
 
-def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
+def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
     """0..n-1 in a random order."""
     device = Device(device or "cpu")
-    return _cast(backend.permutation(n, device), dtype, device)
+    if generator is None:
+        return _cast(backend.permutation(n, device), dtype, device)
+    return _cast(generator.draws_on(device, "randperm").permutation(n).astype(backend.int64), dtype, device)
 
 
 def _cast(array: Any, dtype: Any, device: Device) -> Tensor:

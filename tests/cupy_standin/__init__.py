@@ -88,6 +88,7 @@ zeros_like, ones_like, full_like = (_like(getattr(numpy, name)) for name in
     _elementwise(numpy.absolute if name == "abs" else getattr(numpy, name)) for name in
     ("abs", "clip", "copysign", "cos", "divide", "exp", "isfinite", "isinf", "log", "maximum", "minimum",
      "sign", "sin", "sqrt", "tanh", "where"))
+log1p = _elementwise(numpy.log1p)  # cupy.log1p is a ufunc as NumPy's (cupy/_math/explog.py)
 
 
 def concatenate(arrays: Any, axis: int = 0) -> ndarray:

@@ -1,14 +1,17 @@
-"""tinytensor.data: datasets, batching and shuffling (as torch.utils.data).
+"""tinytensor.data: datasets, batching and shuffling (as torch.utils.data, also reachable under that name).
 
-dataset.py       Dataset, TensorDataset
-sampler.py       RandomSampler, BatchSampler, BucketBatchSampler (similar lengths together)
-collate.py       default_collate, pad_sequence, pad_collate
-dataloader.py    DataLoader
+dataset.py       Dataset, IterableDataset, TensorDataset, Subset, random_split
+sampler.py       Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler, BatchSampler,
+                 BucketBatchSampler (similar lengths together)
+collate.py       default_collate, default_convert, pad_sequence, pad_collate
+dataloader.py    DataLoader, get_worker_info
 """
-from .collate import default_collate, pad_collate, pad_sequence
-from .dataloader import DataLoader
-from .dataset import Dataset, TensorDataset
-from .sampler import BatchSampler, BucketBatchSampler, RandomSampler
+from .collate import default_collate, default_convert, pad_collate, pad_sequence
+from .dataloader import DataLoader, get_worker_info
+from .dataset import Dataset, IterableDataset, Subset, TensorDataset, random_split
+from .sampler import (BatchSampler, BucketBatchSampler, RandomSampler, Sampler, SequentialSampler,
+                      SubsetRandomSampler)
 
-__all__ = ["BatchSampler", "BucketBatchSampler", "DataLoader", "Dataset", "RandomSampler",
-           "TensorDataset", "default_collate", "pad_collate", "pad_sequence"]
+__all__ = ["BatchSampler", "BucketBatchSampler", "DataLoader", "Dataset", "IterableDataset", "RandomSampler",
+           "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "default_collate",
+           "default_convert", "get_worker_info", "pad_collate", "pad_sequence", "random_split"]

@@ -1,57 +1,136 @@
 """Samplers: in which order, and in which groups, a DataLoader visits the examples.
 
 A sampler yields example indices; a batch sampler yields lists of indices, one
-list per batch:
+list per batch (as torch.utils.data):
 
-    RandomSampler         a fresh random order of all examples, every epoch
+    SequentialSampler     0, 1, 2, ..., n-1
+    RandomSampler         a fresh random order of all examples every epoch; or, with
+                          ``replacement=True``, ``num_samples`` independent draws
+    SubsetRandomSampler   the given indices, in a fresh random order every epoch
     BatchSampler          cuts any order into batches of batch_size
     BucketBatchSampler    batches of examples of similar length, in random order
 
 Random orders come from tinytensor's CPU generator, so ``tinytensor.manual_seed``
-makes the order of every epoch repeat from run to run. Given ``seed=``, a
-sampler draws from a generator of its own instead, so its orders do not depend
-on what else draws random numbers (initialization, dropout).
+makes the order of every epoch repeat from run to run. Given ``generator=`` (a
+tinytensor.Generator, as in PyTorch) or tinytensor's own shorthand ``seed=``, a
+sampler draws from that stream instead, so its orders do not depend on what
+else draws random numbers (initialization, dropout).
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, Sequence, Sized
 
-from .. import backend
+from ..creation import randint, randperm
+from ..generator import Generator
 
 
-def _own_generator(seed: int | None) -> Any:
-    return None if seed is None else backend.new_generator(seed)
+def _own_generator(generator: Generator | None, seed: int | None, owner: str) -> Generator | None:
+    """The stream a sampler draws from: ``generator``, one made from ``seed``, or None (tinytensor's)."""
+    if generator is not None and seed is not None:
+        raise ValueError(f"{owner}: give generator= (PyTorch's way) or seed= (a shorthand for "
+                         f"generator=tinytensor.Generator().manual_seed(seed)), not both")
+    return Generator().manual_seed(seed) if seed is not None else generator
 
 
-def _shuffled(n: int, generator: Any) -> list[int]:
-    """A random order of range(n) from ``generator``, or else from tinytensor's.
+def _shuffled(n: int, generator: Generator | None) -> list[int]:
+    """A random order of range(n) from ``generator``, or else from tinytensor's CPU generator.
 
     tinytensor's generator is looked up at each call, not kept: manual_seed replaces it.
     """
-    source = backend.generator(backend.CPU) if generator is None else generator
-    return source.permutation(n).tolist()
+    return randperm(n, generator=generator).tolist()
 
 
-class RandomSampler:
-    """Every index once, in a new random order each time it is iterated (each epoch)."""
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
-    def __init__(self, data_source: Sized, seed: int | None = None) -> None:
+
+def check_batching(batch_size: Any, drop_last: Any) -> None:
+    """PyTorch's rule: batch_size a positive int (2.5, 0, True are refused), drop_last a bool."""
+    if not _is_positive_int(batch_size):
+        raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size!r}")
+    if not isinstance(drop_last, bool):
+        raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last!r}")
+
+
+class Sampler:
+    """Base class: subclasses write ``__iter__`` (indices, or lists of them) and usually ``__len__``."""
+
+    def __init__(self, data_source: Sized | None = None) -> None:
+        pass  # PyTorch's signature; a sampler keeps what it needs itself
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} has no __iter__: define it to yield indices")
+
+
+class SequentialSampler(Sampler):
+    """0, 1, ..., len(data_source) - 1: the order a DataLoader without shuffle uses."""
+
+    def __init__(self, data_source: Sized) -> None:
         self.data_source = data_source
-        self.generator = _own_generator(seed)
 
     def __iter__(self) -> Iterator[int]:
-        return iter(_shuffled(len(self.data_source), self.generator))
+        return iter(range(len(self.data_source)))
 
     def __len__(self) -> int:
         return len(self.data_source)
 
 
-class BatchSampler:
+class RandomSampler(Sampler):
+    """A new random order each time it is iterated (each epoch), as torch's RandomSampler.
+
+    Without replacement every index comes once per pass; ``num_samples`` larger
+    than the dataset makes several passes, each its own order, the last one cut
+    short. With ``replacement=True`` it makes ``num_samples`` independent draws
+    (default: the dataset's size), so an index may come twice and another not at all.
+    """
+
+    def __init__(self, data_source: Sized, replacement: bool = False, num_samples: int | None = None,
+                 generator: Generator | None = None, *, seed: int | None = None) -> None:
+        if not isinstance(replacement, bool):
+            raise TypeError(f"replacement should be a boolean value, but got replacement={replacement!r}")
+        self.data_source, self.replacement, self._num_samples = data_source, replacement, num_samples
+        if not _is_positive_int(self.num_samples):  # an empty dataset too, as PyTorch
+            raise ValueError(f"num_samples should be a positive integer value, but got "
+                             f"num_samples={self.num_samples!r}")
+        self.generator = _own_generator(generator, seed, "RandomSampler")
+
+    @property
+    def num_samples(self) -> int:
+        """How many indices one pass yields; read each epoch, as the dataset may have grown."""
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        n, wanted = len(self.data_source), self.num_samples
+        if self.replacement:
+            yield from randint(0, n, (wanted,), generator=self.generator).tolist()
+            return
+        for _ in range(wanted // n):
+            yield from _shuffled(n, self.generator)
+        if wanted % n:  # no draw for an empty piece: an epoch ends without touching the generator
+            yield from _shuffled(n, self.generator)[:wanted % n]
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given ``indices`` in a new random order every epoch (e.g. a validation split of one dataset)."""
+
+    def __init__(self, indices: Sequence[int], generator: Generator | None = None) -> None:
+        self.indices, self.generator = indices, generator
+
+    def __iter__(self) -> Iterator[int]:
+        return (self.indices[i] for i in _shuffled(len(self.indices), self.generator))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class BatchSampler(Sampler):
     """Lists of ``batch_size`` indices from ``sampler``; the last may be shorter unless ``drop_last``."""
 
     def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool = False) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        check_batching(batch_size, drop_last)
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -108,7 +187,7 @@ class BucketBatchSampler(BatchSampler):
         self.max_tokens = max_tokens
         longest = max(self.lengths, default=1)
         super().__init__(range(len(lengths)), batch_size or max(1, max_tokens // max(longest, 1)), drop_last)
-        self.generator = _own_generator(seed)
+        self.generator = _own_generator(None, seed, "BucketBatchSampler")
         self._coming: list[list[int]] | None = None  # an epoch arranged by len() and not yet used
 
     def __iter__(self) -> Iterator[list[int]]:

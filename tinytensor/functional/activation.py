@@ -7,6 +7,7 @@ of the result sums to 1: in attention, each row is a weighting of the values.
     softmax      y = softmax(x)        dL/dx = y * (g - sum(g * y))
     log_softmax  y = x - logsumexp(x)  dL/dx = g - softmax(x) * sum(g)
     logsumexp    y = log sum exp(x)    dL/dx = g * exp(x - y) = g * softmax(x)
+    logsigmoid   y = log sigmoid(x)    dL/dx = g * sigmoid(-x)     (log_softmax of the pair (0, x))
 
 One fused op instead of exp, sum and divide keeps a Transformer step fast and
 its graph small. Masked positions (-inf, from masked_fill) get weight exactly 0:
@@ -89,6 +90,29 @@ class LogSumExp(Reduction):
     def backward(self, grad: Value) -> tuple[Value, ...]:
         x = self.operands[0]
         return (self.spread(grad) * pointwise.exp(x - self.spread(self.output)),)
+
+
+class LogSigmoid(Function):
+    """log sigmoid(x) = -log(1 + e^-x), computed as -(max(-x, 0) + log(1 + e^-|x|)).
+
+    e^-|x| <= 1 never overflows, and the result stays finite for every finite x,
+    where log(sigmoid(x)) is log(0) = -inf once sigmoid(x) rounds to 0 (already at
+    x = -20 in float32: the loss would be inf, and its gradient NaN).
+    """
+
+    def forward(self, a: Any) -> Any:
+        xp = backend.xp_of(a)
+        return -(xp.maximum(-a, 0) + xp.log1p(xp.exp(-xp.abs(a))))
+
+    def backward(self, grad: Value) -> tuple[Value, ...]:
+        # d/dx log sigmoid(x) = sigmoid(-x), computed as exp(log sigmoid(-x)): exact to the last digit
+        # far out too, where sigmoid's own form rounds e^-40 down to 0
+        return (grad * pointwise.Exp()(LogSigmoid()(-self.operands[0])),)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)), computed without overflow (torch.nn.functional.logsigmoid)."""
+    return LogSigmoid()(x)
 
 
 def softmax(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:

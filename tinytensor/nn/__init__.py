@@ -8,8 +8,8 @@ embedding.py      Embedding, token id -> vector
 normalization.py  LayerNorm
 dropout.py        Dropout
 activation.py     ReLU, GELU, Tanh, Sigmoid, Softmax, LogSoftmax, Flatten, Identity
-container.py      ModuleList, Sequential
-loss.py           CrossEntropyLoss, MSELoss
+container.py      ModuleList, Sequential, ModuleDict, ParameterList, ParameterDict
+loss.py           CrossEntropyLoss, MSELoss, BCELoss, BCEWithLogitsLoss, KLDivLoss
 utils.py          clip_grad_norm_ (from tinytensor.optim)
 
 ``tinytensor.nn.functional`` is tinytensor.functional, under PyTorch's name.
@@ -19,11 +19,11 @@ import sys
 from .. import functional
 from . import init, utils
 from .activation import GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .container import ModuleList, Sequential
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
-from .loss import CrossEntropyLoss, MSELoss
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, MSELoss
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Parameter
@@ -31,7 +31,8 @@ from .parameter import Parameter
 # One module under two names, so `import tinytensor.nn.functional as F` works as in PyTorch.
 sys.modules[__name__ + ".functional"] = functional
 
-__all__ = ["CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GELU", "Identity", "LayerNorm",
-           "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList", "Parameter", "ReLU", "Sequential",
-           "Sigmoid", "Softmax", "Tanh",
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GELU",
+           "Identity", "KLDivLoss", "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict",
+           "ModuleList", "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential", "Sigmoid",
+           "Softmax", "Tanh",
            "functional", "init", "utils"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from .. import backend
 from ..autograd import inplace
@@ -41,6 +41,21 @@ def _join(prefix: str, name: str) -> str:
 
 def _quoted(keys: list[str]) -> str:
     return ", ".join(f'"{k}"' for k in keys)
+
+
+def _check_member_name(module: "Module", kind: str, name: Any) -> None:  # kind: "module" or "parameter"
+    """A name given at run time must make a path piece: a string, not empty, no '.', not taken."""
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+    if "_parameters" not in module.__dict__:
+        raise AttributeError(f"cannot add the {kind} {name!r} before Module.__init__() is called")
+    if not name:
+        raise KeyError(f'{kind} name can\'t be empty string ""')
+    if "." in name:
+        raise KeyError(f'{kind} name can\'t contain ".", got: {name!r}')
+    if hasattr(module, name) and name not in module.__dict__[f"_{kind}s"]:  # replacing one's own is fine
+        raise KeyError(f"attribute {name!r} already exists in {type(module).__name__}: choose another "
+                       f"{kind} name")
 
 
 class IncompatibleKeys(NamedTuple):
@@ -99,8 +114,11 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called: "
                                  f"start {type(self).__name__}.__init__ with super().__init__()")
-        if self._owns(name):
+        registry = self._parameters if isinstance(value, Parameter) else self._modules
+        if self._owns(name) and name not in registry:  # a member of another kind gives way
             self.__delattr__(name)
+        elif name in self._modules:  # a module replaced leaves the tree; the new one takes its place in order
+            self._modules[name]._set_path("")
         self.__dict__.pop(name, None)  # a plain attribute (bias = None) would hide the member
         if isinstance(value, Parameter):
             self._parameters[name] = value
@@ -133,6 +151,35 @@ class Module:
     def _owns(self, name: str) -> bool:
         """Whether ``name`` is a registered parameter, buffer or child module."""
         return any(name in self.__dict__.get(registry, {}) for registry in _REGISTRIES)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Register ``module`` as the child ``name``, as ``self.<name> = module`` does (torch's name).
+
+        For names chosen at run time (ModuleDict's keys): the name must be a
+        string, not empty, without '.', and not an attribute the module already has.
+        """
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
+        _check_member_name(self, "module", name)
+        if module is None:
+            self.__dict__.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            self._register(name, module)
+
+    register_module = add_module
+
+    def register_parameter(self, name: str, param: "Parameter | None") -> None:
+        """Register ``param`` as the parameter ``name``, as ``self.<name> = param`` does (torch's name)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign {type(param).__name__} object to parameter {name!r} "
+                            f"(nn.Parameter or None required; wrap a tensor as nn.Parameter(t))")
+        _check_member_name(self, "parameter", name)
+        if param is None:
+            self.__dict__.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            self._register(name, param)
 
     def register_buffer(self, name: str, tensor: Tensor, persistent: bool = True) -> None:
         """A tensor that belongs to the module but is not learned (e.g. a positional-encoding table).
@@ -206,10 +253,30 @@ class Module:
         return (m for _, m in self.named_modules())
 
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
-        return iter(self._modules.items())
+        """The direct children, each once (a module registered under two names comes under the first)."""
+        seen: set[int] = set()
+        for name, child in self._modules.items():
+            if id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
 
     def children(self) -> Iterator["Module"]:
-        return iter(self._modules.values())
+        return (child for _, child in self.named_children())
+
+    def apply(self, fn: "Callable[[Module], Any]") -> "Module":
+        """Call ``fn`` on every submodule, children first, then on this module; return this module.
+
+        The usual weight initialization, as in PyTorch:
+
+            def init_weights(m):
+                if isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, std=0.02)
+            model.apply(init_weights)
+        """
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     # ------------------------------------------------------------------
     # Training state

@@ -2,13 +2,14 @@
 
 Training repeats ``loss.backward(); optimizer.step(); optimizer.zero_grad()``.
 ``step`` visits every parameter that has a gradient and applies the update rule
-of the subclass (SGD, Adam, AdamW), which is one method, ``_update``, written
-as the formula it implements.
+of the subclass (SGD, Adam, AdamW, RMSprop, Adagrad), which is one method,
+``_update``, written as the formula it implements.
 
 Parameters come in *param groups*: each group is a dict with its list of
 ``"params"`` and its own hyperparameters (``"lr"``, ``"weight_decay"``...), so
-one model can train its embeddings and its other weights differently. A
-learning-rate schedule works by rewriting ``group["lr"]`` between steps.
+one model can train its embeddings and its other weights differently. ``step``
+reads the groups afresh every time, so a learning-rate schedule, or a user
+writing ``group["lr"] = 0.01`` by hand, changes the very next update.
 
 Whatever a rule remembers between steps (a momentum buffer, Adam's moment
 estimates, the step count) lives in ``optimizer.state[param]``. ``state_dict``
@@ -27,11 +28,11 @@ Two rules keep updates safe:
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .. import backend
 from ..autograd import inplace
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import enable_grad, no_grad
 from ..creation import zeros_like
 from ..tensor import Tensor
 
@@ -44,6 +45,10 @@ class Optimizer:
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):  # Adam(model.weight) where Adam([model.weight]) was meant
+            raise TypeError(f"{type(self).__name__}: params argument given to the optimizer should be an "
+                            f"iterable of Tensors or dicts, but got a Tensor of shape {params.shape}; "
+                            f"wrap it in a list: [tensor]")
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list: pass model.parameters()")
@@ -53,16 +58,29 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group of parameters; hyperparameters it leaves out take the defaults."""
+        """Add a group of parameters; hyperparameters it leaves out take the defaults.
+
+        As in PyTorch, parameters that do not require grad are welcome (a frozen
+        layer, to be unfrozen later): without a gradient, step passes them over.
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
         params = param_group["params"]
+        if isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the "
+                            "ordering of tensors in sets will change between runs; use a list instead")
         params = [params] if isinstance(params, Tensor) else list(params)
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         for p in params:
-            if not isinstance(p, Tensor) or not p.is_leaf or not p.requires_grad:
-                raise ValueError("optimizer can only update leaf tensors that require grad "
-                                 f"(Parameters), got {type(p).__name__}")
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
+                                f"{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor (the result of an op): optimize the "
+                                 "leaves it was computed from, e.g. model.parameters()")
             if id(p) in seen:
-                raise ValueError("a parameter appears in more than one param group")
+                raise ValueError("a parameter appears more than once (twice in one param group, or in "
+                                 "two): each would be updated twice per step")
             seen.add(id(p))
         self.param_groups.append({**self.defaults, **param_group, "params": params})
 
@@ -77,9 +95,21 @@ class Optimizer:
                 if p.grad is not None:
                     p.grad = None if set_to_none else zeros_like(p.grad)
 
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient, by the subclass's rule, on its device.
+
+        ``closure``, as in PyTorch, is a function that clears the gradients,
+        computes the loss and calls backward; it runs first, and its loss is returned.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        self._step()
+        return loss
+
     @no_grad()
-    def step(self) -> None:
-        """Update every parameter that has a gradient, by the subclass's rule, on its device."""
+    def _step(self) -> None:
         for group in self.param_groups:
             settings = _python_numbers(group)
             for p in group["params"]:
@@ -135,6 +165,13 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {key}: {value}" for key, value in sorted(group.items()) if key != "params"]
         return "\n".join(lines + [")"])
+
+
+def check_non_negative(owner: str, **values: float) -> None:
+    """Hyperparameters that must be >= 0; NaN is refused too (``not 0 <= nan``), as in PyTorch."""
+    bad = [f"{name}={value}" for name, value in values.items() if not 0.0 <= value]
+    if bad:
+        raise ValueError(f"{owner}: invalid {', '.join(bad)}: must be >= 0")
 
 
 def _python_numbers(group: dict[str, Any]) -> dict[str, Any]:

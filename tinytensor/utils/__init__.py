@@ -1,0 +1,7 @@
+"""tinytensor.utils: PyTorch's torch.utils, so ``from torch.utils.data import DataLoader`` runs unchanged.
+
+data    tinytensor.data under PyTorch's name (the classes live in tinytensor/data/)
+"""
+from . import data
+
+__all__ = ["data"]
