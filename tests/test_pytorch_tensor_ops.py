@@ -332,10 +332,14 @@ def test_multinomial_repeats_with_the_seed_and_draws_from_a_generator_given(devi
     first = w.multinomial(5, True)
     tt.manual_seed(3)
     assert tt.equal(w.multinomial(5, True), first)
-    # a generator of one's own (NumPy's Generator interface: .random(shape)) gives its own stream
-    own = [tt.multinomial(w, 3, generator=backend.new_generator(7)) for _ in range(2)]
+    # a generator of one's own gives its own stream; like PyTorch's, a CPU one draws for CPU tensors
+    if device != "cpu":
+        with pytest.raises(RuntimeError, match="expected a 'cuda' device type for generator"):
+            tt.multinomial(w, 3, generator=tt.Generator().manual_seed(7))
+        return
+    own = [tt.multinomial(w, 3, generator=tt.Generator().manual_seed(7)) for _ in range(2)]
     tt.manual_seed(99)
-    again = tt.multinomial(w, 3, generator=backend.new_generator(7))
+    again = tt.multinomial(w, 3, generator=tt.Generator().manual_seed(7))
     assert tt.equal(own[0], own[1]) and tt.equal(own[0], again)
 
 

@@ -34,9 +34,8 @@ def multinomial(x: Tensor, num_samples: int, replacement: bool = False, *,
     """``num_samples`` category numbers (int64) drawn with probabilities proportional to the weights x
     (1-D, or 2-D: one distribution per row), as torch.multinomial.
 
-    ``generator``: draw from it instead of the device's seeded generator; it gives
-    uniform numbers in [0, 1) through ``generator.random(shape)``, as NumPy's
-    Generator does. Checking the weights reads one number back from the GPU (a sync).
+    ``generator``: a ``tinytensor.Generator`` to draw from instead of the device's seeded
+    generator (a CPU one, for a CPU tensor, as PyTorch's). Checking the weights reads one number back from the GPU (a sync).
     """
     _check(x, num_samples, replacement)
     rows, n = (1, x.shape[0]) if x.ndim == 1 else x.shape
@@ -73,7 +72,8 @@ def _uniform(shape: tuple[int, ...], x: Tensor, generator: Any) -> Any:
     """Uniform draws in [0, 1) (float64) on x's device, from ``generator`` or the device's own."""
     if generator is None:
         return backend.uniform(shape, backend.float64, x.device)
-    return backend.as_array(generator.random(shape), backend.float64, x.device)
+    return backend.as_array(generator.draws_on(x.device, "multinomial").random(shape), backend.float64,
+                            x.device)
 
 
 def _check(x: Tensor, num_samples: int, replacement: bool) -> None:
