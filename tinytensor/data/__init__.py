@@ -8,7 +8,8 @@ dataloader.py    DataLoader
 from .collate import default_collate, pad_collate, pad_sequence
 from .dataloader import DataLoader
 from .dataset import Dataset, TensorDataset
+from .distributed import DistributedSampler
 from .sampler import BatchSampler, BucketBatchSampler, RandomSampler
 
-__all__ = ["BatchSampler", "BucketBatchSampler", "DataLoader", "Dataset", "RandomSampler",
+__all__ = ["BatchSampler", "BucketBatchSampler", "DataLoader", "Dataset", "DistributedSampler", "RandomSampler",
            "TensorDataset", "default_collate", "pad_collate", "pad_sequence"]

@@ -117,12 +117,12 @@ def _memory(what: str, tensor: Any, group: ProcessGroup, written: bool) -> Any:
                         f"{', '.join(DTYPES)}")
     array = tensor.data
     if not array.flags.c_contiguous:
-        raise ValueError(f"{what}: the {_describe(tensor)} is not contiguous in memory (a transposed "
-                         f"or sliced view); the engines read and write the memory itself: pass "
+        raise ValueError(f"{what}: the {_describe(tensor)} is not contiguous in memory (a transposed, "
+                         f"sliced or broadcast view); the engines read and write the memory itself: pass "
                          f"x = x.contiguous() and use that")
     if written and not getattr(array.flags, "writeable", True):
-        raise ValueError(f"{what}: the {_describe(tensor)} is read-only memory (a broadcast view); "
-                         f"pass x = x.clone() and use that")
+        raise ValueError(f"{what}: the {_describe(tensor)} is read-only memory (from_numpy of a "
+                         f"read-only array?); pass x = x.clone() and use that")
     return array
 
 
