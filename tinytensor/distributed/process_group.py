@@ -62,7 +62,7 @@ class ProcessGroup:
 
     def agree(self, what: str) -> Pending:
         """Start the check that every rank is calling ``what`` (work.py says why)."""
-        code = zlib.crc32(what.encode())
+        code = zlib.crc32(what.encode())  # two different calls share a code once in 4 billion
         votes = array.array("q", [code, -code])  # after MAX over the ranks: [largest, -smallest]
         request = self.checks.Iallreduce(self.MPI.IN_PLACE, votes, op=self.MPI.MAX)
 

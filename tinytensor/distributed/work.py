@@ -25,9 +25,9 @@ MPI, so waiting means asking again and again (``poll``), as MPI's own blocking
 wait does. Between asks the process yields its core, so that where processes
 outnumber cores the one being waited for runs; after the first 50 ms it pauses,
 a little longer each time (up to a millisecond), to leave the core to the others
-during a long wait. A pause where a short collective needs an ask costs its
-latency many times over: a 4-byte all_reduce took 3.7 ms with pauses from the
-start, against 46 us for MPI's blocking one.
+during a long wait. Not sooner: a short collective needs several asks on each
+rank, one after another, and a pause before each would cost many times its
+latency.
 """
 from __future__ import annotations
 
