@@ -2,14 +2,14 @@
 
 Every class and function has one home, in tinytensor/data/; this package only
 re-exports them. Its submodules too (``torch.utils.data.sampler``,
-``.dataset``, ``.dataloader``), so ``from torch.utils.data.sampler import
+``.dataset``, ``.dataloader``, ``.distributed``), so ``from torch.utils.data.sampler import
 SubsetRandomSampler`` finds the same class.
 """
 import sys
 
 from ...data import *  # noqa: F403 - the whole public surface, nothing of its own
-from ...data import __all__, collate, dataloader, dataset, sampler
+from ...data import __all__, collate, dataloader, dataset, distributed, sampler
 
 for _name, _module in (("collate", collate), ("dataloader", dataloader), ("dataset", dataset),
-                       ("sampler", sampler)):
+                       ("distributed", distributed), ("sampler", sampler)):
     sys.modules[f"{__name__}.{_name}"] = _module
