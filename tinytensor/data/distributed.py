@@ -30,7 +30,8 @@ import math
 from typing import Iterator, Sized
 
 from .. import distributed
-from .sampler import _own_generator, _shuffled
+from ..generator import Generator
+from .sampler import _shuffled
 
 
 class DistributedSampler:
@@ -55,7 +56,7 @@ class DistributedSampler:
     def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
         if self.shuffle:
-            order = _shuffled(n, _own_generator(self.seed + self.epoch))
+            order = _shuffled(n, Generator().manual_seed(self.seed + self.epoch))
         else:
             order = list(range(n))
         if self.drop_last:
