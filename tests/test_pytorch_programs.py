@@ -104,7 +104,6 @@ PROGRAM_MARKS: dict[str, list[pytest.MarkDecorator]] = {
         "torch.autograd.Function with ctx (staticmethod forward/backward, save_for_backward, saved_tensors, "
         "needs_input_grad, apply, non-tensor arguments, gradcheck, a second derivative through it)",
         "torch.autograd.backward", "torch.optim.RMSprop")],
-    "nn_really": [needs(f"{DATA}: DataLoader, TensorDataset")],
     "optim_schedules": [needs(
         "torch.cuda.manual_seed_all", "nn.ParameterList", "nn.ParameterDict (a plain dict's keys sorted)",
         "nn.BCEWithLogitsLoss(pos_weight=, reduction=), nn.BCELoss",
