@@ -42,10 +42,11 @@ from typing import Any, Iterable, Mapping
 import tinytensor
 from tinytensor import Tensor
 from tinytensor.autograd import Function, topological_order
+from tinytensor.autograd.graph import node_of
 from tinytensor.ops.arithmetic import ResidualAdd
 
 from . import describe
-from .trace import BackwardTrace, node_of
+from .trace import BackwardTrace
 
 RESIDUAL_INPUTS = ("skip", "sublayer")  # residual_add(x, sublayer_out): input 0 is the skip path
 

@@ -12,9 +12,17 @@ recursion limit.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .function import Function
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+
+
+def node_of(t: "Tensor") -> Any:
+    """The graph node a tensor's gradient goes to: the op that made it, or the tensor itself (a leaf)."""
+    return t.grad_fn or t
 
 
 def topological_order(roots: Iterable[Any]) -> list:
