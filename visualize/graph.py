@@ -33,6 +33,10 @@ group, where the inputs are.
 Ops run inside an nn.Module record its path in ``Function.scope``
 ("layers.0.linear1"); the picture groups boxes by that path, and with
 ``depth=k`` a module nested deeper than k levels becomes a single box.
+
+An add that is a residual connection, ``x + sublayer(x)``, gets the role
+``residual`` and its two arrows the labels ``skip`` and ``sublayer``: residual.py
+finds which adds those are, from the graph alone.
 """
 from __future__ import annotations
 
@@ -43,12 +47,10 @@ import tinytensor
 from tinytensor import Tensor
 from tinytensor.autograd import Function, topological_order
 from tinytensor.autograd.graph import node_of
-from tinytensor.ops.arithmetic import ResidualAdd
 
 from . import describe
+from .residual import residual_adds
 from .trace import BackwardTrace
-
-RESIDUAL_INPUTS = ("skip", "sublayer")  # residual_add(x, sublayer_out): input 0 is the skip path
 
 
 @dataclass
@@ -132,6 +134,7 @@ class Known:
     parameters: set         # leaf nodes drawn as parameters
     values: dict            # node -> forward value (small tensors)
     grads: BackwardTrace | None
+    residuals: dict = field(default_factory=dict)  # residual add -> ("skip", "sublayer") or the reverse
 
     def gradient(self, node: Any) -> Tensor | None:
         """The node's gradient from the trace; without one, a leaf's ``.grad`` is all we know."""
@@ -153,6 +156,11 @@ class Known:
             return []
         return [(j, t) for j, (parent, t) in enumerate(zip(op.parents, inputs)) if parent is None]
 
+    def inputs(self, op: Function) -> list:
+        """Each input of ``op``: its node, or the tensor itself if it is data (None once that is gone)."""
+        data = dict(self.constants(op))
+        return [parent if parent is not None else data.get(j) for j, parent in enumerate(op.parents)]
+
 
 def build_picture(roots: Iterable[Tensor], *, params: Mapping[str, Tensor] | None = None,
                   model: Any = None, names: Mapping[str, Tensor] | None = None,
@@ -166,6 +174,7 @@ def build_picture(roots: Iterable[Tensor], *, params: Mapping[str, Tensor] | Non
                   titles=_titles(order, roots, params, names or {}),
                   parameters={n for n in order if n in named or isinstance(n, parameter_type)},
                   values=_forward_values(order, roots, grads), grads=grads)
+    known.residuals = residual_adds(order, known.inputs, known.parameters)
     picture = Picture()
     for i, node in enumerate(order):
         if isinstance(node, Function):
@@ -177,8 +186,9 @@ def build_picture(roots: Iterable[Tensor], *, params: Mapping[str, Tensor] | Non
 
 def _add_op(picture: Picture, i: int, node: Function, known: Known) -> None:
     """An op box, the tensor box of its result, and an arrow from each input."""
-    op_id, residual = f"op{i}", isinstance(node, ResidualAdd)
-    picture.boxes[op_id] = Box(op_id, "op", "residual" if residual else "op", node.name, node.scope)
+    op_id, residual = f"op{i}", known.residuals.get(node)
+    picture.boxes[op_id] = Box(op_id, "op", "residual" if residual else "op",
+                               "residual add" if residual else node.name, node.scope)
     picture.op_box[node] = op_id
     grad = known.gradient(node)
     role = "output" if node in known.outputs else "intermediate"
@@ -190,14 +200,12 @@ def _add_op(picture: Picture, i: int, node: Function, known: Known) -> None:
             continue
         message = sent[j] if sent is not None else None
         picture.connect(picture.tensor_box[parent], op_id,
-                        {parent: message} if message is not None else {},
-                        RESIDUAL_INPUTS[j] if residual else "")
+                        {parent: message} if message is not None else {}, residual[j] if residual else "")
     for j, tensor in known.constants(node):
         if tensor not in picture.tensor_box:  # one box per tensor, however many ops use it
             scope = node.scope if tensor.ndim == 0 else ""  # a number belongs to its op; data to no module
             _add_tensor(picture, f"d{i}_{j}", tensor, "data", scope, None, known)  # input j of op i
-        picture.connect(picture.tensor_box[tensor], op_id, {},
-                        RESIDUAL_INPUTS[j] if residual else "", data=True)
+        picture.connect(picture.tensor_box[tensor], op_id, {}, residual[j] if residual else "", data=True)
 
 
 def _add_leaf(picture: Picture, i: int, node: Tensor, known: Known) -> None:
