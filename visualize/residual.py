@@ -27,7 +27,10 @@ unnamed tensor added at every step would read as a skip.
 x may be data, a tensor that needs no gradient (a layer fed a plain batch): it is
 no node of the graph then, and an op read it if it holds that same tensor among
 its inputs. Ops hold them until backward frees them (a trace keeps them), so after
-a plain ``backward()`` such an add is drawn plain, like the data that is gone.
+a plain ``backward()`` such an add is drawn plain, like the data that is gone. So
+is one whose sublayer first reshaped the data: a reshape of data is recorded
+nowhere (``nn.MultiheadAttention`` with ``batch_first=False`` transposes its input),
+so nothing links the copy the sublayer read to x.
 
 Cost: a walk runs only for an add whose x some other op read, and it visits only
 ops of the add's scope that come after the first such reader in the topological
