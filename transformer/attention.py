@@ -71,7 +71,7 @@ def attention_reference(query: Tensor, key: Tensor, value: Tensor, mask: Any = N
     """The same formula from ordinary ops, one node per step: the readable reference."""
     scores = query @ key.mT / math.sqrt(query.shape[-1])   # (..., T, S)
     if mask is not None:
-        scores = scores + Tensor._make(masks.additive(mask, "attention_reference: mask", query), None)
+        scores = scores + masks.additive(mask, "attention_reference: mask", query)
     weights = dropout(softmax(scores, -1), dropout_p, training)
     return weights @ value, weights                         # (..., T, d_v)
 
@@ -93,7 +93,7 @@ class _AttentionNode(Function):
     def _recompute_weights(self) -> Tensor:
         q, k = self.inputs[:2]
         scores = q @ k.mT / math.sqrt(q.shape[-1])
-        return softmax(scores if self.mask is None else scores + Tensor._make(self.mask, None), -1)
+        return softmax(scores if self.mask is None else scores + self.mask, -1)
 
     def dropped(self, t: Value) -> Value:
         """t times dropout's scaled mask (dropout and its backward are the same product)."""
@@ -116,7 +116,7 @@ class Attention(_AttentionNode):
         scores = q @ k.swapaxes(-1, -2)                     # (..., T, S)
         scores *= 1.0 / math.sqrt(q.shape[-1])
         if self.mask is not None:
-            scores += self.mask
+            scores += self.mask.data
         weights = softmax_array(scores, -1)                 # an all -inf row gives zeros
         used = weights if self.drop is None else self.drop.apply(weights)
         self.saved = (weights, used)  # for backward and for the weights node; release() frees it
