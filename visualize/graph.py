@@ -103,6 +103,7 @@ class Picture:
     arrows: dict[tuple[str, str], Arrow] = field(default_factory=dict)
     tensor_box: dict[Any, str] = field(default_factory=dict)  # engine node (or data tensor) -> its box
     op_box: dict[Any, str] = field(default_factory=dict)      # Function -> its op's box
+    residuals: dict[Any, tuple[str, str]] = field(default_factory=dict)  # residual add -> its inputs' roles
 
     def connect(self, tail: str, head: str, grads: Mapping[Any, Tensor], residual: str = "",
                 data: bool = False) -> None:
@@ -113,6 +114,10 @@ class Picture:
         arrow = self.arrows.setdefault((tail, head), Arrow(tail, head, residual=residual, data=data))
         for node, grad in grads.items():
             arrow.grads[node] = arrow.grads[node] + grad if node in arrow.grads else grad
+
+    def op_name(self, op: Function) -> str:
+        """What the picture calls an op: its own name, or "residual add" (residual.py)."""
+        return "residual add" if op in self.residuals else op.name
 
     def lit_by(self, node: Any) -> list[str]:
         """The ids that light up when backward finishes ``node``.
@@ -134,7 +139,6 @@ class Known:
     parameters: set         # leaf nodes drawn as parameters
     values: dict            # node -> forward value (small tensors)
     grads: BackwardTrace | None
-    residuals: dict = field(default_factory=dict)  # residual add -> ("skip", "sublayer") or the reverse
 
     def gradient(self, node: Any) -> Tensor | None:
         """The node's gradient from the trace; without one, a leaf's ``.grad`` is all we know."""
@@ -174,8 +178,7 @@ def build_picture(roots: Iterable[Tensor], *, params: Mapping[str, Tensor] | Non
                   titles=_titles(order, roots, params, names or {}),
                   parameters={n for n in order if n in named or isinstance(n, parameter_type)},
                   values=_forward_values(order, roots, grads), grads=grads)
-    known.residuals = residual_adds(order, known.inputs, known.parameters)
-    picture = Picture()
+    picture = Picture(residuals=residual_adds(order, known.inputs, known.parameters))
     for i, node in enumerate(order):
         if isinstance(node, Function):
             _add_op(picture, i, node, known)
@@ -186,9 +189,8 @@ def build_picture(roots: Iterable[Tensor], *, params: Mapping[str, Tensor] | Non
 
 def _add_op(picture: Picture, i: int, node: Function, known: Known) -> None:
     """An op box, the tensor box of its result, and an arrow from each input."""
-    op_id, residual = f"op{i}", known.residuals.get(node)
-    picture.boxes[op_id] = Box(op_id, "op", "residual" if residual else "op",
-                               "residual add" if residual else node.name, node.scope)
+    op_id, residual = f"op{i}", picture.residuals.get(node)
+    picture.boxes[op_id] = Box(op_id, "op", "residual" if residual else "op", picture.op_name(node), node.scope)
     picture.op_box[node] = op_id
     grad = known.gradient(node)
     role = "output" if node in known.outputs else "intermediate"
@@ -279,7 +281,7 @@ def collapse(picture: Picture, depth: int) -> Picture:
     arrows that cross its border are kept, merged when they join the same boxes.
     """
     moved: dict[str, str] = {}  # box id -> id of the module box that swallowed it
-    result = Picture()
+    result = Picture(residuals=picture.residuals)
     for box in picture.boxes.values():
         levels = box.scope.split(".") if box.scope else []
         if len(levels) <= depth:
