@@ -15,7 +15,7 @@
 # ([visualize/gradient_flow.py](../visualize/gradient_flow.py)), and where the layer
 # normalization (层归一化) sits in a Transformer encoder, post-norm against pre-norm
 # ([visualize/norm_placement.py](../visualize/norm_placement.py),
-# [transformer/encoder.py](../transformer/encoder.py)).
+# [transformer/layer.py](../transformer/layer.py)).
 
 # %%
 import math
