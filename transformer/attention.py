@@ -90,7 +90,7 @@ class _AttentionNode(Function):
     """
 
     def __init__(self, mask: Any, drop: Any) -> None:
-        self.mask, self.drop = mask, drop  # constants: the additive mask, dropout's KeepMask
+        self.mask, self.drop = mask, drop  # constants: the additive mask (a Tensor), dropout's KeepMask
 
     def softmax_weights(self) -> Value:
         """P: the kept array, or recomputed from Q and K as a Tensor under create_graph."""

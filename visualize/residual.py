@@ -72,7 +72,7 @@ def _roles(add: Function, inputs: list, readers: dict[Any, list[Function]], plac
     a, b = inputs
     if a is None or b is None:
         return None
-    # The skip is the one that came first: data (it came from outside), else the earlier node.
+    # x comes first: data comes from outside, and of two nodes only the earlier can be the other's ancestor.
     a_first = a not in place or (b in place and place[a] < place[b])
     skip, sublayer = (a, b) if a_first else (b, a)
     if not isinstance(sublayer, Function) or skip in parameters:
