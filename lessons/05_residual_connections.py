@@ -15,7 +15,7 @@
 # ([visualize/gradient_flow.py](../visualize/gradient_flow.py)), and where the layer
 # normalization (层归一化) sits in a Transformer encoder, post-norm against pre-norm
 # ([visualize/norm_placement.py](../visualize/norm_placement.py),
-# [transformer/encoder.py](../transformer/encoder.py)).
+# [transformer/layer.py](../transformer/layer.py)).
 
 # %%
 import math
@@ -148,8 +148,9 @@ show(plot_norms([("plain RNN: h_t = tanh(x_t W_xh + h_{t-1} W_hh + b)", rnn_norm
 # (with a different W at each layer): backward multiplies by one Wᵀ and one tanh' per layer.
 # The weights are `visualize.gradient_flow.make_weights(24, 32)`, drawn as `nn.Linear` draws
 # them, so the numbers are docs/visualize.md's. The residual version is
-# h = h + tanh(h W + b), with the very same weights: `tt.residual_add(h, out)` is h + out,
-# marked so that the graph pictures draw it as a skip. Backward through h' = h + tanh(h W + b)
+# h = h + tanh(h W + b), with the very same weights, written just so, `h + out`: the graph
+# pictures find the skip path themselves, an add of h and something computed from h
+# ([visualize/residual.py](../visualize/residual.py)). Backward through h' = h + tanh(h W + b)
 # is dL/dh = dL/dh' + (dL/dh' ⊙ tanh'(h W + b)) Wᵀ: the first term, the skip's, hands every
 # layer the gradient that arrived from above, unchanged. NumPy written out is the reference.
 
@@ -168,7 +169,7 @@ def stack_gradient_norms(residual):
               for w, b in weights]           # fresh leaves: each stack gets gradients of its own
     for w, b in params:
         out = (h @ w + b).tanh()
-        h = tt.residual_add(h, out) if residual else out
+        h = h + out if residual else out
     h.mean().backward()
     return [w.grad.norm().item() for w, _ in params]
 
@@ -332,7 +333,7 @@ show(plot_norms([("post-norm:  x = LayerNorm(x + Sublayer(x))", post),
 
 # %%
 def residual_rnn_step(h, x):
-    return tt.residual_add(h, rnn_step(h, x))
+    return h + rnn_step(h, x)
 
 
 residual_norms = step_gradient_norms(residual_rnn_step)

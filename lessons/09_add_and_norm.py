@@ -128,12 +128,10 @@ assert 1.83 > math.sqrt(3 - 1)
 # ## Add & Norm around a sublayer
 #
 # Now the wrapper: a sublayer (here a single `Linear`, standing in for attention or the
-# feed-forward network), its output added to its input by `tt.residual_add`, then the
-# LayerNorm. `tt.residual_add(x, s)` computes exactly `x + s`
-# ([tinytensor/ops/arithmetic.py](../tinytensor/ops/arithmetic.py), `ResidualAdd`); its own
-# name only tells the pictures which input is the skip path. The encoder layer
-# ([transformer/encoder.py](../transformer/encoder.py)) writes the same line twice:
-# `x = self.norm1(tt.residual_add(x, self._sa_block(x, ...)))`.
+# feed-forward network), its output added to its input, `x + self.sublayer(x)`, then the
+# LayerNorm. The Transformer writes it once, for every sublayer of the encoder and the decoder
+# ([transformer/layer.py](../transformer/layer.py), `add_and_norm`):
+# `norm(x + dropout(sublayer(x)))`, or `x + dropout(sublayer(norm(x)))` for pre-norm.
 
 # %%
 class AddNorm(tt.nn.Module):
@@ -145,7 +143,7 @@ class AddNorm(tt.nn.Module):
         self.norm = tt.nn.LayerNorm(width)
 
     def forward(self, x):
-        return self.norm(tt.residual_add(x, self.sublayer(x)))
+        return self.norm(x + self.sublayer(x))
 
 
 tt.manual_seed(0)
@@ -173,8 +171,10 @@ if torch is not None:
 # %% [markdown]
 # ## The residual path in the graph
 #
-# `visualize.draw_graph` ([visualize/dot.py](../visualize/dot.py)) draws the residual add purple,
-# its two inputs labelled `skip` (x itself) and `sublayer` (the Linear's output). After
+# To the engine, `x + Sublayer(x)` is an add like any other. `visualize.draw_graph`
+# ([visualize/dot.py](../visualize/dot.py)) finds it in the graph, an add of x and something
+# computed from x inside one module ([visualize/residual.py](../visualize/residual.py)), and draws
+# it purple, its two inputs labelled `skip` (x itself) and `sublayer` (the Linear's output). After
 # `visualize.trace_backward` every arrow carries the gradient flowing back along it. x is used
 # twice, so its gradient is the sum of two messages (the chain rule):
 #
@@ -186,7 +186,7 @@ if torch is not None:
 
 # %%
 x_leaf = tt.randn(2, 3, device=dev, requires_grad=True)
-s = tt.residual_add(x_leaf, block.sublayer(x_leaf))
+s = x_leaf + block.sublayer(x_leaf)
 s.retain_grad()  # keep dL/ds, an intermediate gradient, to check the sum by hand
 loss = (block.norm(s) * tt.tensor([1.0, 2.0, 3.0], device=dev)).sum()  # a loss LayerNorm does not flatten
 trace = visualize.trace_backward(loss)

@@ -9,7 +9,8 @@ packages (tinytensor/, transformer/, translator/, visualize/) with ``ast`` and l
 ``import`` and ``from ... import`` statement, wherever it is (a lazy import
 inside a function counts too). The second imports tinytensor in a fresh
 interpreter in which importing CuPy fails loudly, so any import of it, even an
-indirect one, is caught.
+indirect one, is caught. The last reads the model, transformer/, for any use of the
+backend or of ``Tensor._make``: a layer up, everything is a Tensor.
 """
 import ast
 import subprocess
@@ -105,3 +106,29 @@ def test_import_tinytensor_leaves_cupy_out_of_sys_modules():
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def backend_uses(source):
+    """(line, what) for each use of tinytensor's arrays or private constructor in ``source``."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tinytensor"):
+            if node.module.endswith(".backend") or any(alias.name == "backend" for alias in node.names):
+                yield node.lineno, f"from {node.module} import {', '.join(a.name for a in node.names)}"
+        elif isinstance(node, ast.Import) and any(a.name.endswith(".backend") for a in node.names):
+            yield node.lineno, "import of the backend"
+        elif isinstance(node, ast.Attribute) and node.attr in ("backend", "_make"):
+            yield node.lineno, f".{node.attr}"
+
+
+def test_the_backend_scan_sees_what_it_looks_for():
+    source = "from tinytensor import Tensor, backend\nimport tinytensor.backend\nx = Tensor._make(a, None)\n"
+    assert [line for line, _ in backend_uses(source)] == [1, 2, 3]
+
+
+def test_the_model_speaks_tensor():
+    """transformer/ (the model) is written with Tensors: it never reaches down to the backend's arrays
+    or the engine's private constructor (masks, for one, are tensors that need no gradient)."""
+    offenders = [f"{path.relative_to(ROOT)}:{line} {what}"
+                 for path in sorted((ROOT / "transformer").glob("*.py"))
+                 for line, what in backend_uses(path.read_text(encoding="utf-8"))]
+    assert not offenders, "transformer/ uses the backend:\n" + "\n".join(offenders)

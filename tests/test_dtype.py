@@ -66,7 +66,6 @@ OPS = {
     "stack": lambda a, b: tt.stack([a, b]),
     "split": lambda a, b: a.split(2, axis=1)[1],
     "getitem": lambda a, b: a[[0, 0, 2], 1:],
-    "residual_add": lambda a, b: tt.residual_add(a, b),
     "softmax": lambda a, b: F.softmax(a),
     "log_softmax": lambda a, b: F.log_softmax(a, axis=0),
     "logsumexp": lambda a, b: F.logsumexp(a, axis=-1),

@@ -48,6 +48,13 @@ def test_each_frame_shows_the_gradient_just_computed(tmp_path):
     assert by_name["dL/d(n)"] == "grad 0.5000" and by_name["dL/d(w2)"] == "grad 0.0000"
 
 
+def test_the_page_calls_the_residual_add_as_the_picture_does(tmp_path):
+    loss, options = residual_block()
+    frames = frames_of(render_backprop(loss, tmp_path / "page.html", **options).read_text())
+    y = next(f for f in frames if f["what"].startswith("dL/d(y),"))
+    assert y["after"] == "residual add's backward now sends it to 2 inputs."
+
+
 def test_the_page_is_self_contained(tmp_path):
     loss, options = neuron()
     page = render_backprop(loss, tmp_path / "page.html", **options).read_text(encoding="utf-8")

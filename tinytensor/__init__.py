@@ -41,7 +41,7 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
                        zeros_like)
 from .functional import log_softmax, logsumexp, softmax
 from .generator import Generator
-from .ops.arithmetic import add, div, mul, neg, pow, residual_add, square, sub
+from .ops.arithmetic import add, div, mul, neg, pow, square, sub
 from .ops.broadcast import broadcast_to, sum_to
 from .ops.comparison import all, allclose, any, argmax, argmin, equal
 from .ops.conversion import clone
@@ -99,7 +99,7 @@ __all__ = [
     "log", "log_softmax", "logsumexp", "long", "manual_seed", "masked_fill", "matmul", "maximum", "mean",
     "minimum", "mm", "mul", "neg", "nn", "no_grad", "norm", "numel", "ones", "ones_like", "optim",
     "permute", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "reshape",
-    "residual_add", "save", "set_grad_enabled", "set_rng_state", "sigmoid", "sin", "softmax", "split",
+    "save", "set_grad_enabled", "set_rng_state", "sigmoid", "sin", "softmax", "split",
     "sqrt", "square", "squeeze", "stack", "std", "sub", "sum_to", "t", "tanh", "tensor", "topk",
     "transpose", "tril", "triu", "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]

@@ -10,6 +10,7 @@ Read beside the paper, in this order:
     attention.py            3.2.1  scaled dot-product attention, softmax(QK^T / sqrt(d_k) + mask) V
     masks.py                3.2.3  padding and causal masks: built here, applied in attention.py only
     multihead_attention.py  3.2.2  h heads, W_Q W_K W_V stacked in in_proj_weight, as PyTorch
+    layer.py                3.1    sublayers, each in Add & Norm (pre- or post-norm); the feed-forward net
     encoder.py              3.1    self-attention + feed-forward, each in Add & Norm; the stack
     decoder.py              3.1    masked self-attention + cross-attention + feed-forward; the stack
     transformer.py          3      encoder + decoder, as torch.nn.Transformer

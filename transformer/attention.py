@@ -13,20 +13,22 @@ query summing to 1; the output is the weighted sum of the values:
 The mask (masks.py) is added before the softmax: -inf makes a weight exactly 0.
 A query whose every key is masked has no distribution at all; the rule here is
 that its weights and its output are zero, and so is every gradient through it,
-on every path (the fused op, the composed reference, forward and backward),
-never NaN. (PyTorch gives NaN on two of its three paths, pytorch issue 41508.)
+on every path (the composed formula, the fused op, forward and backward), never
+NaN. (PyTorch gives NaN on two of its three paths, pytorch issue 41508.)
 
-``scaled_dot_product_attention`` is one graph node with an analytic backward,
-because a Transformer step runs it for every layer and head: composed from small
-ops it would be a dozen nodes and arrays each time. With G the gradient of O:
+``attention_reference`` is the formula as written above, from tinytensor's
+ordinary ops (matmul, add, softmax), one graph node per step: read it first.
+
+``scaled_dot_product_attention``, which the model uses, computes the same as one
+graph node with an analytic backward: an optimisation, because a Transformer step
+runs attention for every layer and head, and composed from small ops it is a dozen
+nodes and arrays each time. With G the gradient of O:
 
     dV = P^T G        dP = G V^T        dS = P * (dP - rowsum(dP * P))   (softmax's backward)
     dQ = dS K / sqrt(d_k)               dK = dS^T Q / sqrt(d_k)
 
-``attention_reference`` is the same formula from tinytensor's ordinary ops
-(matmul, add, softmax); the tests hold the two equal, values and gradients. Asked
-for second derivatives, the fused op's backward recomputes P from Q and K with
-those same ordinary ops.
+The tests hold the two equal, values and gradients. Asked for second derivatives,
+the fused op's backward recomputes P from Q and K with the ordinary ops.
 """
 from __future__ import annotations
 
@@ -42,16 +44,30 @@ from tinytensor.functional.dropout import KeepMask
 from . import masks
 
 
-def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, mask: Any = None,
-                                 dropout_p: float = 0.0, training: bool = True
-                                 ) -> tuple[Tensor, Tensor]:
-    """(output, weights) of softmax(Q K^T / sqrt(d_k) + mask) V, as one graph node.
+def attention_reference(query: Tensor, key: Tensor, value: Tensor, mask: Any = None,
+                        dropout_p: float = 0.0, training: bool = True) -> tuple[Tensor, Tensor]:
+    """(output, weights) of softmax(Q K^T / sqrt(d_k) + mask) V, from ordinary ops, one node per step.
 
     query (..., T, d_k), key (..., S, d_k), value (..., S, d_v); ``mask`` broadcasts to
     (..., T, S): boolean (True = may not attend) or float (added to the scores, as
-    ``masks.merge`` makes one), or None. In training, dropout with
-    probability ``dropout_p`` zeroes weights after the softmax, as in PyTorch's
-    MultiheadAttention; the weights returned are the ones the output was made of.
+    ``masks.merge`` makes one), or None. In training, dropout with probability
+    ``dropout_p`` zeroes weights after the softmax, as in PyTorch's MultiheadAttention;
+    the weights returned are the ones the output was made of.
+    """
+    scores = query @ key.mT / math.sqrt(query.shape[-1])   # (..., T, S)
+    if mask is not None:
+        scores = scores + masks.additive(mask, "attention_reference: mask", query)
+    weights = dropout(softmax(scores, -1), dropout_p, training)
+    return weights @ value, weights                         # (..., T, d_v)
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, mask: Any = None,
+                                 dropout_p: float = 0.0, training: bool = True
+                                 ) -> tuple[Tensor, Tensor]:
+    """What ``attention_reference`` computes, as one graph node with an analytic backward.
+
+    The same arguments and results; the weights come out of a second node that hands
+    out what the first computed (``AttentionWeights``).
 
     Not PyTorch's ``F.scaled_dot_product_attention``: this also returns the weights, and its
     mask is additive (see masks.py for why the boolean conventions differ).
@@ -66,16 +82,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, mask
     return output, AttentionWeights(attention)(query, key)
 
 
-def attention_reference(query: Tensor, key: Tensor, value: Tensor, mask: Any = None,
-                        dropout_p: float = 0.0, training: bool = True) -> tuple[Tensor, Tensor]:
-    """The same formula from ordinary ops, one node per step: the readable reference."""
-    scores = query @ key.mT / math.sqrt(query.shape[-1])   # (..., T, S)
-    if mask is not None:
-        scores = scores + Tensor._make(masks.additive(mask, "attention_reference: mask", query), None)
-    weights = dropout(softmax(scores, -1), dropout_p, training)
-    return weights @ value, weights                         # (..., T, d_v)
-
-
 class _AttentionNode(Function):
     """What the two nodes share: the constants, and the backward from the weights to Q and K.
 
@@ -84,7 +90,7 @@ class _AttentionNode(Function):
     """
 
     def __init__(self, mask: Any, drop: Any) -> None:
-        self.mask, self.drop = mask, drop  # constants: the additive mask, dropout's KeepMask
+        self.mask, self.drop = mask, drop  # constants: the additive mask (a Tensor), dropout's KeepMask
 
     def softmax_weights(self) -> Value:
         """P: the kept array, or recomputed from Q and K as a Tensor under create_graph."""
@@ -93,7 +99,7 @@ class _AttentionNode(Function):
     def _recompute_weights(self) -> Tensor:
         q, k = self.inputs[:2]
         scores = q @ k.mT / math.sqrt(q.shape[-1])
-        return softmax(scores if self.mask is None else scores + Tensor._make(self.mask, None), -1)
+        return softmax(scores if self.mask is None else scores + self.mask, -1)
 
     def dropped(self, t: Value) -> Value:
         """t times dropout's scaled mask (dropout and its backward are the same product)."""
@@ -116,7 +122,7 @@ class Attention(_AttentionNode):
         scores = q @ k.swapaxes(-1, -2)                     # (..., T, S)
         scores *= 1.0 / math.sqrt(q.shape[-1])
         if self.mask is not None:
-            scores += self.mask
+            scores += self.mask.data
         weights = softmax_array(scores, -1)                 # an all -inf row gives zeros
         used = weights if self.drop is None else self.drop.apply(weights)
         self.saved = (weights, used)  # for backward and for the weights node; release() frees it

@@ -23,7 +23,8 @@ from tinytensor import Tensor, nn
 
 from . import masks
 from .embedding import PositionalEncoding, TokenEmbedding
-from .encoder import GELU_TANH, TransformerEncoder, TransformerEncoderLayer
+from .encoder import TransformerEncoder, TransformerEncoderLayer
+from .layer import GELU_TANH
 
 IGNORE = -100  # the label of a position that is not scored (cross_entropy's ignore_index)
 

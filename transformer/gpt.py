@@ -20,10 +20,11 @@ import tinytensor as tt
 from tinytensor import Tensor, nn
 
 from . import masks
-from .embedding import PositionalEncoding, TokenEmbedding
-from .encoder import GELU_TANH, TransformerEncoder, TransformerEncoderLayer
 from .decoding import evaluating
+from .embedding import PositionalEncoding, TokenEmbedding
+from .encoder import TransformerEncoder, TransformerEncoderLayer
 from .kv_cache import kv_cache
+from .layer import GELU_TANH
 
 
 class GPT(nn.Module):

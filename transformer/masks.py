@@ -18,7 +18,7 @@ The convention, PyTorch's for ``nn.MultiheadAttention`` and ``nn.Transformer``:
 a boolean mask is True where attention is NOT allowed; a float mask is added to
 the scores (-inf forbids, 0 allows, anything else biases). ``merge`` turns both
 kinds, attention masks of shape (T, S) or (B * heads, T, S) and key padding masks
-of shape (B, S), into one additive array of shape (B or 1, heads or 1, T, S);
+of shape (B, S), into one additive tensor of shape (B or 1, heads or 1, T, S);
 ``scaled_dot_product_attention`` (attention.py) adds it to QK^T / sqrt(d_k)
 before the softmax, the only place a mask is applied.
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 import tinytensor as tt
-from tinytensor import Tensor, backend
+from tinytensor import Tensor
 
 
 def causal_mask(size: int, offset: int = 0, device: Any = "cpu") -> Tensor:
@@ -62,12 +62,12 @@ def square_subsequent_mask(size: int, device: Any = None, dtype: Any = None) -> 
 
 
 def merge(attn_mask: Any, key_padding_mask: Any, batch: int, heads: int, queries: int,
-          keys: int, like: Tensor) -> Any:
+          keys: int, like: Tensor) -> Tensor | None:
     """One additive mask for attention's scores (B or 1, heads or 1, T, S), or None for no mask.
 
     ``attn_mask``: (T, S), the same for every sentence and head, or (B * heads, T, S).
     ``key_padding_mask``: (B, S), keys to ignore in each sentence. Each is bool
-    (True = may not attend) or float (added). The result is an array of ``like``'s
+    (True = may not attend) or float (added). The result is a tensor of ``like``'s
     dtype on its device: masks are constants, no gradient flows into them.
     """
     total = None
@@ -92,8 +92,8 @@ def merge(attn_mask: Any, key_padding_mask: Any, batch: int, heads: int, queries
     return total
 
 
-def additive(mask: Any, name: str, like: Tensor) -> Any:
-    """A bool or float mask as an array to add to the scores: True -> -inf, False -> 0."""
+def additive(mask: Any, name: str, like: Tensor) -> Tensor:
+    """A bool or float mask as a tensor of like's dtype to add to the scores: True -> -inf, False -> 0."""
     if not isinstance(mask, Tensor):
         mask = Tensor(mask)
     if mask.requires_grad:
@@ -102,12 +102,9 @@ def additive(mask: Any, name: str, like: Tensor) -> Any:
     if mask.device != like.device:
         raise RuntimeError(f"{name}: the mask is on {mask.device} but the attention runs on "
                            f"{like.device}; move it with .to('{like.device}')")
-    data = mask.data
-    with backend.on_device(like.device):
-        if data.dtype == backend.bool_:
-            blocked = backend.scalar(float("-inf"), like.dtype, like.data)
-            return backend.xp_of(data).where(data, blocked, blocked.dtype.type(0))
-        if backend.is_floating(data.dtype):
-            return data.astype(like.dtype, copy=False)
+    if mask.dtype == tt.bool_:
+        return tt.zeros(mask.shape, dtype=like.dtype, device=like.device).masked_fill(mask, float("-inf"))
+    if mask.dtype.kind == "f":
+        return mask.to(like.dtype)
     raise TypeError(f"{name}: must be bool (True = may not attend) or floating (added to the "
-                    f"scores), got {data.dtype}")
+                    f"scores), got {mask.dtype}")

@@ -20,6 +20,7 @@ Read in this order:
     trace.py          watching backward: every gradient, in the engine's order, and when each was complete
     describe.py       a tensor in a few words (values, or shape and norm)
     graph.py          from the engine's graph to boxes, arrows and module groups
+    residual.py       which adds are residual connections, x + sublayer(x), read from the graph
     ink.py            gradient norm -> arrow width and colour
     dot.py            draw_graph: the picture in Graphviz's DOT language
     renderer.py       DOT -> SVG/PNG with Graphviz's dot or graphviz-pure

@@ -27,8 +27,8 @@ def main() -> None:
 
 def one_blas_thread() -> Any:
     """The gallery's matrices are tiny: more BLAS threads gain nothing on them, and on a busy
-    machine they wait for each other (the training runs 5 to 15 times slower). One thread, for
-    the ``with`` block, where threadpoolctl is installed (the test and examples extras have it)."""
+    machine they wait for each other (docs/benchmarks.md, "Pictures"). One thread, for the
+    ``with`` block, where threadpoolctl is installed (the test and examples extras have it)."""
     try:
         from threadpoolctl import threadpool_limits  # noqa: PLC0415 - optional
     except ImportError:

@@ -42,7 +42,7 @@ from tinytensor.autograd import Function
 
 from . import describe
 from .dot import to_digraph
-from .graph import Box, Picture, build_picture
+from .graph import Picture, build_picture
 from .renderer import to_svg
 from .trace import BackwardTrace, trace_backward
 
@@ -104,29 +104,30 @@ def frame(picture: Picture, trace: BackwardTrace, node: Any, step: int, leaves: 
     shape = describe.shape(tuple(node.shape), node.dtype)
     if isinstance(node, Function):
         parents = sum(p is not None for p in node.parents)
-        what = f"dL/d({_name(box, node)}), {shape}, is complete: "
-        after = [f"{node.name}'s backward now sends it to {parents} input{'s' * (parents != 1)}."]
+        what = f"dL/d({_name(picture, node)}), {shape}, is complete: "
+        after = [f"{picture.op_name(node)}'s backward now sends it to {parents} input{'s' * (parents != 1)}."]
     else:
-        what = f"dL/d({_name(box, node)}), {shape}, goes into its .grad: "
+        what = f"dL/d({_name(picture, node)}), {shape}, goes into its .grad: "
         after = ["A leaf: the gradient stops here."]
         if complete[node] < step:
             user = trace.order[complete[node] - 1]
-            after.append(f"It was complete at step {complete[node]}, when {user.name}, the last op "
+            after.append(f"It was complete at step {complete[node]}, when {picture.op_name(user)}, the last op "
                          f"that uses it, sent its share; the engine's walk reaches it only now.")
     for leaf in leaves:
-        after.append(f"That completes dL/d({_name(picture.boxes[picture.tensor_box[leaf]], leaf)}) too: "
-                     f"{node.name} was the last op that uses it (the engine writes it into .grad "
+        after.append(f"That completes dL/d({_name(picture, leaf)}) too: "
+                     f"{picture.op_name(node)} was the last op that uses it (the engine writes it into .grad "
                      f"at step {steps[leaf]}).")
     return {"node": box.id, "ids": picture.lit_by(node),
             "done": [picture.tensor_box[leaf] for leaf in leaves],
             "what": what, "grad": describe.gradient(trace.grads[node].data), "after": " ".join(after)}
 
 
-def _name(box: Box, node: Any) -> str:
+def _name(picture: Picture, node: Any) -> str:
     """How the page calls a tensor: its name, else what made it (and where, if hidden in a module)."""
+    box = picture.boxes[picture.tensor_box[node]]
     if box.kind == "tensor" and box.title:
         return box.title
-    made = f"the output of {node.name}" if isinstance(node, Function) else "an input"
+    made = f"the output of {picture.op_name(node)}" if isinstance(node, Function) else "an input"
     return made if box.kind == "tensor" else f"{made} inside {box.title}"
 
 

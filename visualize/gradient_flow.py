@@ -40,7 +40,7 @@ def layer_gradient_norms(weights: list[tuple[Tensor, Tensor]], residual: bool, b
     params = [(w.detach().requires_grad_(), b.detach().requires_grad_()) for w, b in weights]
     for w, b in params:
         out = (h @ w + b).tanh()
-        h = tt.residual_add(h, out) if residual else out
+        h = h + out if residual else out
     h.mean().backward()
     return [describe.norm(w.grad.data) for w, _ in params]
 
@@ -73,9 +73,9 @@ def layer_norms_figure(curves: list[Curve], title: str) -> Any:
     """The figure plot_layer_norms writes: one line per curve, layer 1's value in its legend entry.
 
     The value of layer 1 is what the plot is about (how much reaches the bottom), so the legend
-    says it. It used to be a note next to the first point, but layer 1 is often a curve's
-    smallest or largest value, where a note crosses the frame, and two curves that start close
-    together put their notes on top of each other; the legend is placed where no line is.
+    says it, placed where no line is. Not a note beside the first point: layer 1 is often a
+    curve's smallest or largest value, where a note would cross the frame, and two curves that
+    start close together would put their notes on top of each other.
     """
     figure, _ = new_figure()
     axes = figure.add_subplot()

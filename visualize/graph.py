@@ -33,6 +33,10 @@ group, where the inputs are.
 Ops run inside an nn.Module record its path in ``Function.scope``
 ("layers.0.linear1"); the picture groups boxes by that path, and with
 ``depth=k`` a module nested deeper than k levels becomes a single box.
+
+An add that is a residual connection, ``x + sublayer(x)``, gets the role
+``residual`` and its two arrows the labels ``skip`` and ``sublayer``: residual.py
+finds which adds those are, from the graph alone.
 """
 from __future__ import annotations
 
@@ -42,12 +46,11 @@ from typing import Any, Iterable, Mapping
 import tinytensor
 from tinytensor import Tensor
 from tinytensor.autograd import Function, topological_order
-from tinytensor.ops.arithmetic import ResidualAdd
+from tinytensor.autograd.graph import node_of
 
 from . import describe
-from .trace import BackwardTrace, node_of
-
-RESIDUAL_INPUTS = ("skip", "sublayer")  # residual_add(x, sublayer_out): input 0 is the skip path
+from .residual import residual_adds
+from .trace import BackwardTrace
 
 
 @dataclass
@@ -100,6 +103,7 @@ class Picture:
     arrows: dict[tuple[str, str], Arrow] = field(default_factory=dict)
     tensor_box: dict[Any, str] = field(default_factory=dict)  # engine node (or data tensor) -> its box
     op_box: dict[Any, str] = field(default_factory=dict)      # Function -> its op's box
+    residuals: dict[Any, tuple[str, str]] = field(default_factory=dict)  # residual add -> its inputs' roles
 
     def connect(self, tail: str, head: str, grads: Mapping[Any, Tensor], residual: str = "",
                 data: bool = False) -> None:
@@ -110,6 +114,10 @@ class Picture:
         arrow = self.arrows.setdefault((tail, head), Arrow(tail, head, residual=residual, data=data))
         for node, grad in grads.items():
             arrow.grads[node] = arrow.grads[node] + grad if node in arrow.grads else grad
+
+    def op_name(self, op: Function) -> str:
+        """What the picture calls an op: its own name, or "residual add" (residual.py)."""
+        return "residual add" if op in self.residuals else op.name
 
     def lit_by(self, node: Any) -> list[str]:
         """The ids that light up when backward finishes ``node``.
@@ -152,6 +160,11 @@ class Known:
             return []
         return [(j, t) for j, (parent, t) in enumerate(zip(op.parents, inputs)) if parent is None]
 
+    def inputs(self, op: Function) -> list:
+        """Each input of ``op``: its node, or the tensor itself if it is data (None once that is gone)."""
+        data = dict(self.constants(op))
+        return [parent if parent is not None else data.get(j) for j, parent in enumerate(op.parents)]
+
 
 def build_picture(roots: Iterable[Tensor], *, params: Mapping[str, Tensor] | None = None,
                   model: Any = None, names: Mapping[str, Tensor] | None = None,
@@ -165,7 +178,7 @@ def build_picture(roots: Iterable[Tensor], *, params: Mapping[str, Tensor] | Non
                   titles=_titles(order, roots, params, names or {}),
                   parameters={n for n in order if n in named or isinstance(n, parameter_type)},
                   values=_forward_values(order, roots, grads), grads=grads)
-    picture = Picture()
+    picture = Picture(residuals=residual_adds(order, known.inputs, known.parameters))
     for i, node in enumerate(order):
         if isinstance(node, Function):
             _add_op(picture, i, node, known)
@@ -176,8 +189,8 @@ def build_picture(roots: Iterable[Tensor], *, params: Mapping[str, Tensor] | Non
 
 def _add_op(picture: Picture, i: int, node: Function, known: Known) -> None:
     """An op box, the tensor box of its result, and an arrow from each input."""
-    op_id, residual = f"op{i}", isinstance(node, ResidualAdd)
-    picture.boxes[op_id] = Box(op_id, "op", "residual" if residual else "op", node.name, node.scope)
+    op_id, residual = f"op{i}", picture.residuals.get(node)
+    picture.boxes[op_id] = Box(op_id, "op", "residual" if residual else "op", picture.op_name(node), node.scope)
     picture.op_box[node] = op_id
     grad = known.gradient(node)
     role = "output" if node in known.outputs else "intermediate"
@@ -189,14 +202,12 @@ def _add_op(picture: Picture, i: int, node: Function, known: Known) -> None:
             continue
         message = sent[j] if sent is not None else None
         picture.connect(picture.tensor_box[parent], op_id,
-                        {parent: message} if message is not None else {},
-                        RESIDUAL_INPUTS[j] if residual else "")
+                        {parent: message} if message is not None else {}, residual[j] if residual else "")
     for j, tensor in known.constants(node):
         if tensor not in picture.tensor_box:  # one box per tensor, however many ops use it
             scope = node.scope if tensor.ndim == 0 else ""  # a number belongs to its op; data to no module
             _add_tensor(picture, f"d{i}_{j}", tensor, "data", scope, None, known)  # input j of op i
-        picture.connect(picture.tensor_box[tensor], op_id, {},
-                        RESIDUAL_INPUTS[j] if residual else "", data=True)
+        picture.connect(picture.tensor_box[tensor], op_id, {}, residual[j] if residual else "", data=True)
 
 
 def _add_leaf(picture: Picture, i: int, node: Tensor, known: Known) -> None:
@@ -270,7 +281,7 @@ def collapse(picture: Picture, depth: int) -> Picture:
     arrows that cross its border are kept, merged when they join the same boxes.
     """
     moved: dict[str, str] = {}  # box id -> id of the module box that swallowed it
-    result = Picture()
+    result = Picture(residuals=picture.residuals)
     for box in picture.boxes.values():
         levels = box.scope.split(".") if box.scope else []
         if len(levels) <= depth:

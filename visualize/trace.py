@@ -31,6 +31,7 @@ from typing import Any, Iterator, Mapping
 
 from tinytensor import Tensor
 from tinytensor.autograd import Function, observe
+from tinytensor.autograd.graph import node_of
 
 from . import describe
 
@@ -77,20 +78,13 @@ class BackwardTrace(Mapping[Any, Tensor]):
 
     # -- Mapping: trace[tensor] or trace[node] -----------------------------------
     def __getitem__(self, key: Any) -> Tensor:
-        return self.grads[node_of(key)]
+        return self.grads[key if isinstance(key, Function) else node_of(key)]
 
     def __iter__(self) -> Iterator:
         return iter(self.order)
 
     def __len__(self) -> int:
         return len(self.order)
-
-
-def node_of(key: Any) -> Any:
-    """The graph node that stands for a tensor: the op that made it, or the leaf itself."""
-    if isinstance(key, Tensor) and key.grad_fn is not None:
-        return key.grad_fn
-    return key
 
 
 def trace_backward(loss: Tensor, gradient: Tensor | None = None,

@@ -12,9 +12,12 @@ recursion limit.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .function import Function
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 def node_of(t: "Tensor") -> Any:

@@ -2,7 +2,7 @@
 
 | file            | ops                                                    |
 |-----------------|--------------------------------------------------------|
-| arithmetic.py   | + - * / ** and unary minus, residual_add               |
+| arithmetic.py   | + - * / ** and unary minus                             |
 | broadcast.py    | broadcast_to and sum_to, the broadcasting pair         |
 | pointwise.py    | exp log sqrt tanh sigmoid relu gelu abs sign rsqrt     |
 | erf_series.py   | erf of an array (NumPy has none), for erf and gelu     |

@@ -9,9 +9,6 @@ broadcasting may have copied the input (see broadcast.py):
     z = a * b    dz/da = b             dz/db = a
     z = a / b    dz/da = 1/b           dz/db = -a/b^2
     z = a ** b   dz/da = b a^(b-1)     dz/db = a^b ln a
-
-``ResidualAdd`` is an ``Add`` with a name: x + Sublayer(x), the skip connection
-of "Add & Norm". The math is identical; the pictures highlight it.
 """
 from __future__ import annotations
 
@@ -36,14 +33,6 @@ class Add(Binary):
         a, b = self.inputs  # only their shapes
         return (sum_to(grad, a.shape) if self.needs_grad(0) else None,
                 sum_to(grad, b.shape) if self.needs_grad(1) else None)
-
-
-class ResidualAdd(Add):
-    """x + Sublayer(x): the gradient reaches x twice, once straight down the skip path."""
-
-    @property
-    def name(self) -> str:
-        return "residual add"
 
 
 class Sub(Binary):
@@ -111,11 +100,6 @@ class Neg(Function):
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
         return (-grad,)
-
-
-def residual_add(x: Tensor, sublayer_out: Tensor) -> Tensor:
-    """x + Sublayer(x), marked as a residual connection for the pictures."""
-    return ResidualAdd()(x, sublayer_out)
 
 
 # ----------------------------------------------------------------------------
