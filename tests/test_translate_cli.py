@@ -214,6 +214,8 @@ def test_a_checkpoint_whose_config_does_not_fit_its_weights_is_one_error_line(ch
     assert len(one_error_line(capsys)) < 400
     run = tmp_path / "run"
     run.mkdir()
+    assert main(["translate", "--checkpoint", str(run), "我有一只猫。"]) == 2
+    assert f"is a folder; give a checkpoint in it, e.g. {run / 'best.npz'}" in one_error_line(capsys)
     (run / "last.npz").write_bytes(changed.read_bytes())
     assert main(["train", "--resume", "--out", str(run), "--threads", "1"]) == 2
     assert "last.npz: its config, vocabularies and weights do not fit" in one_error_line(capsys)

@@ -263,3 +263,15 @@ def test_kill_9_loses_at_most_save_every_steps(tmp_path, capsys):
     assert (out / "train.lock").exists()  # left by the killed trainer; nobody holds it
     assert main(["train", "--resume", "--out", str(out), "--seed", "1"]) == 2  # the lock was taken over
     assert "holds a run of --config tiny --batch-tokens 512 --seed 0" in capsys.readouterr().err
+
+
+def test_training_into_a_closed_pipe_stops_saying_so(tmp_path):
+    """`train | head -2`, the reader gone: a line on stderr says why it stopped, never a traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "translator", "train", "--config", "tiny", "--device", "cpu",
+                                "--out", str(tmp_path / "run")], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1 and "Traceback" not in err, err
+    assert "standard output was closed (the reading end of a pipe): stopped" in err
+    assert not (tmp_path / "run" / "train.lock").exists()

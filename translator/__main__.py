@@ -73,41 +73,23 @@ def corpus(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     threads = _use_threads(args)  # first: once this process is busy, its own work counts in the load
-    try:
-        device = resolve_device(args.device)
-    except RuntimeError as error:
-        raise UsageError(str(error)) from None
-    folder = RunFolder(args.out)
+    folder, trainer = RunFolder(args.out), None
     with folder.lock():  # one trainer at a time; released however this ends
-        folder.check_writable()
-        if args.resume:
-            trainer = _resumed(args, folder, device)
-        else:
-            earlier = folder.earlier_run()
-            if earlier and not args.overwrite:
-                folder.refuse_new_run()
-            config = PRESETS[args.config or DEFAULT].with_overrides(epochs=args.epochs,
-                                                                   batch_tokens=args.batch_tokens)
-            trainer = Trainer(config, args.out, device, args.seed or 0, **_saving(args))
-            if earlier:
-                folder.clear()
-                print(f"--overwrite: removed {earlier} from {folder}")
-        folder.check_room(trainer.checkpoint_bytes())
-        config = trainer.config
-        print(f"BLAS threads: {threads}")
-        print(f"config {config.name}: d_model {config.d_model}, {config.nhead} heads, "
-              f"{config.num_encoder_layers} + {config.num_decoder_layers} layers, {config.epochs} epochs of "
-              f"{len(trainer.train_data):,} pairs in batches of about {config.batch_tokens} target tokens; "
-              f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters", flush=True)
         try:
+            folder.check_writable()
+            trainer = _resumed(args, folder) if args.resume else _new_run(args, folder)
+            folder.check_room(trainer.checkpoint_bytes())
+            print(f"BLAS threads: {threads}\n{_described(trainer)}", flush=True)
             record = trainer.run()
-        except BrokenPipeError:  # `train | head`: keep what was trained, then end as the docs recommend
+        except BrokenPipeError:  # `train | head`: keep what was trained, say so, end as the docs recommend
             _quiet_stdout()
-            path = trainer.save("last")
+            saved = f"; saved {trainer.save('last')}" if trainer is not None and trainer.progress.step else ""
             with suppress(OSError):
-                print(f"standard output was closed; saved {path}", file=sys.stderr)
+                print(f"standard output was closed (the reading end of a pipe): stopped{saved}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:  # the second Ctrl-C (or SIGTERM...): stopped at once, nothing saved now
+        except KeyboardInterrupt:  # a second Ctrl-C (or SIGTERM...) stops at once, saving nothing now
+            if trainer is None:
+                raise
             print(f"\nstopped at once; {folder.path / 'last.npz'} is from the last save", file=sys.stderr)
             return 128 + (trainer.stopped_by or signal.SIGINT)
     if record is None:
@@ -118,7 +100,29 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resumed(args: argparse.Namespace, folder: RunFolder, device: str) -> Trainer:
+def _new_run(args: argparse.Namespace, folder: RunFolder) -> Trainer:
+    """A trainer for a new run in ``folder``: refused if an earlier run is there, unless --overwrite,
+    which removes that run's files once the new trainer is ready."""
+    earlier = folder.earlier_run()
+    if earlier and not args.overwrite:
+        folder.refuse_new_run()
+    config = PRESETS[args.config or DEFAULT].with_overrides(epochs=args.epochs, batch_tokens=args.batch_tokens)
+    trainer = Trainer(config, args.out, _training_device(args), args.seed or 0, **_saving(args))
+    if earlier:
+        folder.clear()
+        print(f"--overwrite: removed {earlier} from {folder}")
+    return trainer
+
+
+def _described(trainer: Trainer) -> str:
+    config = trainer.config
+    return (f"config {config.name}: d_model {config.d_model}, {config.nhead} heads, "
+            f"{config.num_encoder_layers} + {config.num_decoder_layers} layers, {config.epochs} epochs of "
+            f"{len(trainer.train_data):,} pairs in batches of about {config.batch_tokens} target tokens; "
+            f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters")
+
+
+def _resumed(args: argparse.Namespace, folder: RunFolder) -> Trainer:
     """The trainer of the run in ``folder``, if the arguments would continue it as it was."""
     path = folder.path / "last.npz"
     checkpoint = read_checkpoint(path)
@@ -135,10 +139,17 @@ def _resumed(args: argparse.Namespace, folder: RunFolder, device: str) -> Traine
         raise UsageError(f"--resume: the run in {folder} has done its {done} (step {progress['step']}, best "
                          f"valid BLEU {progress['best_bleu']:.2f}): nothing to resume; --resume --epochs N "
                          f"(N > {progress['epoch']}) trains it longer")
-    trainer = Trainer.resume(path, device, epochs=args.epochs, **_saving(args))
+    trainer = Trainer.resume(path, _training_device(args), epochs=args.epochs, **_saving(args))
     print(f"resuming {path}: epoch {trainer.progress.epoch + 1}, batch {trainer.progress.batch}, "
           f"step {trainer.progress.step}")
     return trainer
+
+
+def _training_device(args: argparse.Namespace) -> str:
+    try:
+        return resolve_device(args.device)
+    except RuntimeError as error:  # cuda asked for, and no GPU answers
+        raise UsageError(str(error)) from None
 
 
 def _saving(args: argparse.Namespace) -> dict:
@@ -220,12 +231,15 @@ def _decoded(line: bytes, number: int) -> str:
     if number == 1 and line.startswith(codecs.BOM_UTF8):  # a byte order mark, as Windows tools write
         line = line[len(codecs.BOM_UTF8):]
     try:
-        if b"\0" in line:  # valid UTF-8 but not text: what UTF-16 looks like, byte by byte
-            raise UnicodeDecodeError("utf-8", line, line.index(b"\0"), line.index(b"\0") + 1, "a NUL byte")
-        return line.rstrip(b"\r").decode("utf-8")
+        text = line.rstrip(b"\r").decode("utf-8")
     except UnicodeDecodeError as error:
-        raise UsageError(f"standard input, line {number}: not UTF-8 ({error.reason} at byte {error.start + 1}); "
-                         f"convert it first, e.g. iconv -f GBK -t UTF-8 (or -f UTF-16)") from None
+        reason = f"{error.reason} at byte {error.start + 1}"
+    else:
+        if "\0" not in text:
+            return text
+        reason = f"a NUL byte at byte {line.index(0) + 1}, as in UTF-16"  # valid UTF-8, but not text
+    raise UsageError(f"standard input, line {number}: not UTF-8 ({reason}); convert it first, "
+                     f"e.g. iconv -f GBK -t UTF-8 (or -f UTF-16)")
 
 
 def _argument(sentence: str, number: int) -> str:

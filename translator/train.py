@@ -368,7 +368,7 @@ def resolve_device(device: str) -> str:
         device = "cpu" if reason else "cuda"
         print(f"training on {device}" + (f" (no GPU: {reason})" if reason else ""), flush=True)
     elif device.startswith("cuda") and backend.cuda_unavailable_reason():
-        raise RuntimeError(f"--device {device}: {backend.cuda_unavailable_reason()}; use --device cpu")
+        raise RuntimeError(f"--device {device}: {backend.cuda_unavailable_reason().rstrip('.')}; use --device cpu")
     return device
 
 

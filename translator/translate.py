@@ -182,6 +182,8 @@ def read_checkpoint(path: "str | Path", device: str = "cpu") -> dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}: train one first with "
                               f"`python -m translator train` (or give --checkpoint PATH)")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give a checkpoint in it, e.g. {path / 'best.npz'}")
     try:
         checkpoint = tt.load(path, map_location=device)
     except (ValueError, OSError) as error:
