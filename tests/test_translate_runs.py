@@ -275,3 +275,19 @@ def test_training_into_a_closed_pipe_stops_saying_so(tmp_path):
     assert process.returncode == 1 and "Traceback" not in err, err
     assert "standard output was closed (the reading end of a pipe): stopped" in err
     assert not (tmp_path / "run" / "train.lock").exists()
+
+
+def test_a_resumed_run_keeps_the_threads_it_was_trained_on(run, monkeypatch, capsys):
+    """Another thread count changes the last bits of the numbers: resuming on the run's own count
+    keeps the resume bit for bit, unless --threads says otherwise."""
+    from translator import __main__ as cli
+    assert tt.load(run / "last.npz")["progress"]["threads"] == tt.get_num_threads()  # recorded at each save
+    before = tt.get_num_threads()
+    try:
+        args = cli._parser().parse_args(["train", "--resume"])
+        assert cli._use_threads(args, trained_on=1).startswith("1 (the run's own, so that it resumes bit for bit")
+        assert tt.get_num_threads() == 1
+        args = cli._parser().parse_args(["train", "--resume", "--threads", "2"])
+        assert cli._use_threads(args, trained_on=1) == "2 (--threads 2)" and tt.get_num_threads() == 2
+    finally:
+        tt.set_num_threads(before)

@@ -72,12 +72,15 @@ def corpus(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
-    threads = _use_threads(args)  # first: once this process is busy, its own work counts in the load
     folder, trainer = RunFolder(args.out), None
     with folder.lock():  # one trainer at a time; released however this ends
         try:
             folder.check_writable()
-            trainer = _resumed(args, folder) if args.resume else _new_run(args, folder)
+            if args.resume:
+                trainer, threads = _resumed(args, folder)
+            else:
+                threads = _use_threads(args)  # before the work: this process's own counts in the load
+                trainer = _new_run(args, folder)
             folder.check_room(trainer.checkpoint_bytes())
             print(f"BLAS threads: {threads}\n{_described(trainer)}", flush=True)
             record = trainer.run()
@@ -122,8 +125,9 @@ def _described(trainer: Trainer) -> str:
             f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters")
 
 
-def _resumed(args: argparse.Namespace, folder: RunFolder) -> Trainer:
-    """The trainer of the run in ``folder``, if the arguments would continue it as it was."""
+def _resumed(args: argparse.Namespace, folder: RunFolder) -> tuple[Trainer, str]:
+    """The trainer of the run in ``folder``, if the arguments would continue it as it was, and
+    the BLAS threads it uses: the run's own unless --threads says otherwise."""
     path = folder.path / "last.npz"
     checkpoint = read_checkpoint(path)
     config, progress = checkpoint["config"], checkpoint["progress"]
@@ -139,10 +143,11 @@ def _resumed(args: argparse.Namespace, folder: RunFolder) -> Trainer:
         raise UsageError(f"--resume: the run in {folder} has done its {done} (step {progress['step']}, best "
                          f"valid BLEU {progress['best_bleu']:.2f}): nothing to resume; --resume --epochs N "
                          f"(N > {progress['epoch']}) trains it longer")
+    threads = _use_threads(args, progress.get("threads"))
     trainer = Trainer.resume(path, _training_device(args), epochs=args.epochs, **_saving(args))
     print(f"resuming {path}: epoch {trainer.progress.epoch + 1}, batch {trainer.progress.batch}, "
           f"step {trainer.progress.step}")
-    return trainer
+    return trainer, threads
 
 
 def _training_device(args: argparse.Namespace) -> str:
@@ -280,11 +285,15 @@ def _pairs(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def _use_threads(args: argparse.Namespace) -> str:
-    """Set the BLAS threads (--threads, else the free cores now); what was chosen, and why."""
+def _use_threads(args: argparse.Namespace, trained_on: int | None = None) -> str:
+    """Set the BLAS threads: --threads, else those a resumed run was trained on (another count
+    changes the last bits of the numbers), else the free cores now. What was chosen, and why."""
     if args.threads is not None:
         tt.set_num_threads(args.threads)
         return f"{args.threads} (--threads {args.threads})"
+    if trained_on is not None:
+        tt.set_num_threads(trained_on)
+        return f"{trained_on} (the run's own, so that it resumes bit for bit; --threads N to change)"
     choice = choose_num_threads()
     tt.set_num_threads(choice.threads)
     return str(choice)

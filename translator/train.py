@@ -81,6 +81,7 @@ class Progress:
     loss_tokens: int = 0
     tokens: int = 0             # target tokens trained on, in all
     seed: int = 0
+    threads: int | None = None  # the BLAS threads it trained on: another count changes the last bits
 
 
 @dataclass
@@ -121,6 +122,7 @@ class Trainer:
     def save(self, name: str) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / f"{name}.npz"
+        self.progress.threads = tt.get_num_threads()
         tt.save({"kind": KIND, "config": self.config.to_dict(), "src_vocab": self.src_vocab.to_list(),
                  "tgt_vocab": self.tgt_vocab.to_list(), "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
