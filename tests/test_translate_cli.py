@@ -70,6 +70,13 @@ def test_bad_arguments_get_one_error_line_and_exit_2(argv, named, capsys):
     assert named in one_error_line(capsys)
 
 
+def test_corpus_into_a_folder_that_cannot_be_written_is_one_error_line(tmp_path, capsys):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    assert main(["corpus", "--out", str(blocker / "data")]) == 2
+    assert f"error: --out {blocker / 'data'}: cannot write there" in one_error_line(capsys)
+
+
 def test_a_gpu_device_without_a_gpu_is_one_error_line(capsys, tmp_path):
     if tt.cuda_is_available():
         pytest.skip("this machine has a GPU: --device cuda trains on it")

@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def corpus(args: argparse.Namespace) -> int:
-    for path in write_tsv(build_corpus(args.seed), args.out):
+    try:
+        paths = write_tsv(build_corpus(args.seed), args.out)
+    except OSError as error:
+        raise UsageError(f"--out {args.out}: cannot write there ({error.strerror or error}); give --out DIR "
+                         f"in a folder you can write") from None
+    for path in paths:
         print(f"wrote {path} ({sum(1 for _ in open(path, encoding='utf-8')):,} pairs)")
     return 0
 
@@ -323,7 +328,8 @@ def _positive(kind: type) -> Callable[[str], "int | float"]:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+            whole = "whole " if kind is int else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {whole}number") from None
         if not value > 0:
             raise argparse.ArgumentTypeError(f"{text} is not a positive number; give 1 or more"
                                              if kind is int else f"{text} is not a positive number")

@@ -86,6 +86,10 @@ class RunFolder:
                 os.close(descriptor)
                 raise RunFolderError(f"{self} is in use by another trainer ({left_by or 'starting'}): wait for "
                                      f"it to finish, stop it, or give --out DIR for a new run") from None
+            except OSError as error:  # a file system without locks (some network ones): say so, go on
+                print(f"{path}: cannot be locked ({error.strerror}); make sure no other trainer uses {self}",
+                      file=sys.stderr)
+                return descriptor
             with suppress(FileNotFoundError):
                 if os.path.samestat(os.fstat(descriptor), os.stat(path)):
                     if left_by:  # its trainer ended without removing it: killed, or the machine stopped
