@@ -2,9 +2,14 @@
 random state of every device), write atomically, and refuse bad files with a clear error."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
+import struct
+import subprocess
+import sys
+import textwrap
 import zipfile
 
 import numpy as np
@@ -159,3 +164,114 @@ def test_the_file_is_an_ordinary_npz_without_pickles(tmp_path):
     with np.load(tmp_path / "c.npz", allow_pickle=False) as archive:
         assert sorted(archive.files) == ["0", serialization.STRUCTURE]
         assert archive["0"].tolist() == [1.0, 1.0]
+
+
+# ----------------------------------------------------------------------------
+# Nothing lost: links, temporary files of killed saves, hostile sizes and depths
+# ----------------------------------------------------------------------------
+def test_saving_to_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
+    target, link = tmp_path / "runs" / "best.npz", tmp_path / "latest.npz"
+    target.parent.mkdir()
+    tt.save({"step": 1}, target)
+    link.symlink_to(target)
+    tt.save({"step": 2}, link)
+    assert link.is_symlink() and link.resolve() == target
+    assert tt.load(target)["step"] == 2 and tt.load(link)["step"] == 2
+    assert sorted(os.listdir(tmp_path)) == ["latest.npz", "runs"] and os.listdir(target.parent) == ["best.npz"]
+
+
+def leftover(directory, name: str = "ckpt.npz", random: str = "k9_x2a7q") -> "os.PathLike[str]":
+    """A temporary file of ours as a save killed with SIGKILL leaves it: named as save names it."""
+    path = directory / f".{name}.{random}.tmp"
+    path.write_bytes(b"PK\x03\x04 half an archive")
+    return path
+
+
+def test_temporary_files_of_killed_saves_are_removed_by_the_next_save_or_load(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    tt.save({"step": 1}, path)
+    stale = [leftover(tmp_path), leftover(tmp_path, random="abcd1234")]
+    not_ours = [tmp_path / ".ckpt.npz.tmp", tmp_path / ".ckpt.npz.abc.tmp", tmp_path / "ckpt.npz.abcd1234.tmp",
+                tmp_path / ".other.npz.abcd1234.tmp", tmp_path / ".ckpt.npz.abcd1234.tmp.bak"]
+    for file in not_ours:
+        file.write_bytes(b"someone else's")
+    tt.save({"step": 2}, path)
+    assert not any(file.exists() for file in stale)
+    assert all(file.read_bytes() == b"someone else's" for file in not_ours)
+    stale = leftover(tmp_path)
+    assert tt.load(path)["step"] == 2 and not stale.exists()
+
+
+def test_a_temporary_file_of_a_save_in_progress_elsewhere_is_left_alone(tmp_path):
+    """A save holds a lock (flock) on its temporary file until it is renamed; another process's
+    cleanup removes only the files no one holds: those of saves that were killed."""
+    pytest.importorskip("fcntl", reason="flock is POSIX; elsewhere temporary files are left as they are")
+    path, busy = tmp_path / "ckpt.npz", leftover(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, sys
+        file = open({str(busy)!r}, "rb")
+        fcntl.flock(file, fcntl.LOCK_EX)
+        print("holding", flush=True)
+        sys.stdin.read()   # until the test closes our stdin
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        tt.save({"step": 1}, path)
+        assert busy.exists() and tt.load(path)["step"] == 1 and busy.exists()
+    finally:
+        holder.communicate("", timeout=30)
+    tt.save({"step": 2}, path)
+    assert not busy.exists()
+
+
+def npz_with_entry(path, name: str, entry: bytes) -> None:
+    """A checkpoint whose array entry ``name`` is replaced by the bytes ``entry``."""
+    tt.save({"w": tt.ones(1, dtype=tt.float64)}, path)
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    entries[name] = entry
+    with zipfile.ZipFile(path, "w") as archive:
+        for filename, data in entries.items():
+            archive.writestr(filename, data)
+
+
+def npy_claiming(shape: str) -> bytes:
+    """A one-float .npy file whose header claims ``shape``, padded to keep its length."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ones(1))
+    data = buffer.getvalue()
+    length = struct.unpack("<H", data[8:10])[0]
+    header = data[10:10 + length].decode("latin1").replace("(1,)", shape)
+    header = header.rstrip(" \n")
+    header = header + " " * (length - len(header) - 1) + "\n"
+    assert len(header) == length
+    return data[:10] + header.encode("latin1") + data[10 + length:]
+
+
+@pytest.mark.parametrize("shape", ["(1000000000000,)", "(100000, 100000, 100000)", "(1180591620717411303424,)"])
+def test_a_small_file_claiming_terabytes_is_refused_before_anything_is_allocated(tmp_path, shape):
+    path = tmp_path / "bomb.npz"
+    npz_with_entry(path, "0.npy", npy_claiming(shape))
+    assert path.stat().st_size < 2000
+    with pytest.raises(ValueError, match="not a tinytensor checkpoint or corrupted: .*bomb.npz: .*0.npy"):
+        tt.load(path)
+
+
+def test_a_zip_entry_claiming_more_than_the_file_holds_is_refused(tmp_path):
+    path = tmp_path / "bomb.npz"
+    tt.save({"w": tt.ones(4)}, path)
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")           # the archive's table of contents: 0.npy comes first
+    assert data[central + 46:central + 51] == b"0.npy"
+    struct.pack_into("<II", data, central + 20, 2**31, 2**31)  # its stored and real sizes: 2 GB
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="not a tinytensor checkpoint or corrupted: .*bomb.npz"):
+        tt.load(path)
+
+
+def test_deeply_nested_structure_is_refused_as_a_bad_checkpoint(tmp_path):
+    path = tmp_path / "deep.npz"
+    nested = b'{"format": "tinytensor checkpoint", "version": 1, "object": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    np.savez(path, __structure__=np.frombuffer(nested, dtype=np.uint8))
+    with pytest.raises(ValueError, match="not a tinytensor checkpoint or corrupted: .*deep.npz: .*nest"):
+        tt.load(path)

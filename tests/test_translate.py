@@ -7,6 +7,7 @@ few dozen steps of their own.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -63,7 +64,7 @@ def test_translate_command_greedy_beam_and_steps(run, capsys):
 
 
 def test_translate_reads_standard_input_line_by_line(run, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("我有一只猫。\n\n他没有车。\n"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("我有一只猫。\n\n他没有车。\n".encode()), encoding="utf-8"))
     assert main(["translate", "--checkpoint", str(run / "best.npz")]) == 0
     captured = capsys.readouterr()
     assert captured.out.splitlines()[0] == "I have a cat." and captured.out.splitlines()[1] == ""

@@ -22,6 +22,7 @@ Where things are:
     creation.py     tensor, zeros, ones, rand, randn, arange...
     random.py       get_rng_state and set_rng_state: every device's random state, for checkpoints
     generator.py    Generator, a seeded random stream of one's own (as torch.Generator)
+    threads.py      set_num_threads, get_num_threads, choose_num_threads: BLAS threads on a busy CPU
     cuda.py         tinytensor.cuda.is_available() and friends
 
 The names below are the functions themselves (``tt.exp`` is what ``x.exp()``
@@ -85,6 +86,7 @@ __version__ = "0.1.0"
 
 from . import cuda, data, nn, optim, utils  # noqa: E402 - the building blocks, built on everything above
 from .serialization import load, save  # noqa: E402
+from .threads import get_num_threads, set_num_threads  # noqa: E402
 
 # What ``from tinytensor import *`` brings: every name above but those that would hide Python's
 # own (sum, max, min, abs, all, any, pow, and the dtypes int, float, bool): write tt.sum(...).
@@ -102,6 +104,7 @@ __all__ = [
     "save", "set_grad_enabled", "set_rng_state", "sigmoid", "sin", "softmax", "split",
     "sqrt", "square", "squeeze", "stack", "std", "sub", "sum_to", "t", "tanh", "tensor", "topk",
     "transpose", "tril", "triu", "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "get_num_threads", "set_num_threads",  # threads.py
 ]
 __all__ += [
     "argsort", "cumprod", "cumsum", "diag", "einsum", "flip", "index_fill", "isfinite", "isinf", "isnan",

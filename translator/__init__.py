@@ -27,7 +27,8 @@ Read in this order, data first, then training, then the trained model at work:
     tokens.py      Chinese by character, English by word, and the vocabularies that number them
     data.py        pairs as token ids: src, tgt_in and tgt_out (teacher forcing), padded batches
     configs.py     the presets (tiny, small, base, paper) and the paper's training recipe
-    train.py       the Trainer: steps, evaluation, checkpoints, Ctrl-C and --resume
+    train.py       the Trainer: steps, evaluation, checkpoints, Ctrl-C, SIGTERM and --resume
+    run_folder.py  a run's folder: one trainer at a time, never a trained model replaced unasked
     translate.py   the Translator: a checkpoint from Chinese text to English text, step by step
     evaluate.py    corpus BLEU with its signature, exact match, the worst translations
     __main__.py    the command line above

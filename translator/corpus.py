@@ -170,12 +170,18 @@ def write_tsv(corpus: dict[str, list[Pair]], out_dir: str | Path) -> list[Path]:
 
 
 def read_tsv(path: str | Path) -> list[Pair]:
-    """The (zh, en) pairs of a file written by write_tsv; ValueError naming the file and line
-    of a line that is not two non-empty fields separated by one tab."""
+    """The (zh, en) pairs of a file written by write_tsv (or by hand: Windows line ends are fine);
+    ValueError naming the file and line of a line that is not UTF-8, or not two non-empty fields
+    separated by one tab."""
     pairs = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            fields = line.rstrip("\n").split("\t")
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                raise ValueError(f"{path}, line {number}: not UTF-8 ({error.reason} at byte {error.start + 1}); "
+                                 f"convert it first, e.g. iconv -f GBK -t UTF-8") from None
+            fields = line.split("\t")
             if len(fields) != 2 or not all(fields):
                 raise ValueError(f"{path}, line {number}: expected 'zh<TAB>en', got {line!r}")
             pairs.append((fields[0], fields[1]))

@@ -20,11 +20,19 @@ What a run leaves in its folder (default runs/zh-en):
     curves.png     loss and BLEU against training time
 
 Ctrl-C stops at the end of the current step (never in the middle of an update),
-writes last.npz and prints how to resume; a second Ctrl-C stops at once.
+writes last.npz and prints how to resume; a second Ctrl-C stops at once. SIGTERM
+(what ``kill``, ``timeout`` and job schedulers send) and SIGHUP (a closed terminal;
+unless ``nohup`` ignores it) do the same. ``save_every`` steps and
+``save_every_minutes`` write last.npz as it goes, so a ``kill -9`` loses at most that.
 ``--resume`` takes last.npz up where it left off: the batches of every epoch come
 from (seed, epoch), and the checkpoint holds the position within the epoch and
 the random generator's state (dropout), so on the CPU the resumed run is bit for
-bit the run that was never interrupted.
+bit the run that was never interrupted. A resumed run keeps the better of its own
+best score and best.npz's, so best.npz is never replaced by a worse model, and an
+evaluation it does again replaces the lost one in metrics.jsonl.
+
+The command line (``__main__.py``) guards the folder around this loop: one trainer
+at a time, no new run over a trained one unasked (run_folder.py).
 """
 from __future__ import annotations
 
@@ -32,9 +40,11 @@ import dataclasses
 import functools
 import json
 import math
+import os
 import signal
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -49,7 +59,7 @@ from .corpus import build_corpus
 from .data import Encoded, build_vocabularies
 from .evaluate import score
 from .tokens import Vocab
-from .translate import KIND, Translator, read_checkpoint
+from .translate import KIND, Translator, fitting, read_checkpoint
 
 try:
     from tqdm import tqdm
@@ -71,6 +81,7 @@ class Progress:
     loss_tokens: int = 0
     tokens: int = 0             # target tokens trained on, in all
     seed: int = 0
+    threads: int | None = None  # the BLAS threads it trained on: another count changes the last bits
 
 
 @dataclass
@@ -81,10 +92,13 @@ class Trainer:
     seed: int = 0
     eval_every: int | None = None            # also evaluate every this many steps
     stop_at_step: int | None = None          # stop there as if Ctrl-C had been pressed (tests, benchmarks)
+    save_every: int | None = None            # write last.npz every this many steps...
+    save_every_minutes: float | None = None  # ...and at least this often
     progress_bar: bool = True
     on_evaluation: Callable[[dict], None] | None = None  # called with each metrics record
     progress: Progress = field(default_factory=Progress)
     stop_requested: bool = False
+    stopped_by: int | None = None            # the signal that stopped the run (SIGINT for Ctrl-C...)
     epoch_batches: int = 0                   # how many batches the current epoch has
 
     def __post_init__(self) -> None:
@@ -108,29 +122,47 @@ class Trainer:
     def save(self, name: str) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / f"{name}.npz"
+        self.progress.threads = tt.get_num_threads()
         tt.save({"kind": KIND, "config": self.config.to_dict(), "src_vocab": self.src_vocab.to_list(),
                  "tgt_vocab": self.tgt_vocab.to_list(), "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "rng": tt.get_rng_state(), "progress": vars(self.progress)}, path)
+        if name == "last":
+            self._saved_at = time.monotonic()
         return path
+
+    def checkpoint_bytes(self) -> int:
+        """About how big a checkpoint is: the weights and Adam's two moments of each."""
+        return 3 * sum(p.numel() * p.dtype.itemsize for p in self.model.parameters())
 
     @classmethod
     def resume(cls, path: "str | Path", device: str = "cpu", epochs: int | None = None,
                **options: Any) -> "Trainer":
         """A trainer that continues the run of ``path`` (``epochs``: train longer than planned)."""
         checkpoint = read_checkpoint(path, device)
-        config = Config.from_dict(checkpoint["config"]).with_overrides(epochs=epochs)
-        progress = Progress(**checkpoint["progress"])
-        trainer = cls(config, Path(path).parent, device, progress.seed, **options)
-        if (trainer.src_vocab.to_list(), trainer.tgt_vocab.to_list()) != \
-                (checkpoint["src_vocab"], checkpoint["tgt_vocab"]):
-            raise ValueError(f"{path}: its vocabularies are not this corpus's; it cannot be resumed here")
-        trainer.model.load_state_dict(checkpoint["model"])
-        trainer.optimizer.load_state_dict(checkpoint["optimizer"])
-        trainer.scheduler.load_state_dict(checkpoint["scheduler"])
+        with fitting(path):
+            config = Config.from_dict(checkpoint["config"]).with_overrides(epochs=epochs)
+            progress = Progress(**checkpoint["progress"])
+            trainer = cls(config, Path(path).parent, device, progress.seed, **options)
+            if (trainer.src_vocab.to_list(), trainer.tgt_vocab.to_list()) != \
+                    (checkpoint["src_vocab"], checkpoint["tgt_vocab"]):
+                raise ValueError("its vocabularies are not this corpus's; it cannot be resumed here")
+            trainer.model.load_state_dict(checkpoint["model"])
+            trainer.optimizer.load_state_dict(checkpoint["optimizer"])
+            trainer.scheduler.load_state_dict(checkpoint["scheduler"])
         tt.set_rng_state(checkpoint["rng"])
         trainer.progress = progress
+        trainer._keep_the_better_best(Path(path).parent / "best.npz")
         return trainer
+
+    def _keep_the_better_best(self, best: Path) -> None:
+        """Start from best.npz's score if it is better than this checkpoint's (a best.npz written
+        after the last save of a run that was killed): a worse model must never replace it."""
+        if not best.exists():
+            return
+        saved = read_checkpoint(best)["progress"]
+        if (saved["best_exact"], saved["best_bleu"]) > (self.progress.best_exact, self.progress.best_bleu):
+            self.progress.best_exact, self.progress.best_bleu = saved["best_exact"], saved["best_bleu"]
 
     # ------------------------------------------------------------------
     # The loop
@@ -138,11 +170,14 @@ class Trainer:
     def run(self) -> dict | None:
         """Train to the configured number of epochs; returns the last metrics record.
 
-        Stops early, with last.npz written and None returned, when Ctrl-C is pressed (or
-        ``stop_requested`` is set, or ``stop_at_step`` is reached).
+        Stops early, with last.npz written and None returned, on Ctrl-C, SIGTERM or SIGHUP
+        (``stopped_by`` says which), or when ``stop_requested`` is set or ``stop_at_step`` reached.
         """
-        in_main_thread = threading.current_thread() is threading.main_thread()  # where signals go
-        previous = signal.signal(signal.SIGINT, self._interrupt) if in_main_thread else None
+        if self.progress.epoch >= self.config.epochs:
+            raise ValueError(f"run: this run has done its {self.config.epochs} epochs; nothing to train "
+                             f"(Trainer.resume(..., epochs=N) trains it longer)")
+        previous = self._catch_stop_signals()
+        self._saved_at = time.monotonic()
         try:
             record = None
             while self.progress.epoch < self.config.epochs:
@@ -154,8 +189,17 @@ class Trainer:
                 self.save("last")
             return record
         finally:
-            if in_main_thread:
-                signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _catch_stop_signals(self) -> dict[int, Any]:
+        """Ctrl-C, SIGTERM and SIGHUP stop after the current step (signals reach the main thread
+        only; one that is ignored, as nohup ignores SIGHUP, stays ignored). The previous handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+        return {signum: signal.signal(signum, self._interrupt) for signum in wanted
+                if signal.getsignal(signum) is not signal.SIG_IGN}
 
     def _epoch(self) -> bool:
         """The rest of the current epoch's batches; False if it was interrupted."""
@@ -171,7 +215,9 @@ class Trainer:
             pending, pending_tokens = pending + loss.detach() * tokens, pending_tokens + tokens
             self.progress.batch += 1
             self.progress.tokens += tokens
-            if self.progress.batch % 20 == 0 or self.progress.batch in (1, len(batches)):
+            stopping = self.stop_requested or self.progress.step == self.stop_at_step
+            saving = not stopping and self._save_due()
+            if stopping or saving or self.progress.batch % 20 == 0 or self.progress.batch in (1, len(batches)):
                 self._read_loss(pending, pending_tokens)  # one sync every 20 steps (and the first: the bar shows it)
                 pending, pending_tokens = tt.zeros((), device=self.device), 0
             self.progress.train_seconds += time.perf_counter() - start
@@ -179,15 +225,22 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{self.epoch_loss():.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
                                 tok_s=f"{self.tokens_per_second():,.0f}", refresh=False)
-            if self.stop_requested or self.progress.step == self.stop_at_step:
-                self._read_loss(pending, pending_tokens)
+            if stopping:
                 self._stopped(bar)
                 return False
+            if saving:
+                self.save("last")
             if self.eval_every and self.progress.step % self.eval_every == 0:
                 self.evaluate()
         if bar is not None:
             bar.close()
         return True
+
+    def _save_due(self) -> bool:
+        """Is it time for a periodic last.npz (``save_every`` steps, ``save_every_minutes``)?"""
+        by_steps = self.save_every and self.progress.step % self.save_every == 0
+        by_time = self.save_every_minutes and time.monotonic() - self._saved_at >= 60 * self.save_every_minutes
+        return bool(by_steps or by_time)
 
     def step(self, indices: list[int]) -> tuple[tt.Tensor, int]:
         """One optimizer step on the pairs ``indices``; the loss (a device tensor) and its token count."""
@@ -259,8 +312,7 @@ class Trainer:
 
     def _report(self, record: dict) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as file:
-            file.write(json.dumps(record) + "\n")
+        self._write_metrics(record)
         print(f"epoch {record['epoch']:.2f}  step {record['step']}  train loss {record['train_loss']:.3f}  "
               f"valid loss {record['valid_loss']:.3f}  valid BLEU {record['valid_bleu']:.2f}  "
               f"exact {record['valid_exact']:.1%}  ({record['train_seconds']:.0f} s of training)\n"
@@ -269,16 +321,32 @@ class Trainer:
         if self.on_evaluation is not None:
             self.on_evaluation(record)
 
+    def _write_metrics(self, record: dict) -> None:
+        """Append ``record`` to metrics.jsonl, first dropping any records from this step on: they
+        were made by a run killed before its next save, and this resumed run is doing them again."""
+        path = self.out / "metrics.jsonl"
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+        kept = [line for line, old in zip(lines, read_records(lines)) if old and old["step"] < record["step"]]
+        if len(kept) < len(lines):
+            temporary = path.with_name(f".{path.name}.{os.getpid()}")
+            temporary.write_text("".join(kept), encoding="utf-8")
+            os.replace(temporary, path)  # all or nothing, as a checkpoint
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
+
     def _bar(self, total: int, description: str) -> Any:
         if tqdm is None or not self.progress_bar:
             return None
         return tqdm(total=total, initial=self.progress.batch, desc=description, unit="batch", leave=False)
 
     def _interrupt(self, signum: int, frame: Any) -> None:
-        if self.stop_requested:  # a second Ctrl-C: stop now
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        if self.stop_requested:  # a second one: stop now
             raise KeyboardInterrupt
-        self.stop_requested = True
-        print("\nCtrl-C: stopping after this step (press it again to stop at once)", flush=True)
+        self.stop_requested, self.stopped_by = True, signum
+        with suppress(OSError):  # after SIGHUP the terminal may be gone; the save matters, not the line
+            print(f"\n{name}: stopping after this step ({'press' if name == 'Ctrl-C' else 'send'} it again "
+                  f"to stop at once)", flush=True)
 
     def _stopped(self, bar: Any) -> None:
         if bar is not None:
@@ -302,8 +370,19 @@ def resolve_device(device: str) -> str:
         device = "cpu" if reason else "cuda"
         print(f"training on {device}" + (f" (no GPU: {reason})" if reason else ""), flush=True)
     elif device.startswith("cuda") and backend.cuda_unavailable_reason():
-        raise RuntimeError(f"--device {device}: {backend.cuda_unavailable_reason()}")
+        raise RuntimeError(f"--device {device}: {backend.cuda_unavailable_reason().rstrip('.')}; use --device cpu")
     return device
+
+
+def read_records(lines: list[str]) -> list[dict | None]:
+    """The records of metrics.jsonl's lines; None for a line cut short (a kill while it was written)."""
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            records.append(None)
+    return records
 
 
 def plot_curves(metrics: Path, path: Path) -> Path | None:
@@ -313,7 +392,7 @@ def plot_curves(metrics: Path, path: Path) -> Path | None:
         from matplotlib.figure import Figure  # noqa: PLC0415
     except ImportError:
         return None
-    records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line]
+    records = [record for record in read_records(metrics.read_text(encoding="utf-8").splitlines()) if record]
     seconds = [r["train_seconds"] for r in records]
     figure = Figure(figsize=(9, 3.4), dpi=100)
     loss_axes, bleu_axes = figure.subplots(1, 2)

@@ -2,6 +2,7 @@
 
     translator = Translator.load("runs/zh-en/best.npz")
     translator.translate(["我有一只猫。"])          ['I have a cat.']
+    translator.translate("我有一只猫。")            'I have a cat.' (a string is one sentence)
     print(translator.steps("我有一只猫。"))         how the sentence was written, step by step
 
 A checkpoint holds everything a translation needs: the weights, the
@@ -10,7 +11,10 @@ vocabularies (lists of tokens) and the config, so ``load`` needs nothing else.
 beam, ``beam=4``) on the whole batch at once, and joins the English words back
 into a sentence. Lines it cannot translate get an empty output line and a
 warning saying why: an empty line, a line with no character the model knows,
-a sentence longer than the model takes.
+a sentence longer than the model takes. A batch holds about ``BATCH``
+hypotheses: the sentences times the beam, so a wide beam decodes fewer
+sentences at once, and a beam wider than the target vocabulary is narrowed to
+it (with a warning): memory stays the same whatever the beam.
 
 ``steps`` prints the decoding as the seeds draw it: at each step the prefix
 written so far, the word chosen with its probability, and the runners-up.
@@ -20,8 +24,9 @@ sentence: which Chinese characters each English word looked at.
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import tinytensor as tt
 from tinytensor import Tensor
@@ -32,7 +37,7 @@ from .data import padded
 from .tokens import Vocab, detokenize_en, tokenize_zh
 
 KIND = "tinytensor zh-en translator"   # written into every checkpoint, checked on loading
-BATCH = 256                            # sentences decoded at once
+BATCH = 256                            # hypotheses decoded at once: sentences x beam
 
 
 class CheckpointError(Exception):
@@ -51,25 +56,36 @@ class Translator:
     @classmethod
     def load(cls, path: "str | Path", device: str = "cpu") -> "Translator":
         checkpoint = read_checkpoint(path, device)
-        config = Config.from_dict(checkpoint["config"])
-        src_vocab = Vocab.from_list(checkpoint["src_vocab"], unit="characters")
-        tgt_vocab = Vocab.from_list(checkpoint["tgt_vocab"], unit="words")
-        model = Seq2SeqTransformer(len(src_vocab), len(tgt_vocab), pad_id=Vocab.pad_id,
-                                   **config.model_arguments()).to(device)
-        model.load_state_dict(checkpoint["model"])
+        with fitting(path):
+            config = Config.from_dict(checkpoint["config"])
+            src_vocab = Vocab.from_list(checkpoint["src_vocab"], unit="characters")
+            tgt_vocab = Vocab.from_list(checkpoint["tgt_vocab"], unit="words")
+            model = Seq2SeqTransformer(len(src_vocab), len(tgt_vocab), pad_id=Vocab.pad_id,
+                                       **config.model_arguments()).to(device)
+            model.load_state_dict(checkpoint["model"])
         model.eval()
         return cls(model, src_vocab, tgt_vocab, config, device)
 
     # ------------------------------------------------------------------
     # Translating
     # ------------------------------------------------------------------
-    def translate(self, sentences: Sequence[str], beam: int = 1) -> list[str]:
-        """One English sentence per Chinese one ("" where a line cannot be translated, with a warning)."""
-        encoded = [self._encode(sentence, line) for line, sentence in enumerate(sentences, 1)]
+    def translate(self, sentences: "str | Sequence[str]", beam: int = 1,
+                  first_line: int = 1) -> "str | list[str]":
+        """One English sentence per Chinese one ("" where a line cannot be translated, with a
+        warning naming its line, counted from ``first_line``). A string is one sentence, and
+        gets one string back."""
+        if isinstance(sentences, str):
+            return self.translate([sentences], beam, first_line)[0]
+        if beam > len(self.tgt_vocab):
+            warnings.warn(f"beam {beam} is wider than the {len(self.tgt_vocab)} words of the target "
+                          f"vocabulary; searching with {len(self.tgt_vocab)}", stacklevel=2)
+            beam = len(self.tgt_vocab)
+        encoded = [self._encode(sentence, line) for line, sentence in enumerate(sentences, first_line)]
         out = [""] * len(sentences)
         usable = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
-        for start in range(0, len(usable), BATCH):  # similar lengths together: little padding
-            rows = usable[start:start + BATCH]
+        at_once = max(1, BATCH // beam)
+        for start in range(0, len(usable), at_once):  # similar lengths together: little padding
+            rows = usable[start:start + at_once]
             for i, ids in zip(rows, self._decode([encoded[i] for i in rows], beam)):
                 out[i] = detokenize_en(self.tgt_vocab.decode(ids))
         return out
@@ -147,12 +163,27 @@ class Translator:
         return ids
 
 
+@contextmanager
+def fitting(path: "str | Path") -> Iterator[None]:
+    """Building a model from a checkpoint's parts: what goes wrong there (a config that does not
+    match the weights, vocabularies of another size...) becomes a CheckpointError naming the file."""
+    try:
+        yield
+    except (TypeError, ValueError, RuntimeError, KeyError) as error:
+        detail = " ".join(str(error).split())
+        detail = detail if len(detail) <= 160 else detail[:160] + "..."
+        raise CheckpointError(f"{path}: its config, vocabularies and weights do not fit together ({detail}); "
+                              f"give a checkpoint written by `python -m translator train`") from None
+
+
 def read_checkpoint(path: "str | Path", device: str = "cpu") -> dict[str, Any]:
     """A translator checkpoint's contents, or CheckpointError saying what is wrong with the file."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}: train one first with "
                               f"`python -m translator train` (or give --checkpoint PATH)")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give a checkpoint in it, e.g. {path / 'best.npz'}")
     try:
         checkpoint = tt.load(path, map_location=device)
     except (ValueError, OSError) as error:
