@@ -89,11 +89,13 @@ class Tensor:
         if self.numel() != 1:
             raise ValueError(f"item(): only a tensor with one element can be converted to a "
                              f"Python number, this one has shape {self.shape}")
-        return self.data.item()
+        return backend.to_host(self.data).item()
 
+    # item(), numpy() and the reads built on them (tolist, bool, float, int, repr, .cpu(), saving)
+    # take values to the host through backend.to_host, which reports the GPU's waiting checks.
     def numpy(self) -> Any:
         """The values as a NumPy array on the CPU (a copy when the tensor is on the GPU)."""
-        return backend.to_numpy(self.data)
+        return backend.to_host(self.data)
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
