@@ -288,6 +288,25 @@ def test_every_read_from_the_gpu_reports_a_failed_check(cuda, transfers, tmp_pat
     READS[read](t, tmp_path)  # reported once; the values read now are the wrapped lookup's
 
 
+def test_every_read_goes_through_to_host(cuda, transfers, tmp_path):
+    """Values leave the GPU in one place, backend.to_host (and synchronize), which reports the checks;
+    the only other syncs are CuPy's own (a boolean mask, nonzero), which cannot carry the report."""
+    for read in READS.values():
+        read(tt.rand(2, 3, device=cuda), tmp_path)  # one_hot wants no negative numbers
+    model, _, _ = train_linear(cuda)
+    tt.gradcheck(lambda a: (a * a).sum(), [tt.randn(3, dtype=tt.float64, device=cuda, requires_grad=True)])
+    x = tt.randn(4, 5, device=cuda) * 3
+    [x.erf(), F.gelu(x), x.unique(), x.nonzero(), x[x > 0], model(x[:, :2].repeat(1, 3)).argmax(1).tolist()]
+    seq2seq = transformer.Seq2SeqTransformer(11, 13, d_model=16, nhead=2, num_encoder_layers=1,
+                                             num_decoder_layers=1, dim_feedforward=32).to(cuda)
+    src = tt.tensor([[3, 4, 5, 0], [6, 7, 8, 9]], device=cuda)
+    transformer.greedy_decode(seq2seq, src, max_len=4, bos_id=1, eos_id=2).tolist()
+    transformer.beam_search(seq2seq, src, beam_size=2, max_len=4, bos_id=1, eos_id=2).tolist()
+    elsewhere = [(what, where) for what, where in transfers.events
+                 if not where.startswith("checks.py") and what not in ("boolean mask index", "nonzero")]
+    assert transfers.count > 30 and not elsewhere, "\n".join(f"{what} at {where}" for what, where in elsewhere)
+
+
 def test_a_read_with_a_check_waiting_returns_the_values_exactly(cuda):
     """The report and the values travel as one block of bytes: every dtype and layout comes back whole."""
     arrays = [tt.randn(3, 5, device=cuda), tt.randn(3, 5, dtype=tt.float64, device=cuda).T,
