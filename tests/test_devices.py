@@ -370,6 +370,20 @@ def test_a_failed_check_surfaces_at_the_read_of_a_loop_that_reads_every_few_step
     assert steps[-1] == (6 if device == "cpu" else 8)
 
 
+def test_a_bad_id_in_training_surfaces_at_the_trainers_next_read(device, tmp_path):
+    """The trainer reads its loss every 20 steps: a bad id in step 5 ends the run in that step on the
+    CPU, at the read after step 20 on a GPU, with the model's message; nothing is saved after it."""
+    trainer = Trainer(PRESETS["tiny"].with_overrides(batch_tokens=128), tmp_path, device=device,
+                      progress_bar=False, stop_at_step=30)
+    batches = trainer.train_data.batches(128, seed=0, fixed_shapes=trainer.config.fixed_shapes)
+    trainer.train_data.sources[batches[4][0]][0] = len(trainer.src_vocab)  # one id past the vocabulary
+    with pytest.raises(IndexError, match=rf"Seq2SeqTransformer: src holds a token id outside its vocabulary: "
+                                         rf"embedding: index {len(trainer.src_vocab)} is out of range"):
+        trainer.run()
+    assert trainer.progress.step == (4 if device == "cpu" else 20)
+    assert not (tmp_path / "last.npz").exists()
+
+
 EXIT = """
 import sys
 sys.path.insert(0, "tests")
@@ -413,8 +427,9 @@ def test_a_translator_step_makes_no_sync(cuda, transfers, tmp_path):
     syncs, and eight before that). The validation loss reads once, at the end (before: 3 per batch + 1)."""
     trainer = Trainer(PRESETS["tiny"].with_overrides(batch_tokens=128, dropout=0.1), tmp_path, device=cuda,
                       progress_bar=False)
+    assert trainer.config.fixed_shapes  # on a GPU batches come in a few shapes, in buffers kept for each
     before = transfers.count
-    for indices in trainer.train_data.batches(128, seed=0)[:3]:
+    for indices in trainer.train_data.batches(128, seed=0, fixed_shapes=True)[:3]:
         trainer.step(indices)
     assert transfers.count - before == 0, str(transfers)
     valid = trainer.valid_data
