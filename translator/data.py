@@ -13,7 +13,7 @@ similar length, about ``max_tokens`` padded target tokens each, in one of two wa
 
 * each batch its own shape (``BucketBatchSampler``): rows padded to the batch's
   longest pair, as many pairs as fit. The least padding, and a new shape almost
-  every batch (about 70 an epoch of the toy corpus at 512 tokens);
+  every batch (64 to 69 an epoch of the toy corpus at 512 tokens);
 * a few fixed shapes (``fixed_shape_batches``): a pair whose longer side has n
   tokens goes to the bucket of length ``bucket_length(n)`` (6, 8, ..., 16, 20,
   24, ...), and every batch of that bucket is ``max_tokens // length`` rows of
