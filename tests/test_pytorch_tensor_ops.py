@@ -450,7 +450,8 @@ def test_bad_input_says_what_is_wrong(name):
 
 
 # ----------------------------------------------------------------------------
-# Host-device syncs: one where the result's size depends on the values, none elsewhere
+# Host-device syncs: one where the result's size depends on the values, none elsewhere (index range
+# checks included: on a GPU their verdict waits on the device for the next read, test_devices.py)
 # ----------------------------------------------------------------------------
 NO_SYNC = {
     "sort": lambda x, d: x.sort(descending=True),
@@ -460,14 +461,14 @@ NO_SYNC = {
                                       tt.outer(x[0], x[1])],
     "pointwise": lambda x, d: [x.sign(), x.rsqrt(), x.isnan(), x.isinf(), x.isfinite()],
     "roll flip diag": lambda x, d: [x.roll(1, 0), x.flip(1), x.diag(), x[0].diag(1)],
+    "scatter (its range check waits on the GPU)": lambda x, d: x.scatter(1, tt.tensor([[0], [2]], device=d), 1.0),
+    "index_fill (its range check waits on the GPU)": lambda x, d: x.index_fill(0, tt.tensor([1], device=d), 1.0),
 }
 ONE_SYNC = {
     "nonzero": lambda x, d: x.nonzero(),
     "unique": lambda x, d: x.unique(return_inverse=True, return_counts=True),
     "unique dim": lambda x, d: x.unique(dim=1),
     "multinomial": lambda x, d: x.abs().multinomial(2),
-    "scatter (the range check)": lambda x, d: x.scatter(1, tt.tensor([[0], [2]], device=d), 1.0),
-    "index_fill (the range check)": lambda x, d: x.index_fill(0, tt.tensor([1], device=d), 1.0),
 }
 
 

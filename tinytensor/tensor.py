@@ -90,11 +90,13 @@ class Tensor:
         if self.numel() != 1:
             raise ValueError(f"item(): only a tensor with one element can be converted to a "
                              f"Python number, this one has shape {self.shape}")
-        return self.array.item()
+        return backend.to_host(self.array).item()
 
+    # item(), numpy() and the reads built on them (tolist, bool, float, int, repr, .cpu(), saving)
+    # take values to the host through backend.to_host, which reports the GPU's waiting checks.
     def numpy(self) -> Any:
         """The values as a NumPy array on the CPU (a copy when the tensor is on the GPU)."""
-        return backend.to_numpy(self.array)
+        return backend.to_host(self.array)
 
     def tolist(self) -> Any:
         return self.numpy().tolist()

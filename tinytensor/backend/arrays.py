@@ -108,14 +108,17 @@ def use_cuda_module(module: Any) -> None:
 
     The tests use it where no GPU is: they run every device test on a strict
     CuPy stand-in (tests/cupy_standin) that fails where CuPy would. The GPU
-    generators made so far are forgotten, as they belonged to the other module.
+    generators and check reports made so far are forgotten, as they belonged to
+    the other module.
     """
     global _cuda_module
     _cuda_module = module
     _cupy_or_reason.cache_clear()
     cuda_device_count.cache_clear()
-    from .generators import forget_gpu_generators  # noqa: PLC0415 - generators.py builds on this file
+    from .checks import forget_reports  # noqa: PLC0415 - checks.py and generators.py build on this file
+    from .generators import forget_gpu_generators  # noqa: PLC0415
     forget_gpu_generators()
+    forget_reports()
 
 
 def cuda_is_available() -> bool:
@@ -128,13 +131,6 @@ def cuda_device_count() -> int:
     """How many GPUs CuPy sees (0 without CuPy or without a GPU)."""
     cupy = _cupy_or_reason()[0]
     return 0 if cupy is None else int(cupy.cuda.runtime.getDeviceCount())
-
-
-def synchronize(device: Device) -> None:
-    """Wait until the GPU has finished the work queued on it (before reading a clock, say)."""
-    if device.type == "cuda":
-        with on_device(device):
-            _cupy().cuda.Device(device.index).synchronize()
 
 
 def cuda_unavailable_reason() -> str:
@@ -245,7 +241,8 @@ def to_device(array: Any, device: Device) -> Any:
         if isinstance(array, (ndarray, numpy.generic)):
             return numpy.asarray(array)
         if hasattr(array, "__cuda_array_interface__"):
-            return array.get()
+            from .checks import to_host  # noqa: PLC0415 - checks.py builds on this file
+            return to_host(array)  # the one way values leave a GPU: it reports the checks waiting there
         return numpy.asarray(array)
     with on_device(device):
         return _cupy().asarray(array)
