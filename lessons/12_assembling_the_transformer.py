@@ -210,10 +210,10 @@ with checks("FFN: n × d in and out, row by row = whole, positions never mix, ag
 # %% [markdown]
 # ## An encoder layer (§3.1)
 #
-# Two more pieces, as lessons 8 and 10 wrote them. Our multi-head attention is lesson 8's with
-# two changes: the queries come from one sequence `x` and the keys and values from another,
-# `source` (the same one in self-attention; C in the decoder's cross-attention), and an
-# additive mask (lesson 11) may be added to the scores. Add & Norm is lesson 10's post-norm,
+# Two more pieces, as lessons 8 and 10 wrote them. Our multi-head attention (§3.2.2) is lesson
+# 8's with two changes: the queries come from one sequence `x` and the keys and values from
+# another, `source` (the same one in self-attention; C in the decoder's cross-attention), and
+# an additive mask (lesson 11) may be added to the scores. Add & Norm is lesson 10's post-norm,
 # LayerNorm(x + Sublayer(x)), with the LayerNorm written out.
 
 # %%
