@@ -98,10 +98,7 @@ PROGRAM_MARKS: dict[str, list[pytest.MarkDecorator]] = {
     "tutorial_optimization_save_load": [needs(
         "torch.backends.mps.is_available", f"{DATA}: DataLoader, TensorDataset",
         "torch.load(weights_only=True)", "Tensor.__format__")],
-    "learning_with_examples": [needs(
-        "torch.autograd.Function with ctx (staticmethod forward/backward, save_for_backward, saved_tensors, "
-        "needs_input_grad, apply, non-tensor arguments, gradcheck, a second derivative through it)",
-        "torch.autograd.backward", "torch.optim.RMSprop")],
+    "learning_with_examples": [],
     "optim_schedules": [needs(
         "torch.cuda.manual_seed_all", "nn.ParameterList", "nn.ParameterDict (a plain dict's keys sorted)",
         "nn.BCEWithLogitsLoss(pos_weight=, reduction=), nn.BCELoss",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable
 
-from . import backend
+from . import autograd, backend
 from .autograd import engine, function, grad_mode, inplace
 from .autograd.graph import node_of
 from .backend import Device
@@ -185,17 +185,21 @@ class Tensor:
         return RemovableHandle(node, hook)
 
     def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+                 create_graph: bool = False, inputs: "Tensor | list[Tensor] | None" = None) -> None:
         """Compute the gradient of this tensor w.r.t. every leaf, into each leaf's ``.grad``.
 
         ``gradient`` is dL/d(self); it may be left out when self has one element.
         ``retain_graph`` keeps the saved values so backward can run again;
-        ``create_graph`` records the backward pass itself, for higher derivatives.
+        ``create_graph`` records the backward pass itself, for higher derivatives;
+        ``inputs`` fills only those tensors' ``.grad`` (autograd.backward).
         """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn. "
                                "Set requires_grad=True on an input (and do not run the forward "
                                "under no_grad).")
+        if inputs is not None:
+            autograd.backward(self, gradient, retain_graph, create_graph, inputs)
+            return
         engine.run_backward([self], [_seed_like(gradient, self, "backward")],
                             retain_graph=create_graph if retain_graph is None else retain_graph,
                             create_graph=create_graph)
