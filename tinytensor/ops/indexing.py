@@ -22,6 +22,7 @@ verdict is reduced to one boolean on the device, and only that is read.
 """
 from __future__ import annotations
 
+import operator
 from collections import namedtuple
 from typing import Any
 
@@ -63,6 +64,9 @@ def _plain_index(index: Any, device: Any) -> Any:
         return _own_copy(index.array, device)
     if isinstance(index, list):
         return backend.as_array(index, device=device)
+    if isinstance(index, slice):  # x[i:i + n] with i a tensor: its bounds as the ints they hold
+        bounds = (index.start, index.stop, index.step)
+        return slice(*(operator.index(b) if isinstance(b, Tensor) else b for b in bounds))
     return index
 
 
