@@ -79,7 +79,7 @@ def test_the_old_constructors_refuse_what_pytorch_refuses(torch):
             lib.Tensor(-1)
         with pytest.raises(RuntimeError, match="overflow"):
             lib.ByteTensor([1, 300])
-    with pytest.raises(TypeError, match=r"Tensor\(\.\.\.\): give the values as one sequence.*tinytensor\.tensor"):
+    with pytest.raises(TypeError, match=r"give the values as one sequence.*tinytensor\.tensor"):
         tt.Tensor(3.5)
     with pytest.raises(TypeError, match=r"LongTensor\(tensor\): expected a int64 tensor, got float32"):
         tt.LongTensor(tt.ones(2))
@@ -161,7 +161,7 @@ def test_a_one_element_integer_tensor_is_an_index(torch):
                 torch.arange(6).reshape(2, 3)[torch.tensor(1)], items[torch.tensor(1, dtype=torch.uint8)]]
     same(snippet, torch)
     for bad in (tt.tensor(1.0), tt.tensor([1, 2])):
-        with pytest.raises(TypeError, match="only integer tensors of a single element can be converted to an index"):
+        with pytest.raises(TypeError, match="only integer tensors of a single element can be converted"):
             [1, 2, 3][bad]
     with pytest.raises(TypeError, match="only integer tensors"):
         tt.arange(5)[tt.tensor(1.0):3]
@@ -196,7 +196,8 @@ def test_out_receives_the_result(torch):
         torch.add(torch.ones(2), torch.ones(2), alpha=3, out=total)
         with torch.no_grad():
             free = torch.sub(torch.ones(2, requires_grad=True), 1, out=torch.zeros(2))
-        return [returned is out, out, product_view, widened, total, free, torch.div(a, 2, out=torch.zeros(2, 3)),
+        return [returned is out, out, product_view, widened, total, free,
+                torch.div(a, 2, out=torch.zeros(2, 3)),
                 torch.bmm(torch.ones(1, 2, 2), torch.ones(1, 2, 2), out=torch.zeros(1, 2, 2)),
                 torch.mm(a, b, out=torch.zeros(2, 2))]
     same(snippet, torch)

@@ -30,7 +30,7 @@ TYPE_WORDS = {backend.float32: "Float", backend.float64: "Double", backend.float
 
 
 def legacy_array(name: str, data: tuple, dtype: Any, device: Any) -> Any:
-    """The array of ``name(*data)``: ints alone are a shape (of zeros), anything else the values, as ``dtype``.
+    """The array of ``name(*data)``: ints alone are a shape (of zeros), else the values, as ``dtype``.
 
     A Tensor given alone is taken as it is (its memory shared), as PyTorch's ``Tensor(t)``.
     """

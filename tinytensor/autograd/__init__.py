@@ -95,6 +95,6 @@ def _required(tensors: "list[Tensor]", op: str, what: str) -> "list[Tensor]":
 # here, as in PyTorch: tinytensor.autograd.gradcheck(f, inputs).
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
-__all__ = ["Function", "FunctionCtx", "GradcheckError", "backward", "enable_grad", "grad", "gradcheck", "gradgradcheck",
-           "inference_mode", "is_grad_enabled", "no_grad", "node_of", "observe", "run_backward",
-           "set_grad_enabled", "topological_order"]
+__all__ = ["Function", "FunctionCtx", "GradcheckError", "backward", "enable_grad", "grad",
+           "gradcheck", "gradgradcheck", "inference_mode", "is_grad_enabled", "no_grad", "node_of",
+           "observe", "run_backward", "set_grad_enabled", "topological_order"]

@@ -42,13 +42,13 @@ gradient, which backward cuts into one gradient per output again.
 from __future__ import annotations
 
 import inspect
-import re
+import math
 from typing import Any
 
 from .. import backend
 from ..ops.broadcast import sum_to
 from . import grad_mode
-from .function import Function
+from .function import Function, snake_case
 from .value import as_tensor
 
 Tensor: Any = None  # the Tensor class, handed over by function.use_tensor_class
@@ -91,10 +91,12 @@ class CustomFunctionNode(Function):
         self.label = f"{function.__name__}Backward"  # PyTorch's name for the node
         self.tensor_inputs = tuple(isinstance(x, Tensor) for x in inputs)  # which inputs are Tensors
         self.ctx = FunctionCtx(self, tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs))
+        self.outputs: list[tuple[str, Any, Any]] = []  # per output of forward: (kind, shape, dtype)
+        self.saved_outputs: dict[int, int] = {}  # position among the saved tensors -> which output
 
     @property
     def name(self) -> str:
-        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", self.function.__name__).lower()
+        return snake_case(self.function.__name__)
 
     def __repr__(self) -> str:
         return f"<{self.label}>"
@@ -154,7 +156,7 @@ class CustomFunctionNode(Function):
             return [whole]
         parts, start = [], 0
         for shape, dtype in shapes:
-            size = _size(shape)
+            size = math.prod(shape)
             part = whole[start:start + size].reshape(shape)  # (*shape,)
             parts.append(part if part.dtype == dtype else part.to(dtype))
             start += size
@@ -198,9 +200,7 @@ def apply(function: type, args: tuple, kwargs: dict) -> Any:
 
 def _link(node: CustomFunctionNode, tensors: list, outputs: tuple) -> list:
     """Record ``node`` in the graph; the outputs as the user gets them (differentiable ones from it)."""
-    marked = [id(t) for t in node.ctx.non_differentiable]
-    node.outputs = [("differentiable" if backend.is_floating(o.dtype) and id(o) not in marked else "tensor",
-                     o.shape, o.dtype) if isinstance(o, Tensor) else ("other", None, None) for o in outputs]
+    node.outputs = [_kind(o, node.ctx.non_differentiable) for o in outputs]
     differentiable = [o for o, (kind, _, _) in zip(outputs, node.outputs) if kind == "differentiable"]
     if not differentiable:
         return [_detached(o) for o in outputs]
@@ -212,6 +212,15 @@ def _link(node: CustomFunctionNode, tensors: list, outputs: tuple) -> list:
     parts = iter(node.unpacked(whole))
     return [next(parts) if kind == "differentiable" else _detached(o)
             for o, (kind, _, _) in zip(outputs, node.outputs)]
+
+
+def _kind(output: Any, marked: tuple) -> tuple[str, Any, Any]:
+    """(kind, shape, dtype) of one output: a float Tensor not marked non-differentiable is
+    "differentiable"; another Tensor (integers, marked) is "tensor"; anything else "other"."""
+    if not isinstance(output, Tensor):
+        return ("other", None, None)
+    differentiable = backend.is_floating(output.dtype) and not any(output is m for m in marked)
+    return ("differentiable" if differentiable else "tensor", output.shape, output.dtype)
 
 
 def _packed(node: CustomFunctionNode, outputs: list) -> Any:
@@ -259,10 +268,3 @@ def _broadcasts(shape: tuple, to: tuple) -> bool:
     if len(shape) > len(to):
         return False
     return all(n == 1 or n == m for n, m in zip(shape[::-1], to[::-1]))
-
-
-def _size(shape: tuple) -> int:
-    size = 1
-    for n in shape:
-        size *= n
-    return size

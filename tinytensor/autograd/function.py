@@ -115,7 +115,7 @@ class Function:
     @property
     def name(self) -> str:
         """The op's name in errors and pictures: ``Mul`` -> ``mul``, ``SumTo`` -> ``sum_to``."""
-        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", type(self).__name__).lower()
+        return snake_case(type(self).__name__)
 
     operands = property(value.operands)
     output = property(value.output)
@@ -135,9 +135,10 @@ class Function:
         """Run an op written as PyTorch writes one, with ``@staticmethod forward(ctx, ...)`` and
         ``@staticmethod backward(ctx, ...)`` on Tensors: custom_function.py says how."""
         if not _written_as_pytorch(cls):
-            raise TypeError(f"{cls.__name__}.apply: {cls.__name__} is written tinytensor's way, forward(self, "
-                            f"*arrays) on arrays; call it as {cls.__name__}()(...). apply runs a Function "
-                            f"whose forward and backward are @staticmethods taking ctx, as in PyTorch")
+            raise TypeError(f"{cls.__name__}.apply: {cls.__name__} is written tinytensor's way, "
+                            f"forward(self, *arrays) on arrays; call it as {cls.__name__}()(...). apply "
+                            f"runs a Function whose forward and backward are @staticmethods taking ctx, "
+                            f"as in PyTorch")
         return custom_function.apply(cls, args, kwargs)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -220,6 +221,11 @@ def module_scope(path: str) -> Iterator[None]:
         yield
     finally:
         _scope_path = outer
+
+
+def snake_case(name: str) -> str:
+    """A class's name as an op's: ``SumTo`` -> ``sum_to``, ``Legendre3`` -> ``legendre3``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 def _written_as_pytorch(cls: type) -> bool:
