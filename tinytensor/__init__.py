@@ -14,8 +14,9 @@ Where things are:
     backend/        NumPy (CPU) and CuPy (GPU), the only package that imports them: arrays and
                     devices, random generators, checkpoint files, malloc's freed memory
     tensor.py       the Tensor class: what autograd needs
+    tensor_types.py PyTorch's older constructors: Tensor([1, 2]), FloatTensor, LongTensor..., x.type()
     autograd/       grad mode, Function (a graph node), the values backward computes with,
-                    the graph walker, backward, gradcheck
+                    the graph walker, backward, gradcheck, Functions written as PyTorch's
     ops/            every op, forward and backward side by side, and its function
     methods.py      x.exp(), x.sum(dim=1)...: the functions of ops/, attached to Tensor
     functional/     softmax, layer_norm, cross_entropy... (as torch.nn.functional)
