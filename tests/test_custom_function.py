@@ -377,6 +377,38 @@ def test_misuse_is_explained():
         OURS["ScaledProduct"].apply(tt.ones(2), tt.ones(2))
 
 
+def test_once_differentiable_runs_backward_once_and_refuses_a_second_time(torch):
+    results = []
+    for lib in (tt, torch):
+        from_function = lib.autograd.function.once_differentiable
+
+        class Cube(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            @from_function
+            def backward(ctx, g):
+                ctx.grad_mode = lib.is_grad_enabled()
+                (x,) = ctx.saved_tensors
+                return g * 3 * x ** 2
+
+        x = lib.tensor([2.0, -1.0], dtype=lib.float64, requires_grad=True)
+        y = Cube.apply(x)
+        y.sum().backward()
+        (g,) = lib.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)  # seed of ones: no graph
+        v = lib.ones(2, dtype=lib.float64, requires_grad=True)
+        (h,) = lib.autograd.grad(Cube.apply(x), x, grad_outputs=v, create_graph=True)
+        with pytest.raises(RuntimeError, match="differentiate twice a function that was marked with "
+                                               "@once_differentiable"):
+            h.sum().backward()
+        results.append((values(x.grad).tolist(), values(g).tolist(), g.requires_grad, h.requires_grad,
+                        ctx_of(y).grad_mode))
+    assert results[0] == results[1] == ([12.0, 3.0], [12.0, 3.0], False, True, False)
+
+
 def test_an_attribute_error_in_a_custom_backward_is_left_as_it_is():
     class Typo(tt.autograd.Function):
         @staticmethod

@@ -41,9 +41,10 @@ gradient, which backward cuts into one gradient per output again.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
-from typing import Any
+from typing import Any, Callable
 
 from .. import backend
 from ..ops.broadcast import sum_to
@@ -268,3 +269,33 @@ def _broadcasts(shape: tuple, to: tuple) -> bool:
     if len(shape) > len(to):
         return False
     return all(n == 1 or n == m for n, m in zip(shape[::-1], to[::-1]))
+
+
+def once_differentiable(backward: Callable) -> Callable:
+    """Mark a custom Function's backward as one that cannot be differentiated (as PyTorch's
+    decorator): it runs under no_grad, on plain values, and where a gradient it received
+    carries a graph, differentiating its result again raises instead of silently missing a term."""
+    @functools.wraps(backward)
+    def run_once(ctx: FunctionCtx, *grads: Any) -> Any:
+        with grad_mode.no_grad():
+            result = backward(ctx, *grads)
+        tracked = [g for g in grads if isinstance(g, Tensor) and g.requires_grad]
+        if not (grad_mode.is_grad_enabled() and tracked):
+            return result
+        results = result if isinstance(result, tuple) else (result,)
+        guarded = tuple(_Differentiated.apply(r, *tracked) if isinstance(r, Tensor) else r for r in results)
+        return guarded if isinstance(result, tuple) else guarded[0]
+    return run_once
+
+
+class _Differentiated(Function):
+    """A gradient from a @once_differentiable backward, linked to the gradients it came from."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, value: "Tensor", *grads: "Tensor") -> "Tensor":
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad: "Tensor") -> None:
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from .. import backend
 from ..backend import ndarray
 from . import grad_mode, inplace, value
+from .function import Function  # first: custom_function.py builds on it
 from .custom_function import CustomFunctionNode
-from .function import Function
 from .graph import node_of, topological_order
 from .value import Value, as_tensor, as_value
 

@@ -240,4 +240,5 @@ def _call_apply_instead(self: Function, *args: Any, **kwargs: Any) -> Any:
 
 
 from . import custom_function  # noqa: E402 - it builds on Function
+from .custom_function import FunctionCtx, once_differentiable  # noqa: E402,F401 - PyTorch's names here too
 from .graph import node_of  # noqa: E402 - graph.py walks Function nodes, so it comes after the class
