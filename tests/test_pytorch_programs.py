@@ -62,59 +62,25 @@ def needs(*apis: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason="needs " + "; ".join(apis) + " (issue 16)")
 
 
-DATA = "torch.utils.data"
 PROGRAM_MARKS: dict[str, list[pytest.MarkDecorator]] = {
-    "annotated_transformer": [needs(
-        "torch.uint8 and .type(torch.uint8)", "Tensor.scatter_", "torch.nonzero", "Tensor.index_fill_",
-        "nn.KLDivLoss(reduction='sum'), F.kl_div", "torch.FloatTensor, torch.LongTensor",
-        "Tensor.__format__ (f'{loss:8.4f}')")],
+    "annotated_transformer": [],
     "nanogpt": [needs(
-        "nn.ModuleDict", "Module.apply", "F.scaled_dot_product_attention(is_causal=True, dropout_p=)",
-        "torch.multinomial", "torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32",
-        "Tensor.__index__ (data[i:i + n] with a 0-d tensor i)", "Tensor.__format__",
-        "torch.load(weights_only=True)")],
-    "mingpt_sort": [needs(
-        f"{DATA}: Dataset, dataloader.DataLoader, RandomSampler(replacement=True, num_samples=)",
-        "DataLoader(sampler=, pin_memory=, num_workers=)", "nn.ModuleDict", "Module.apply",
-        "Module.zero_grad(set_to_none=True)", "Tensor.unique", "torch.sort", "torch.multinomial")],
+        "F.scaled_dot_product_attention(is_causal=True, dropout_p=)",
+        "torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32")],
+    "mingpt_sort": [],
     "micrograd_check": [],
     "tutorial_tensors": [needs(
         "torch.backends.mps.is_available, torch.backends.cudnn.deterministic/benchmark",
-        "torch.set_default_device, torch.get_default_device", "torch.accelerator.is_available",
-        "torch.matmul(out=), torch.mul(out=)", "Tensor.__format__", "torch.Tensor([1, 2]) as float32",
-        "torch.LongTensor, torch.FloatTensor, torch.uint8", "new_zeros, new_ones, new_tensor",
-        "scatter, scatter_ (value= and src)", "index_fill_", "nonzero (function and method)",
-        "sort(descending=), argsort", "unique(return_counts=)", "isnan, isinf", "Tensor.where",
-        "Tensor.__index__", "multinomial", "einsum", "cumsum", "prod", "sign", "rsqrt", "roll", "flip",
-        "diag", "outer")],
-    "tutorial_data": [needs(
-        f"{DATA}: Dataset, DataLoader, TensorDataset, RandomSampler(replacement=, num_samples=), "
-        "SequentialSampler, Subset, random_split(fractions, generator=)",
-        "DataLoader(sampler=, generator=, num_workers=, pin_memory=)", "torch.Generator().manual_seed",
-        "torch.cuda.manual_seed_all", "Tensor.scatter_(0, 0-d index, value=)", "F.pad", "torch.as_tensor",
-        "Tensor.__format__ (f'{label}' prints the number)", "Tensor.__index__ (labels[label])")],
-    "tutorial_model_autograd": [needs(
-        "torch.accelerator.is_available, current_accelerator", "F.binary_cross_entropy_with_logits")],
-    "tutorial_optimization_save_load": [needs(
-        "torch.backends.mps.is_available", f"{DATA}: DataLoader, TensorDataset",
-        "torch.load(weights_only=True)", "Tensor.__format__")],
-    "learning_with_examples": [needs(
-        "torch.autograd.Function with ctx (staticmethod forward/backward, save_for_backward, saved_tensors, "
-        "needs_input_grad, apply, non-tensor arguments, gradcheck, a second derivative through it)",
-        "torch.autograd.backward", "torch.optim.RMSprop")],
-    "optim_schedules": [needs(
-        "torch.cuda.manual_seed_all", "nn.ParameterList", "nn.ParameterDict (a plain dict's keys sorted)",
-        "nn.BCEWithLogitsLoss(pos_weight=, reduction=), nn.BCELoss",
-        "F.binary_cross_entropy, F.binary_cross_entropy_with_logits",
-        "optim.RMSprop(alpha=, momentum=, centered=)", "optim.Adagrad(lr_decay=, weight_decay=)",
-        "lr_scheduler.StepLR, MultiStepLR, ExponentialLR, LinearLR, CosineAnnealingLR, SequentialLR, "
-        "OneCycleLR (momentum cycled too), ReduceLROnPlateau")],
+        "torch.accelerator.is_available")],
+    "tutorial_data": [needs("torch.cuda.manual_seed_all")],
+    "tutorial_model_autograd": [needs("torch.accelerator.is_available, current_accelerator")],
+    "tutorial_optimization_save_load": [needs("torch.backends.mps.is_available")],
+    "learning_with_examples": [],
+    "optim_schedules": [needs("torch.cuda.manual_seed_all")],
     "transformer_language_model": [needs(
         "nn.TransformerEncoderLayer, nn.TransformerEncoder, nn.Transformer.generate_square_subsequent_mask, "
         "nn.MultiheadAttention (under nn)",
-        "F.scaled_dot_product_attention (bool attn_mask True = may attend, float mask added, is_causal)",
-        "lr_scheduler.StepLR",
-        "torch.load(weights_only=True)")],
+        "F.scaled_dot_product_attention (bool attn_mask True = may attend, float mask added, is_causal)")],
 }
 
 

@@ -148,6 +148,16 @@ def test_values_and_gradients_match_torch(name, device, torch):
         np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def test_a_0d_index_into_a_1d_tensor_counts_as_1d(device, torch):
+    """The beginner tutorial's one-hot target: zeros(10).scatter_(0, tensor(y), value=1)."""
+    for lib, where in ((tt, device), (torch, "cpu")):
+        one_hot = lib.zeros(5, device=where).scatter_(0, lib.tensor(3, device=where), value=1)
+        written = lib.zeros(5, device=where).scatter(0, lib.tensor(1, device=where), lib.tensor(7.0, device=where))
+        assert one_hot.tolist() == [0, 0, 0, 1, 0] and written.tolist() == [0, 7, 0, 0, 0]
+    with pytest.raises(ValueError, match="index must have as many dimensions as the input"):
+        tt.zeros(2, 3, device=device).scatter_(0, tt.tensor(1, device=device), value=1)
+
+
 def test_scatter_sends_src_beyond_index_a_zero_gradient(device):
     """src may be larger than index: only its first index.shape block is written, so the rest gets 0.
     (PyTorch 2.13 computes this gradient in index's shape and then refuses it, an error of its own.)"""

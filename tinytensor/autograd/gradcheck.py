@@ -96,7 +96,7 @@ def _directions(outputs: list, seed: int) -> list:
     from ..tensor import Tensor  # noqa: PLC0415
 
     rng = backend.new_generator(seed)
-    return [Tensor(rng.standard_normal(o.shape), dtype=backend.float64, device=o.device)
+    return [Tensor._make(backend.as_array(rng.standard_normal(o.shape), backend.float64, o.device), None)
             for o in outputs]
 
 

@@ -30,6 +30,9 @@ float32 = numpy.dtype("float32")
 float64 = numpy.dtype("float64")
 int32 = numpy.dtype("int32")
 int64 = numpy.dtype("int64")
+int16 = numpy.dtype("int16")
+int8 = numpy.dtype("int8")
+uint8 = numpy.dtype("uint8")
 bool_ = numpy.dtype("bool")
 
 DEFAULT_FLOAT = float32
@@ -203,6 +206,8 @@ def as_array(data: Any, dtype: Any = None, device: "Device | str | None" = None,
     """
     on_gpu = hasattr(data, "__cuda_array_interface__")
     device = Device(device) if device is not None else (device_of(data) if on_gpu else CPU)
+    if dtype is not None and not hasattr(data, "dtype"):  # Python numbers: NumPy checks each fits
+        data = numpy.asarray(data, dtype=dtype)            # (300 is no uint8), where a cast would wrap
     array = to_device(data, device)
     if dtype is None and array.dtype.kind == "f" and not hasattr(data, "dtype"):
         dtype = DEFAULT_FLOAT

@@ -31,6 +31,7 @@ whether the error is raised at once or later.
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections import namedtuple
 from typing import Any, Iterator
 
@@ -72,6 +73,9 @@ def _plain_index(index: Any, device: Any) -> Any:
         return _own_copy(index.array, device)
     if isinstance(index, list):
         return backend.as_array(index, device=device)
+    if isinstance(index, slice):  # x[i:i + n] with i a tensor: its bounds as the ints they hold
+        bounds = (index.start, index.stop, index.step)
+        return slice(*(operator.index(b) if isinstance(b, Tensor) else b for b in bounds))
     return index
 
 
