@@ -407,3 +407,12 @@ def test_a_python_number_written_into_a_float64_tensor_keeps_its_float64_value(d
     n = tt.zeros(2, dtype=tt.int64, device=device)
     n[0] = 2**40 + 1  # an int64 past float32's 24-bit mantissa stays exact
     assert n.tolist() == [2**40 + 1, 0]
+
+
+def test_a_0d_tensor_or_numpy_integer_index_picks_one_element_and_is_range_checked(device):
+    x = tt.arange(10.0, device=device)
+    assert x[tt.tensor(3, device=device)].item() == 3.0
+    assert x[np.int64(-2)].item() == 8.0
+    for bad in (tt.tensor(12, device=device), np.int64(-11)):
+        with pytest.raises(IndexError, match=r"getitem: index (12|-11) is out of range for dimension 0 of size 10"):
+            x[bad].item()  # on a GPU the check reports at the next read

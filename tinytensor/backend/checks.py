@@ -54,9 +54,9 @@ LATE = ("found on {device} by a check that did not wait for the GPU, so raised a
 def check(bad: Any, values: Any, error: type[Exception], message: str) -> None:
     """Raise ``error(message.format(v))``, v the first entry of ``values`` where ``bad`` is True:
     at once on the CPU; on a GPU at the next read from it, without waiting here."""
-    if isinstance(bad, ndarray):
+    if isinstance(bad, (ndarray, numpy.generic)):  # the CPU (a NumPy scalar for a 0-d index)
         if bad.any():
-            raise error(message.format(values[bad][0].item()))
+            raise error(message.format(numpy.atleast_1d(values)[numpy.atleast_1d(bad)][0].item()))
         return
     _report(device_of(bad)).add(bad, values, error, message)
 
