@@ -298,3 +298,38 @@ def test_a_module_list_filled_after_registration_still_names_its_items() -> None
     blocks = model.blocks
     del model.blocks  # taken out of the tree: a root again
     assert scopes(blocks[0](tt.ones(1, 2))) == {"0"}
+
+
+def test_module_scopes_are_per_thread() -> None:
+    """Two models run at once in two threads label each its own ops, and leave no scope behind.
+
+    The scope was once one variable for the process: a thread's ops took the other's
+    module path, and leaving the scopes in crossed order left a stale path for every op after.
+    """
+    import sys
+    import threading
+
+    first, second = nn.Module(), nn.Module()
+    first.a, second.b = nn.Linear(2, 2), nn.Linear(2, 2)
+    found: dict[str, set[str]] = {"a": set(), "b": set()}
+    errors = []
+
+    def run(model: nn.Module, name: str) -> None:
+        try:
+            for _ in range(200):
+                found[name] |= scopes(getattr(model, name)(tt.ones(1, 2)))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(error)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads inside a module's call
+    try:
+        threads = [threading.Thread(target=run, args=(m, n)) for m, n in ((first, "a"), (second, "b"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sys.setswitchinterval(switch)
+    assert not errors and found == {"a": {"a"}, "b": {"b"}}
+    assert scopes(tt.ones(2, requires_grad=True) * 2) == {""}

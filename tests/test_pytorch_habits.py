@@ -305,6 +305,21 @@ def test_an_in_place_change_no_recorded_backward_reads_is_fine(device):
     np.testing.assert_array_equal(a.grad.numpy(), [12.0, 15.0, 18.0])
 
 
+def test_an_in_place_write_in_another_thread_is_caught():
+    """The count of in-place writes is the whole program's, not a thread's: a graph recorded in
+    one thread and an array it needs changed in another must still be refused."""
+    import threading
+
+    a = tt.tensor([1.0, 2.0], requires_grad=True)
+    b = tt.tensor([3.0, 4.0])
+    y = (a * b).sum()
+    writer = threading.Thread(target=b.mul_, args=(2,))
+    writer.start()
+    writer.join(10)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
 def test_item_assignment_follows_the_in_place_rules(device):
     w = tt.zeros(3, requires_grad=True, device=device)
     with pytest.raises(RuntimeError, match=r"setitem: this is a leaf tensor that requires grad"):

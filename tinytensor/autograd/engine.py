@@ -21,6 +21,7 @@ to node are arrays, or Tensors under ``create_graph`` (value.py).
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .. import backend
@@ -95,7 +96,7 @@ def _backward(node: Function, grad: Value, captured: "dict | None") -> tuple[Val
         sent = _on_its_device(node.backward, grad)
     except AttributeError as error:
         raise _not_an_array_method(node, error) from error
-    for observer in _observers:
+    for observer in _watching.observers:
         observer(node, as_tensor(grad), tuple(None if g is None else as_tensor(g) for g in sent))
     return sent
 
@@ -103,7 +104,7 @@ def _backward(node: Function, grad: Value, captured: "dict | None") -> tuple[Val
 def _reach_leaf(leaf: "Tensor", grad: Value, captured: "dict | None") -> None:
     """A leaf's gradient is complete: into its ``.grad`` (under autograd.grad, handed back instead)."""
     grad = _seen(leaf, as_tensor(grad), captured)
-    for observer in _observers:
+    for observer in _watching.observers:
         observer(leaf, grad, ())
     if captured is None:
         _on_its_device(leaf._accumulate_grad, grad)
@@ -155,7 +156,16 @@ def _not_an_array_method(node: Function, error: AttributeError) -> Exception:
 # Watching backward: how the pictures replay it
 # ----------------------------------------------------------------------------
 Observer = Callable[[Any, "Tensor", tuple], None]
-_observers: list[Observer] = []
+
+
+class _Watching(threading.local):
+    """This thread's observers: a picture watches the backward of its own thread, not another's."""
+
+    def __init__(self) -> None:
+        self.observers: list[Observer] = []
+
+
+_watching = _Watching()
 
 
 @contextlib.contextmanager
@@ -166,8 +176,8 @@ def observe(callback: Observer) -> Iterator[None]:
     to each input (empty for a leaf). Nodes come in the engine's own order,
     which is how the pictures replay backprop.
     """
-    _observers.append(callback)
+    _watching.observers.append(callback)
     try:
         yield
     finally:
-        _observers.remove(callback)
+        _watching.observers.remove(callback)

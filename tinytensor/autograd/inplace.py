@@ -14,6 +14,10 @@ count of in-place writes. A node remembers that count when it is recorded;
 backward looks at a node's arrays only when the count has moved since, so a
 graph built and differentiated with no in-place write in between pays a
 single integer comparison per node.
+
+The count is the whole program's, not a thread's (unlike grad mode): a graph
+recorded in one thread must still refuse a backward after another thread
+wrote into an array it needs.
 """
 from __future__ import annotations
 
