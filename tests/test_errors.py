@@ -332,3 +332,34 @@ def test_clip_of_integers_by_a_float_gives_floats(device):
 def test_an_op_given_neither_a_tensor_nor_an_array_says_so():
     with pytest.raises(TypeError, match=r"exp: expected a Tensor, got list; make one with tinytensor.tensor"):
         tt.exp([1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------
+# Issue 17: silent wrong answers a careless user found
+# ----------------------------------------------------------------------------
+MASK_OPS = {  # each takes the library too: tinytensor or torch
+    "masked_fill": lambda lib, x, mask: x.masked_fill(mask, 9.0),
+    "masked_fill_": lambda lib, x, mask: x.masked_fill_(mask, 9.0),
+    "where": lambda lib, x, mask: lib.where(mask, x, 9.0),
+}
+
+
+@pytest.mark.parametrize("op", sorted(MASK_OPS))
+@pytest.mark.parametrize("dtype", ["int64", "int32", "float32", "float64"])
+def test_a_mask_must_be_bool_as_in_pytorch(op, dtype, device):
+    """A 0/1 integer or float mask was once read as True/False (0.5 as True): PyTorch refuses it."""
+    torch = importlib.util.find_spec("torch") and __import__("torch")
+    if torch:  # the reference refuses it too
+        with pytest.raises(RuntimeError, match="boolean"):
+            MASK_OPS[op](torch, torch.zeros(3), torch.tensor([1, 0, 1], dtype=getattr(torch, dtype)))
+    x = tt.zeros(3, device=device)
+    mask = tt.tensor([1, 0, 1], dtype=getattr(tt, dtype), device=device)
+    with pytest.raises(TypeError, match=rf"{op}: the mask must be bool, got {dtype}; make one with "
+                                        rf"mask.bool\(\) or mask != 0"):
+        MASK_OPS[op](tt, x, mask)
+    with pytest.raises(TypeError, match=rf"{op}: the mask must be bool, got int64"):
+        MASK_OPS[op](tt, x, np.array([1, 0, 1]))
+    assert x.tolist() == [0.0, 0.0, 0.0]
+    expected = [0.0, 9.0, 0.0] if op == "where" else [9.0, 0.0, 9.0]
+    assert MASK_OPS[op](tt, x, mask.bool()).tolist() == expected
+    assert MASK_OPS[op](tt, tt.zeros(3, device=device), [True, False, True]).shape == (3,)  # a list of bools

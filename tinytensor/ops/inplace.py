@@ -26,7 +26,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd import grad_mode, inplace
 from ..tensor import Tensor
-from . import indexing, scatter
+from . import indexing, scatter, selection
 
 
 def add_(x: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
@@ -73,7 +73,7 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
     A ``where``, not ``putmask``: CuPy's putmask with a number is ``a[mask] = value``,
     which reads the number of True values back to the host, a sync.
     """
-    blocked = mask.data if isinstance(mask, Tensor) else backend.as_array(mask)
+    blocked = selection.bool_mask("masked_fill_", mask)
     return _write("masked_fill_", x, lambda a: a.__setitem__(
         Ellipsis, backend.xp_of(a).where(backend.to_device(blocked, x.device), value, a)))
 
