@@ -363,3 +363,41 @@ def test_a_mask_must_be_bool_as_in_pytorch(op, dtype, device):
     expected = [0.0, 9.0, 0.0] if op == "where" else [9.0, 0.0, 9.0]
     assert MASK_OPS[op](tt, x, mask.bool()).tolist() == expected
     assert MASK_OPS[op](tt, tt.zeros(3, device=device), [True, False, True]).shape == (3,)  # a list of bools
+
+
+INTEGER_DIVISIONS = {  # each takes the library: tinytensor or torch
+    "x // 0": lambda lib, x: x // 0,
+    "x % 0": lambda lib, x: x % 0,
+    "x // y": lambda lib, x: x // lib.tensor([1, 0, 2]).to(x.device),
+    "x % y": lambda lib, x: x % lib.tensor([1, 0, 2]).to(x.device),
+    "5 // x": lambda lib, x: 5 // x,
+    "7 % x": lambda lib, x: 7 % x,
+    "int32 // 0": lambda lib, x: x.to(lib.int32) // 0,
+}
+
+
+@pytest.mark.parametrize("case", sorted(INTEGER_DIVISIONS))
+def test_integer_division_by_zero_is_refused_as_in_pytorch(case, device):
+    """x // 0 and x % 0 of integers once gave 0 with a NumPy warning: integers have no inf or
+    NaN to answer with, and PyTorch raises (a RuntimeError saying ZeroDivisionError)."""
+    torch = importlib.util.find_spec("torch") and __import__("torch")
+    if torch:
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            INTEGER_DIVISIONS[case](torch, torch.tensor([4, -3, 0]))
+    op = "remainder" if "%" in case else "floor_divide"
+    with pytest.raises(ZeroDivisionError, match=rf"{op}: integer division by zero \(the divisor holds a 0\); "
+                                                r"replace the zeros first, e.g. x // y.masked_fill\(y == 0, 1\), "
+                                                r"or divide floats: x / y gives inf or nan there"):
+        INTEGER_DIVISIONS[case](tt, tt.tensor([4, -3, 0], device=device))
+
+
+def test_integer_division_matches_pytorch_where_no_divisor_is_zero(device):
+    torch = pytest.importorskip("torch", reason="torch is the reference for // and %")
+    cases = [(lambda x, y: x // y, [7, -7, 0, 5], [2, 2, 3, -3]), (lambda x, y: x % y, [7, -7, 0, 5], [2, 2, 3, -3]),
+             (lambda x, y: x // y, [7, -7], 3), (lambda x, y: x % y, [7, -7], -3),
+             (lambda x, y: y // x, [2, -3], 11), (lambda x, y: y % x, [2, -3], 11),
+             (lambda x, y: x // y, [], 0), (lambda x, y: x % y, [], 0)]  # nothing is divided by the 0
+    for op, a, b in cases:
+        theirs = op(torch.tensor(a, dtype=torch.int64), torch.tensor(b) if isinstance(b, list) else b)
+        ours = op(tt.tensor(a, dtype=tt.int64, device=device), tt.tensor(b, device=device) if isinstance(b, list) else b)
+        assert ours.dtype == tt.int64 and ours.tolist() == theirs.tolist()

@@ -460,6 +460,7 @@ NO_SYNC = {
                                       tt.outer(x[0], x[1])],
     "pointwise": lambda x, d: [x.sign(), x.rsqrt(), x.isnan(), x.isinf(), x.isfinite()],
     "roll flip diag": lambda x, d: [x.roll(1, 0), x.flip(1), x.diag(), x[0].diag(1)],
+    "// and % by a number (its zero check)": lambda x, d: [(x * 10).long() // 3, (x * 10).long() % 7],
 }
 ONE_SYNC = {
     "nonzero": lambda x, d: x.nonzero(),
@@ -468,6 +469,7 @@ ONE_SYNC = {
     "multinomial": lambda x, d: x.abs().multinomial(2),
     "scatter (the range check)": lambda x, d: x.scatter(1, tt.tensor([[0], [2]], device=d), 1.0),
     "index_fill (the range check)": lambda x, d: x.index_fill(0, tt.tensor([1], device=d), 1.0),
+    "// by a tensor (the zero check)": lambda x, d: (x * 10).long() // (x * 10 + 1).long(),
 }
 
 

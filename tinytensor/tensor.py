@@ -277,10 +277,16 @@ class Tensor:
         return comparison.logical_not(self)
 
     def __floordiv__(self, other: Any) -> "Tensor":
-        return comparison.integer_arithmetic("floor_divide", self, as_operand(other, self))
+        return comparison.integer_arithmetic("floor_divide", self, other)
+
+    def __rfloordiv__(self, other: Any) -> "Tensor":
+        return comparison.integer_arithmetic("floor_divide", other, self)
 
     def __mod__(self, other: Any) -> "Tensor":
-        return comparison.integer_arithmetic("remainder", self, as_operand(other, self))
+        return comparison.integer_arithmetic("remainder", self, other)
+
+    def __rmod__(self, other: Any) -> "Tensor":
+        return comparison.integer_arithmetic("remainder", other, self)
 
     def __getitem__(self, index: Any) -> "Tensor":
         return indexing.getitem(self, index)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .. import backend
 from ..autograd.function import _check_same_device
-from ..tensor import Tensor
+from ..tensor import Tensor, as_operand
 from .axes import dims
 
 _COMPARE = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
@@ -60,14 +60,36 @@ def equal(a: Tensor, b: Tensor) -> bool:
     return a.shape == b.shape and bool((a == b).all())
 
 
-def integer_arithmetic(op: str, a: Tensor, b: Tensor) -> Tensor:
-    """``a // b`` or ``a % b`` of integer tensors (rounding towards minus infinity, as Python)."""
+def integer_arithmetic(op: str, a: Any, b: Any) -> Tensor:
+    """``a // b`` or ``a % b`` of integer tensors (rounding towards minus infinity, as Python);
+    one of them may be a number.
+
+    Integers have no inf or NaN to answer a division by zero with, so it is refused, as
+    PyTorch does on the CPU (NumPy would answer 0, CuPy too). Finding a zero in a divisor on
+    a GPU reads its answer back, one host-device sync, which PyTorch's CUDA kernels skip
+    (their answer is then undefined): here a wrong index is worse than the wait. A number is
+    looked at on the host, so ``x // 10`` never syncs.
+    """
+    divisor = b
+    like = a if isinstance(a, Tensor) else b
+    a, b = as_operand(a, like), as_operand(b, like)
     _check_same_device(op, (a, b))
     for t in (a, b):
         if t.dtype.kind not in "iu":
             raise TypeError(f"{op}: defined here for integer tensors (index arithmetic), got "
                             f"{t.dtype}; for floats write x - y * (x / y) with your own rounding")
+    if a.data.size and _holds_zero(divisor):
+        raise ZeroDivisionError(f"{op}: integer division by zero (the divisor holds a 0); replace the "
+                                f"zeros first, e.g. x // y.masked_fill(y == 0, 1), or divide floats: "
+                                f"x / y gives inf or nan there")
     return _on_arrays(_INTEGER[op], a, b)
+
+
+def _holds_zero(divisor: Any) -> bool:
+    if not isinstance(divisor, Tensor):  # a number (or a list): on the host, no sync
+        return bool((backend.as_array(divisor) == 0).any())
+    with backend.on_device(divisor.device):
+        return bool((divisor.data == 0).any())
 
 
 def all(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
