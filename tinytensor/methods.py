@@ -33,7 +33,7 @@ METHODS = {
     "pow": arithmetic.pow, "neg": arithmetic.neg, "square": arithmetic.square, "matmul": matmul.matmul,
     # picking values (ops/selection.py, ops/indexing.py)
     "clip": selection.clip, "clamp": selection.clip, "masked_fill": selection.masked_fill,
-    "tril": selection.tril, "triu": selection.triu, "gather": indexing.gather, "topk": indexing.topk,
+    "tril": selection.tril, "triu": selection.triu, "gather": indexing.gather, "topk": sorting.topk,
     "index_select": indexing.index_select,
     # reductions (ops/reduction.py, ops/comparison.py)
     "sum": reduction.sum, "mean": reduction.mean, "max": reduction.max, "min": reduction.min,
