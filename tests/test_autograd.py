@@ -525,3 +525,18 @@ def test_an_integer_result_carries_no_gradient(device):
     x = tt.tensor([1.5, 2.5], requires_grad=True, device=device)
     assert not x.long().requires_grad
     assert not (x > 2).requires_grad
+
+
+def test_reductions_of_nothing_on_every_device(device):
+    """x.mean().backward() of an empty x once raised ZeroDivisionError (tests/test_torch_parity.py
+    compares these with PyTorch on the CPU)."""
+    x = leaf(np.zeros((2, 0)), device=device)
+    for y, value in ((x.mean(), [math.nan]), (x.mean(1), [math.nan] * 2), (x.sum(), [0.0]),
+                     (F.logsumexp(x, 1), [-math.inf] * 2), (F.softmax(x, 1), [])):
+        np.testing.assert_array_equal(y.numpy().reshape(-1), value)
+        y.sum().backward()
+        assert x.grad.shape == (2, 0)
+    with pytest.warns(UserWarning, match=r"var: degrees of freedom <= 0 \(1 values, correction=1\)"):
+        one = leaf([3.0], device=device)
+        one.var().backward()
+    assert math.isnan(one.grad.item())
