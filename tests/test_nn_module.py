@@ -244,6 +244,34 @@ def test_load_state_dict_not_strict_reports_what_did_not_match() -> None:
     assert (missing, unexpected) == (["positions"], ["extra"])
 
 
+@pytest.mark.parametrize("value", [np.zeros((10, 4)), [[0.0] * 4] * 10, 0.5, None],
+                         ids=["numpy", "list", "float", "None"])
+def test_load_state_dict_names_a_value_that_is_not_a_tensor(value) -> None:
+    """NumPy arrays once raised AttributeError from inside; PyTorch refuses them too, naming the key."""
+    state = Model().state_dict()
+    state["head.1.weight"] = value
+    target = Model()
+    before = target.embed.weight.numpy().copy()
+    with pytest.raises(RuntimeError, match=rf'for Model:\n\tWhile copying the parameter named "head.1.weight", '
+                                           rf"expected a Tensor from checkpoint but received "
+                                           rf"{type(value).__name__}; wrap it with tinytensor.tensor\(...\)"):
+        target.load_state_dict(state, strict=False)
+    np.testing.assert_array_equal(target.embed.weight.numpy(), before)  # nothing copied
+    state["extra"] = np.ones(2)  # an unexpected key is reported, whatever it holds
+    state["head.1.weight"] = tt.zeros(10, 4)
+    assert target.load_state_dict(state, strict=False) == ([], ["extra"])
+    torch = pytest.importorskip("torch", reason="torch is the reference for load_state_dict")
+    with pytest.raises(RuntimeError, match='While copying the parameter named "weight", expected torch.Tensor'):
+        torch.nn.Linear(4, 10).load_state_dict({"weight": value, "bias": torch.zeros(10)})
+
+
+def test_load_state_dict_needs_a_mapping_and_says_when_all_keys_matched() -> None:
+    with pytest.raises(TypeError, match=r"load_state_dict: expected state_dict to be dict-like, got list"):
+        Model().load_state_dict(list(Model().state_dict().items()))
+    assert repr(Model().load_state_dict(Model().state_dict())) == "<All keys matched successfully>"
+    assert repr(Model().load_state_dict({}, strict=False)).startswith("IncompatibleKeys(missing_keys=['positions'")
+
+
 # ----------------------------------------------------------------------------
 # repr, copies, nn.functional
 # ----------------------------------------------------------------------------
