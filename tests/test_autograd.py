@@ -176,6 +176,54 @@ def test_hook_returning_none_keeps_the_gradient(device):
     assert x.grad.item() == 3.0
 
 
+HOOK_RESULTS = {  # what a careless hook returns instead of a gradient like the one it got
+    "another shape": (lambda g: g[:2], RuntimeError, r"has changed the size of value: it returned shape \(2,\) "
+                                                     r"for a gradient of shape \(3,\)"),
+    "a sum": (lambda g: g.sum(), RuntimeError, r"has changed the size of value: it returned shape \(\) "),
+    "another dtype": (lambda g: g.to(tt.float32), RuntimeError, r"has changed the type of value: it returned "
+                                                                r"float32 for a gradient of float64"),
+    "a number": (lambda g: 5.0, TypeError, r"expected a Tensor \(or None\), but the hook returned float"),
+    "an array": (lambda g: g.numpy(), TypeError, r"expected a Tensor \(or None\), but the hook returned ndarray"),
+}
+
+
+@pytest.mark.parametrize("on", ["leaf", "intermediate"])
+@pytest.mark.parametrize("case", HOOK_RESULTS)
+def test_a_hook_must_return_a_gradient_like_the_one_it_got(case, on, device):
+    """A hook returning another shape once filled .grad with it (or broadcast it on); PyTorch refuses."""
+    hook, error, message = HOOK_RESULTS[case]
+    x = leaf([1.0, 2.0, 3.0], device=device)
+    y = x if on == "leaf" else x * 2
+    y.register_hook(hook)
+    with pytest.raises(error, match=r"hook '<lambda>' " + message if error is RuntimeError else message):
+        (y * 2).sum().backward()
+    assert x.grad is None
+
+
+def test_a_grad_set_by_hand_must_fit_its_tensor(device):
+    """w.grad = a tensor of another shape once went through, and an optimizer step broadcast it
+    into the weights; PyTorch refuses it, and so here (another dtype and device too)."""
+    w = leaf([1.0, 2.0], device=device)
+    for bad, error, message in (
+            (tt.ones(1, dtype=tt.float64, device=device), RuntimeError,
+             r"grad: cannot assign a gradient of shape \(1,\) to a tensor of shape \(2,\)"),
+            (tt.ones(2, dtype=tt.float32, device=device), RuntimeError,
+             r"grad: cannot assign a gradient of dtype float32 to a tensor of dtype float64"),
+            (np.ones(2), TypeError, r"grad: expected a Tensor or None, got ndarray"),
+            (1.0, TypeError, r"grad: expected a Tensor or None, got float")):
+        with pytest.raises(error, match=message):
+            w.grad = bad
+    other = "cpu" if device != "cpu" else None
+    if other:
+        with pytest.raises(RuntimeError, match=r"grad: cannot assign a gradient on cpu to a tensor on cuda"):
+            w.grad = tt.ones(2, dtype=tt.float64)
+    w.grad = tt.full((2,), 3.0, dtype=tt.float64, device=device)
+    tt.optim.SGD([w], lr=1.0).step()
+    assert w.tolist() == [-2.0, -1.0]
+    w.grad = None
+    assert w.grad is None
+
+
 def test_register_hook_needs_requires_grad(device):
     with pytest.raises(RuntimeError, match="does not require grad"):
         tt.tensor([1.0], device=device).register_hook(lambda g: g)

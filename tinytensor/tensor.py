@@ -26,7 +26,7 @@ from .backend import Device
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "hooks", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "name", "hooks", "__weakref__")
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (graph nodes live in dicts)
     __array_ufunc__ = None      # make `numpy_array * tensor` call Tensor.__rmul__
 
@@ -35,7 +35,7 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self.data = backend.as_array(data, dtype, device)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.grad_fn = None
         self.requires_grad = False
         self.name = name
@@ -47,7 +47,7 @@ class Tensor:
     def _make(data: Any, grad_fn: Any) -> "Tensor":
         """The fast constructor ops use: ``data`` is already a backend array."""
         t = object.__new__(Tensor)
-        t.data, t.grad, t.grad_fn, t.requires_grad, t.name, t.hooks = data, None, grad_fn, grad_fn is not None, None, ()
+        t.data, t._grad, t.grad_fn, t.requires_grad, t.name, t.hooks = data, None, grad_fn, grad_fn is not None, None, ()
         return t
 
     # ------------------------------------------------------------------
@@ -139,6 +139,27 @@ class Tensor:
         """The same values, cut from the graph (a new leaf that shares memory)."""
         return Tensor._make(self.data, None)
 
+    @property
+    def grad(self) -> "Tensor | None":
+        """dL/d(this tensor) after backward (None before): a tensor of its shape, dtype and device."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, grad: "Tensor | None") -> None:
+        # Checked as PyTorch checks it: a gradient of another shape would be broadcast
+        # into the weights by an optimizer step, a silently wrong update.
+        if grad is not None:
+            if not isinstance(grad, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(grad).__name__}")
+            for what, theirs, ours in (("shape", grad.shape, self.shape), ("dtype", grad.dtype, self.dtype)):
+                if theirs != ours:
+                    raise RuntimeError(f"grad: cannot assign a gradient of {what} {theirs} to a tensor "
+                                       f"of {what} {ours}")
+            if grad.device != self.device:
+                raise RuntimeError(f"grad: cannot assign a gradient on {grad.device} to a tensor on "
+                                   f"{self.device}; move it with .to('{self.device}')")
+        self._grad = grad
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this intermediate tensor too (leaves always keep it)."""
         if not self.requires_grad:
@@ -174,8 +195,8 @@ class Tensor:
     def _accumulate_grad(self, grad: "Tensor") -> None:
         """Add ``grad`` into ``self.grad``, as a fresh array the user may change in place."""
         if not grad_mode.is_grad_enabled():  # an ordinary backward: store plain, owned values
-            grad = Tensor._make(backend.copy(grad.data) if self.grad is None else grad.data, None)
-        self.grad = grad if self.grad is None else self.grad + grad
+            grad = Tensor._make(backend.copy(grad.data) if self._grad is None else grad.data, None)
+        self._grad = grad if self._grad is None else self._grad + grad
 
     # ------------------------------------------------------------------
     # Devices and dtypes

@@ -116,7 +116,7 @@ def _seen(node: Any, grad: "Tensor", captured: "dict | None") -> "Tensor":
     for hook in node.hooks:
         replaced = hook(grad)
         if replaced is not None:
-            grad = replaced
+            grad = _checked(hook, replaced, grad)
     if captured is not None:
         if node in captured:
             captured[node] = grad
@@ -125,6 +125,22 @@ def _seen(node: Any, grad: "Tensor", captured: "dict | None") -> "Tensor":
         if output is not None:
             output._accumulate_grad(grad)
     return grad
+
+
+def _checked(hook: Callable, replaced: Any, grad: "Tensor") -> "Tensor":
+    """What a hook returned, if it can stand for ``grad``: a Tensor of its shape and dtype
+    (another shape would reach ``.grad``, or be broadcast on, a silently wrong gradient)."""
+    name = getattr(hook, "__name__", repr(hook))
+    if not isinstance(replaced, value.Tensor):
+        raise TypeError(f"hook '{name}': expected a Tensor (or None), but the hook returned "
+                        f"{type(replaced).__name__}")
+    if replaced.shape != grad.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value: it returned shape "
+                           f"{tuple(replaced.shape)} for a gradient of shape {tuple(grad.shape)}")
+    if replaced.dtype != grad.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value: it returned "
+                           f"{replaced.dtype} for a gradient of {grad.dtype}")
+    return replaced
 
 
 def _on_its_device(step: Callable[[Any], Any], grad: Any) -> Any:
