@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import backend
+from ..autograd import inplace
 from ..autograd.function import Function, Value
 from .conversion import Cast, Clone
 from .broadcast import broadcast_to
@@ -72,6 +73,17 @@ class Concat(Function):
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     shape = shape_arg(shape)
     return x if shape == x.shape else Reshape(shape)(x)
+
+
+def view(x: Tensor, *shape: Any) -> Tensor:
+    """reshape that never copies, as torch's view: the result shares x's memory (a write into
+    one shows in the other), so a layout that cannot be read in the new shape is refused."""
+    out = reshape(x, *shape)
+    if x.data.size and inplace.owner(out.data) is not inplace.owner(x.data):
+        raise RuntimeError(f"view: a tensor of shape {x.shape} whose memory is not laid out in that "
+                           f"order cannot be seen as shape {out.shape} without a copy; use "
+                           f".reshape(...) (which copies when it must) or x.contiguous().view(...)")
+    return out
 
 
 def expand(x: Tensor, *shape: Any) -> Tensor:
@@ -200,7 +212,7 @@ def repeat(x: Tensor, *repeats: Any) -> Tensor:
 
 
 def view_as(x: Tensor, other: Tensor) -> Tensor:
-    return reshape(x, other.shape)
+    return view(x, other.shape)
 
 
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
