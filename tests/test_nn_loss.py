@@ -142,3 +142,25 @@ def test_nll_loss_refuses_class_weights_it_does_not_apply() -> None:
     import tinytensor.functional as F
     with pytest.raises(ValueError, match=r"nll_loss: class weights \(weight=...\) are not supported"):
         F.nll_loss(tt.zeros(2, 3), tt.tensor([0, 1]), tt.ones(3))
+
+
+def test_cross_entropy_takes_pytorchs_arguments_in_pytorchs_order() -> None:
+    """Class weights given by position, as PyTorch's third argument, once became ignore_index:
+    compared elementwise with the targets, a silently wrong mask when their lengths agreed."""
+    import tinytensor.functional as F
+    logits, targets = tt.zeros(3, 3), tt.tensor([0, 1, 2])
+    for call in (lambda: F.cross_entropy(logits, targets, tt.tensor([1.0, 2.0, 3.0])),
+                 lambda: nn.CrossEntropyLoss(tt.tensor([1.0, 2.0, 3.0]))(logits, targets)):
+        with pytest.raises(ValueError, match=r"class weights \(weight=...\) are not supported"):
+            call()
+    assert F.cross_entropy(logits, targets, None, None, 1).item() == pytest.approx(np.log(3))
+    with pytest.warns(UserWarning, match="use reduction='sum' instead"):
+        assert F.cross_entropy(logits, targets, size_average=False).item() == pytest.approx(3 * np.log(3))
+    assert nn.CrossEntropyLoss(ignore_index=1, label_smoothing=0.1, reduction="sum").ignore_index == 1
+
+
+def test_cross_entropy_says_probability_targets_are_not_supported() -> None:
+    import tinytensor.functional as F
+    with pytest.raises(TypeError, match=r"cross_entropy: targets of class probabilities \(float, shape \(2, 3\)\) "
+                                        r"are not supported here; give the class indices \(int64, shape \(2,\)\)"):
+        F.cross_entropy(tt.zeros(2, 3), tt.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]]))

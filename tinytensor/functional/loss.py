@@ -82,12 +82,20 @@ class NLLLoss(Function):
         return q
 
 
-def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
-                  label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
-    """PyTorch's F.cross_entropy: logits (N, C) or (N, C, d1, ...), integer targets (N, d1, ...)."""
+def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names
+                  size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """PyTorch's F.cross_entropy: logits ``input`` (N, C) or (N, C, d1, ...), integer targets
+    (N, d1, ...). Class weights (``weight``) and targets given as probabilities are not supported."""
+    reduction = legacy_reduction("cross_entropy", size_average, reduce, reduction)
+    no_class_weights("cross_entropy", weight)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    rows, ids, shape = _rows("cross_entropy", "logits", logits, target, ignore_index, reduction)
+    if isinstance(target, Tensor) and target.dtype.kind == "f" and target.shape == input.shape:
+        raise TypeError(f"cross_entropy: targets of class probabilities (float, shape {target.shape}) are "
+                        f"not supported here; give the class indices (int64, shape "
+                        f"{input.shape[:1] + input.shape[2:]}), e.g. target.argmax(1) for one-hot rows")
+    rows, ids, shape = _rows("cross_entropy", "logits", input, target, ignore_index, reduction)
     loss = NLLLoss(ids, ignore_index, label_smoothing, reduction)(log_softmax(rows, 1))
     return loss.reshape(shape) if reduction == "none" else loss
 
@@ -102,12 +110,17 @@ def nll_loss(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: 
     (``weight``) are not supported here.
     """
     reduction = legacy_reduction("nll_loss", size_average, reduce, reduction)
-    if weight is not None:
-        raise ValueError("nll_loss: class weights (weight=...) are not supported in tinytensor; "
-                         "weight each position's loss instead: nll_loss(..., reduction='none') * w")
+    no_class_weights("nll_loss", weight)
     rows, ids, shape = _rows("nll_loss", "input", input, target, ignore_index, reduction)
     loss = NLLLoss(ids, ignore_index, 0.0, reduction)(rows)
     return loss.reshape(shape) if reduction == "none" else loss
+
+
+def no_class_weights(op: str, weight: Any) -> None:
+    """Refuse ``weight`` (PyTorch's third argument: given by position, it once became ignore_index)."""
+    if weight is not None:
+        raise ValueError(f"{op}: class weights (weight=...) are not supported in tinytensor; weight "
+                         f"each position's loss instead: {op}(..., reduction='none') * w[target]")
 
 
 def _rows(op: str, called: str, input: Tensor, target: Any, ignore_index: int,  # noqa: A002
