@@ -102,7 +102,7 @@ def _write(op: str, x: Tensor, write: Callable[[Any], Any], *operands: Any) -> T
     if grad_mode.is_grad_enabled() and (x.requires_grad or any(
             isinstance(o, Tensor) and o.requires_grad for o in operands)):
         raise RuntimeError(_recorded(op, x))
-    if any(stride == 0 and n > 1 for stride, n in zip(x.data.strides, x.shape)):
+    if x.data.size and any(stride == 0 and n > 1 for stride, n in zip(x.data.strides, x.shape)):
         raise ValueError(f"{op}: cannot write into a tensor of shape {x.shape}: it is a broadcast view "
                          f"(from expand), read-only, since several of its elements are one memory "
                          f"location (NumPy refuses to write it, CuPy would write each location several "
