@@ -401,3 +401,26 @@ def test_integer_division_matches_pytorch_where_no_divisor_is_zero(device):
         theirs = op(torch.tensor(a, dtype=torch.int64), torch.tensor(b) if isinstance(b, list) else b)
         ours = op(tt.tensor(a, dtype=tt.int64, device=device), tt.tensor(b, device=device) if isinstance(b, list) else b)
         assert ours.dtype == tt.int64 and ours.tolist() == theirs.tolist()
+
+
+EMPTY_EXTREMES = {
+    "max": lambda x: x.max(), "min of dim 1": lambda x: x.min(1), "amax": lambda x: x.amax(1),
+    "argmax": lambda x: x.argmax(), "argmin of dim 1": lambda x: x.argmin(1),
+}
+
+
+@pytest.mark.parametrize("case", EMPTY_EXTREMES)
+def test_the_largest_of_no_values_is_refused_clearly(case, device):
+    """argmax of an empty tensor once said only "attempt to get argmax of an empty sequence";
+    PyTorch refuses these too, and so here, naming the op, the empty dimension and the shape."""
+    torch = importlib.util.find_spec("torch") and __import__("torch")
+    if torch:
+        with pytest.raises((IndexError, RuntimeError), match="reduction dim"):
+            EMPTY_EXTREMES[case](torch.zeros(2, 0))
+    op = case.split()[0]
+    with pytest.raises(IndexError, match=rf"{op if op != 'amax' else 'max'}: dimension 1 of shape \(2, 0\) is "
+                                         rf"empty, and the .* of no values is undefined; reduce over a "
+                                         rf"dimension that is not empty"):
+        EMPTY_EXTREMES[case](tt.zeros(2, 0, device=device))
+    assert tt.zeros(0, 3, device=device).max(1).values.shape == (0,)  # no row: nothing to refuse
+    assert tt.zeros(0, 3, device=device).argmax(1).shape == (0,)

@@ -48,3 +48,12 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
 def shape_arg(shape: tuple) -> tuple[int, ...]:
     """Accept both ``reshape(2, 3)`` and ``reshape((2, 3))``, as PyTorch does (creation ops too)."""
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+def refuse_empty(op: str, shape: tuple[int, ...], axes: tuple[int, ...]) -> None:
+    """max, min and their arg- forms have no answer over no values (a sum has 0, a mean NaN)."""
+    for a in axes:
+        if shape[a] == 0:
+            raise IndexError(f"{op}: dimension {a} of shape {shape} is empty, and the {op} of no "
+                             f"values is undefined; reduce over a dimension that is not empty "
+                             f"(dim=...), or check that the input is not empty")

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd.function import _check_same_device
 from ..tensor import Tensor, as_operand
-from .axes import dims
+from .axes import dims, normalize_axes, refuse_empty
 
 _COMPARE = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
             "le": operator.le, "gt": operator.gt, "ge": operator.ge}
@@ -129,6 +129,7 @@ def argmin(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
 
 def _arg(op: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Tensor:
     axis, keepdims = dims(op, dim, keepdim, axis, keepdims)
+    refuse_empty(op, x.shape, normalize_axes(axis, x.ndim))
 
     def found(a: Any) -> Any:
         return getattr(a, op)(axis=axis, keepdims=keepdims).astype(backend.int64, copy=False)

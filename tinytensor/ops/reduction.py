@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .. import backend
 from ..autograd.function import Function, Value, mask_like
 from . import comparison
-from .axes import dims, normalize_axes
+from .axes import dims, normalize_axes, refuse_empty
 from .broadcast import broadcast_to
 from .scan import products_of_others
 
@@ -88,6 +88,10 @@ class Mean(Reduction):
 
 class Max(Reduction):
     needs_output = True
+
+    def __call__(self, x: Tensor) -> Tensor:
+        refuse_empty(self.name, x.shape, normalize_axes(self.axis, x.ndim))
+        return super().__call__(x)
 
     def forward(self, a: Any) -> Any:
         return a.max(axis=self.axes, keepdims=self.keepdims)
