@@ -424,3 +424,39 @@ def test_the_largest_of_no_values_is_refused_clearly(case, device):
         EMPTY_EXTREMES[case](tt.zeros(2, 0, device=device))
     assert tt.zeros(0, 3, device=device).max(1).values.shape == (0,)  # no row: nothing to refuse
     assert tt.zeros(0, 3, device=device).argmax(1).shape == (0,)
+
+
+CARELESS_CALLS = {  # each once gave a silent odd result or a Python-internal message
+    "flatten(1, 0)": (lambda d: tt.ones(2, 3, device=d).flatten(1, 0), ValueError,
+                      r"flatten: start_dim \(1\) comes after end_dim \(0\) for shape \(2, 3\)"),
+    "index_select by a 2-D index": (lambda d: tt.ones(3, 2, device=d).index_select(0, tt.tensor([[0, 1]], device=d)),
+                                    ValueError, r"index_select: index must be 1-D \(or 0-d\), got shape \(1, 2\)"),
+    "sum(dim='1')": (lambda d: tt.ones(2, 3, device=d).sum(dim="1"), TypeError,
+                     r"a dimension must be an int \(or a tuple of ints\), got '1'"),
+    "softmax(dim=2) of 2-D": (lambda d: F.softmax(tt.ones(2, 3, device=d), dim=2), ValueError,
+                              r"axis 2 is out of range for a tensor with 2 dimensions"),
+    "log_softmax(dim=-3) of 2-D": (lambda d: F.log_softmax(tt.ones(2, 3, device=d), dim=-3), ValueError,
+                                   r"axis -3 is out of range for a tensor with 2 dimensions"),
+}
+
+
+@pytest.mark.parametrize("case", CARELESS_CALLS)
+def test_careless_calls_get_a_clear_error(case, device):
+    call, error, message = CARELESS_CALLS[case]
+    with pytest.raises(error, match=message):
+        call(device)
+
+
+def test_sum_over_a_numpy_integer_dimension(device):
+    assert tt.ones(2, 3, device=device).sum(dim=np.int64(1)).tolist() == [3.0, 3.0]
+
+
+def test_an_optimizer_state_of_another_model_is_refused_when_loaded(device):
+    """Its moments once met the parameters in step, as NumPy's "operands could not be broadcast"."""
+    a, b = tt.ones(2, requires_grad=True, device=device), tt.ones(3, requires_grad=True, device=device)
+    first = tt.optim.Adam([a])
+    a.grad = tt.ones(2, device=device)
+    first.step()
+    with pytest.raises(ValueError, match=r"load_state_dict: the saved exp_avg of parameter 0 has shape \(2,\), "
+                                         r"but parameter 0 here has shape \(3,\)"):
+        tt.optim.Adam([b]).load_state_dict(first.state_dict())

@@ -26,7 +26,7 @@ from typing import Any
 from .. import backend
 from ..autograd.function import Function, Value
 from ..ops import pointwise
-from ..ops.axes import dims, one_dim
+from ..ops.axes import dims, normalize_axes, one_dim
 from ..ops.reduction import Reduction
 from ..tensor import Tensor
 
@@ -123,11 +123,11 @@ def logsigmoid(x: Tensor) -> Tensor:
 
 def softmax(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
     """softmax along ``dim`` (default: the last), as torch.softmax."""
-    return Softmax(one_dim("softmax", dim, axis, default=-1))(x)
+    return Softmax(normalize_axes(one_dim("softmax", dim, axis, default=-1), x.ndim)[0])(x)
 
 
 def log_softmax(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
-    return LogSoftmax(one_dim("log_softmax", dim, axis, default=-1))(x)
+    return LogSoftmax(normalize_axes(one_dim("log_softmax", dim, axis, default=-1), x.ndim)[0])(x)
 
 
 def logsumexp(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,

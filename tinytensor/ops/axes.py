@@ -9,6 +9,7 @@ a sorted tuple of non-negative axes, with a clear error for one out of range.
 """
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 
@@ -35,9 +36,13 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     """``None``, an int or a tuple of ints, as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     normalized = []
     for a in axes:
+        try:
+            a = operator.index(a)  # an int, NumPy's too
+        except TypeError:
+            raise TypeError(f"a dimension must be an int (or a tuple of ints), got {a!r}") from None
         size = max(ndim, 1)
         if not -size <= a < size:
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")

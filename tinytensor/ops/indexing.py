@@ -233,6 +233,9 @@ def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
     """The entries ``index`` (1-D integer ids) along ``dim``, in that order, as torch.index_select."""
     dim = normalize_axes(dim, x.ndim)[0]
     ids = integer_ids("index_select", index, x.device)
+    if ids.ndim > 1:  # PyTorch's rule: the result has x's number of dimensions
+        raise ValueError(f"index_select: index must be 1-D (or 0-d), got shape {ids.shape}; for "
+                         f"indices of other shapes use x[index] or gather")
     check_range("index_select", ids, x.shape[dim], f"index {{}} is out of range for dimension {dim} "
                                                     f"of size {x.shape[dim]}")
     return GetItem((slice(None),) * dim + (ids,))(x)

@@ -124,6 +124,9 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return reshape(x, 1)
     start, end = normalize_axes(start_dim, x.ndim)[0], normalize_axes(end_dim, x.ndim)[0]
+    if start > end:  # else the reshape below would insert a dimension
+        raise ValueError(f"flatten: start_dim ({start_dim}) comes after end_dim ({end_dim}) for shape "
+                         f"{x.shape}; give start_dim <= end_dim")
     return reshape(x, *x.shape[:start], -1, *x.shape[end + 1:])
 
 
