@@ -298,6 +298,8 @@ def test_tensor_of_tensors_gives_numbers_and_objects_are_refused(device):
     assert tt.tensor(numbers, device=device).tolist() == [1.0, 2.0]
     with pytest.raises(TypeError, match="tensor: cannot make a tensor of dtype object"):
         tt.tensor([object()], device=device)
+    with pytest.raises(TypeError, match=r"give numbers \(integers within int64's range\)"):
+        tt.tensor([2**70], device=device)
 
 
 def test_var_of_integers_is_refused_like_mean(device):

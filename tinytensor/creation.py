@@ -41,8 +41,8 @@ def tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None,
                          f"length): {error}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"tensor: cannot make a tensor of dtype {array.dtype} from {type(data).__name__}; "
-                        "give numbers, nested lists of numbers, or an array (to join tensors use "
-                        "tinytensor.stack)")
+                        "give numbers (integers within int64's range), nested lists of numbers, or an "
+                        "array (to join tensors use tinytensor.stack)")
     return _make(array, requires_grad)
 
 

@@ -175,6 +175,9 @@ class Optimizer:
 
 def check_non_negative(owner: str, **values: float) -> None:
     """Hyperparameters that must be >= 0; NaN is refused too (``not 0 <= nan``), as in PyTorch."""
+    for name, value in values.items():
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__float__"):  # "1e-3" from a config file
+            raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} {value!r}")
     bad = [f"{name}={value}" for name, value in values.items() if not 0.0 <= value]
     if bad:
         raise ValueError(f"{owner}: invalid {', '.join(bad)}: must be >= 0")
