@@ -107,6 +107,16 @@ def test_backward_with_a_gradient_for_a_non_scalar(device):
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, -6.0])
 
 
+def test_backward_with_a_gradient_on_another_device_says_so(cuda):
+    """It once failed inside CuPy: "Unsupported type <class 'numpy.ndarray'>"."""
+    y = leaf([1.0, 2.0], device=cuda) * 2
+    with pytest.raises(RuntimeError, match=r"backward: gradient is on cpu but the tensor is on cuda:0; "
+                                           r"move it with .to\('cuda:0'\)"):
+        y.backward(tt.ones(2, dtype=tt.float64))
+    with pytest.raises(RuntimeError, match=r"grad: gradient is on cpu but the tensor is on cuda:0"):
+        tt.autograd.grad(y, y, grad_outputs=[tt.ones(2, dtype=tt.float64)])
+
+
 def test_backward_accepts_a_gradient_as_a_list(device):
     x = leaf([1.0, 2.0], device=device)
     (x * 2).backward([3.0, 4.0])

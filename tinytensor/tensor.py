@@ -351,6 +351,9 @@ def _seed_like(gradient: Any, out: Tensor, op: str) -> Tensor:
     if gradient.shape != out.shape:
         raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the tensor has shape "
                            f"{out.shape}; they must match")
+    if gradient.device != out.device:  # as PyTorch: the backward would mix the two devices
+        raise RuntimeError(f"{op}: gradient is on {gradient.device} but the tensor is on {out.device}; "
+                           f"move it with .to('{out.device}')")
     return gradient.to(out.dtype)
 
 
