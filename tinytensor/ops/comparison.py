@@ -4,7 +4,8 @@ They are plain functions, not ``Function`` ops: nothing to record in the graph.
 ``&``, ``|``, ``^`` and ``~`` combine masks (a padding mask | a causal mask); on
 integer tensors they work bit by bit, as in PyTorch and NumPy. ``//`` and ``%``
 are index arithmetic on integer tensors (beam search splits a flat index into
-hypothesis and token); ``all`` and ``any`` ask whether a mask holds anywhere.
+hypothesis and token), and refuse a zero divisor as PyTorch does (integers have
+no inf); ``all`` and ``any`` ask whether a mask holds anywhere.
 """
 from __future__ import annotations
 
