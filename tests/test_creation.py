@@ -182,7 +182,8 @@ def test_randint_in_each_of_pytorchs_forms():
 BAD_SIZES = {
     "zeros(2.5)": (lambda lib: lib.zeros(2.5), TypeError, r"zeros: the size must be integers, got \(2.5,\)"),
     "ones(-1)": (lambda lib: lib.ones(-1), ValueError, r"ones: the size must not be negative, got \(-1,\)"),
-    "randn(2, -3)": (lambda lib: lib.randn(2, -3), ValueError, r"randn: the size must not be negative, got \(2, -3\)"),
+    "randn(2, -3)": (lambda lib: lib.randn(2, -3), ValueError,
+                     r"randn: the size must not be negative, got \(2, -3\)"),
     "full((2, -1), 0.0)": (lambda lib: lib.full((2, -1), 0.0), ValueError, r"full: the size must not be negative"),
     "randint(0, 10, (-1,))": (lambda lib: lib.randint(0, 10, (-1,)), ValueError,
                               r"randint: the size must not be negative"),
@@ -226,7 +227,8 @@ def _on(device):
 
 def test_sizes_that_are_fine(device):
     assert tt.zeros(np.int64(2), device=device).shape == (2,)  # any integer, NumPy's too
-    assert tt.arange(3, 3, device=device).shape == (0,) and tt.arange(5, 0, -2, device=device).tolist() == [5, 3, 1]
+    assert tt.arange(3, 3, device=device).shape == (0,)
+    assert tt.arange(5, 0, -2, device=device).tolist() == [5, 3, 1]
     assert tt.linspace(0, 1, 0, device=device).shape == (0,) and tt.randperm(0, device=device).shape == (0,)
 
 

@@ -395,13 +395,15 @@ def test_integer_division_by_zero_is_refused_as_in_pytorch(case, device):
 
 def test_integer_division_matches_pytorch_where_no_divisor_is_zero(device):
     torch = pytest.importorskip("torch", reason="torch is the reference for // and %")
-    cases = [(lambda x, y: x // y, [7, -7, 0, 5], [2, 2, 3, -3]), (lambda x, y: x % y, [7, -7, 0, 5], [2, 2, 3, -3]),
+    cases = [(lambda x, y: x // y, [7, -7, 0, 5], [2, 2, 3, -3]),
+             (lambda x, y: x % y, [7, -7, 0, 5], [2, 2, 3, -3]),
              (lambda x, y: x // y, [7, -7], 3), (lambda x, y: x % y, [7, -7], -3),
              (lambda x, y: y // x, [2, -3], 11), (lambda x, y: y % x, [2, -3], 11),
              (lambda x, y: x // y, [], 0), (lambda x, y: x % y, [], 0)]  # nothing is divided by the 0
     for op, a, b in cases:
         theirs = op(torch.tensor(a, dtype=torch.int64), torch.tensor(b) if isinstance(b, list) else b)
-        ours = op(tt.tensor(a, dtype=tt.int64, device=device), tt.tensor(b, device=device) if isinstance(b, list) else b)
+        ours = op(tt.tensor(a, dtype=tt.int64, device=device),
+                  tt.tensor(b, device=device) if isinstance(b, list) else b)
         assert ours.dtype == tt.int64 and ours.tolist() == theirs.tolist()
 
 
@@ -431,8 +433,9 @@ def test_the_largest_of_no_values_is_refused_clearly(case, device):
 CARELESS_CALLS = {  # each once gave a silent odd result or a Python-internal message
     "flatten(1, 0)": (lambda d: tt.ones(2, 3, device=d).flatten(1, 0), ValueError,
                       r"flatten: start_dim \(1\) comes after end_dim \(0\) for shape \(2, 3\)"),
-    "index_select by a 2-D index": (lambda d: tt.ones(3, 2, device=d).index_select(0, tt.tensor([[0, 1]], device=d)),
-                                    ValueError, r"index_select: index must be 1-D \(or 0-d\), got shape \(1, 2\)"),
+    "index_select by a 2-D index": (
+        lambda d: tt.ones(3, 2, device=d).index_select(0, tt.tensor([[0, 1]], device=d)),
+        ValueError, r"index_select: index must be 1-D \(or 0-d\), got shape \(1, 2\)"),
     "sum(dim='1')": (lambda d: tt.ones(2, 3, device=d).sum(dim="1"), TypeError,
                      r"a dimension must be an int \(or a tuple of ints\), got '1'"),
     "softmax(dim=2) of 2-D": (lambda d: F.softmax(tt.ones(2, 3, device=d), dim=2), ValueError,

@@ -174,7 +174,7 @@ def test_prod_and_cumprod_gradients_at_zeros_are_the_products_of_the_others(devi
 # ----------------------------------------------------------------------------
 NAN, INF = float("nan"), float("inf")
 WITH_NAN = np.array([[2.0, NAN, 1.0, NAN, 2.0], [-0.0, 0.0, INF, -INF, 1.0]])
-ONE_NAN = np.array([[1.0, NAN, 3.0, -1.0], [INF, -INF, NAN, 0.0]])  # no ties: PyTorch's topk leaves their order open
+ONE_NAN = np.array([[1.0, NAN, 3.0, -1.0], [INF, -INF, NAN, 0.0]])  # no ties: PyTorch leaves their order open
 
 NO_GRADIENT = {
     "argsort ties": lambda lib, d: lib.argsort(lib.tensor(TIES, device=d), stable=True),

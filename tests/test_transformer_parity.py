@@ -196,7 +196,8 @@ def test_transformer_with_an_empty_source_matches_torch(norm_first):
     src, t_src = both(np.zeros((2, 0, 8)))
     tgt, t_tgt = both(rng.standard_normal((2, 3, 8)))
     out = ours(src, tgt, tgt_mask=T.causal_mask(3))
-    ref = theirs(t_src, t_tgt, tgt_mask=torch.nn.Transformer.generate_square_subsequent_mask(3, dtype=torch.float64))
+    causal = torch.nn.Transformer.generate_square_subsequent_mask(3, dtype=torch.float64)
+    ref = theirs(t_src, t_tgt, tgt_mask=causal)
     np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOLERANCE)
     assert_same_backward(out, ref, ours, theirs, [(src, t_src), (tgt, t_tgt)])
 

@@ -4,8 +4,9 @@ binary cross-entropy (one yes/no per output), Kullback-Leibler divergence.
 cross_entropy(logits, target) = -log softmax(logits)[target], averaged over the
 positions that are not ``ignore_index`` (padding does not count, not even in the
 denominator; with every position ignored the mean is 0/0, NaN as in PyTorch, and
-the gradient is zero, so an optimizer step changes nothing). With label smoothing eps (the paper uses 0.1) the target is a
-distribution q: (1 - eps) on the true class plus eps spread evenly over all C classes:
+the gradient is zero, so an optimizer step changes nothing). With label smoothing
+eps (the paper uses 0.1) the target is a distribution q: (1 - eps) on the true
+class plus eps spread evenly over all C classes:
 
     loss_i = -sum_c q_i[c] log p_i[c] * w_i     w_i = 1/(counted positions) for the mean, 0 if ignored
 
