@@ -25,9 +25,9 @@ the mode in a C++ ``thread_local``, and ``threading.local`` has exactly that
 meaning on every Python. A context variable differs in two places: each
 asyncio task gets a copy of it, and on Python 3.14's free-threaded builds a
 new thread starts with a copy of its starter's context, so a thread started
-inside ``no_grad`` would not record. The mode is read on every op; a
-thread-local attribute costs some tens of nanoseconds more than a module
-variable did, against the microseconds an op costs.
+inside ``no_grad`` would not record. The mode is read on every op: reading a
+thread-local attribute costs some tens of nanoseconds more than reading a
+module variable, against the microseconds an op costs.
 """
 from __future__ import annotations
 
