@@ -10,6 +10,8 @@ backpropagates without hitting Python's recursion limit. Each rule is tested on
 every device, the long chains (which test only the walker) on the CPU.
 """
 import math
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -105,6 +107,16 @@ def test_backward_with_a_gradient_for_a_non_scalar(device):
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, -6.0])
 
 
+def test_backward_with_a_gradient_on_another_device_says_so(cuda):
+    """It once failed inside CuPy: "Unsupported type <class 'numpy.ndarray'>"."""
+    y = leaf([1.0, 2.0], device=cuda) * 2
+    with pytest.raises(RuntimeError, match=r"backward: gradient is on cpu but the tensor is on cuda:0; "
+                                           r"move it with .to\('cuda:0'\)"):
+        y.backward(tt.ones(2, dtype=tt.float64))
+    with pytest.raises(RuntimeError, match=r"grad: gradient is on cpu but the tensor is on cuda:0"):
+        tt.autograd.grad(y, y, grad_outputs=[tt.ones(2, dtype=tt.float64)])
+
+
 def test_backward_accepts_a_gradient_as_a_list(device):
     x = leaf([1.0, 2.0], device=device)
     (x * 2).backward([3.0, 4.0])
@@ -174,6 +186,54 @@ def test_hook_returning_none_keeps_the_gradient(device):
     assert x.grad.item() == 3.0
 
 
+HOOK_RESULTS = {  # what a careless hook returns instead of a gradient like the one it got
+    "another shape": (lambda g: g[:2], RuntimeError, r"has changed the size of value: it returned shape \(2,\) "
+                                                     r"for a gradient of shape \(3,\)"),
+    "a sum": (lambda g: g.sum(), RuntimeError, r"has changed the size of value: it returned shape \(\) "),
+    "another dtype": (lambda g: g.to(tt.float32), RuntimeError, r"has changed the type of value: it returned "
+                                                                r"float32 for a gradient of float64"),
+    "a number": (lambda g: 5.0, TypeError, r"expected a Tensor \(or None\), but the hook returned float"),
+    "an array": (lambda g: g.numpy(), TypeError, r"expected a Tensor \(or None\), but the hook returned ndarray"),
+}
+
+
+@pytest.mark.parametrize("on", ["leaf", "intermediate"])
+@pytest.mark.parametrize("case", HOOK_RESULTS)
+def test_a_hook_must_return_a_gradient_like_the_one_it_got(case, on, device):
+    """A hook returning another shape once filled .grad with it (or broadcast it on); PyTorch refuses."""
+    hook, error, message = HOOK_RESULTS[case]
+    x = leaf([1.0, 2.0, 3.0], device=device)
+    y = x if on == "leaf" else x * 2
+    y.register_hook(hook)
+    with pytest.raises(error, match=r"hook '<lambda>' " + message if error is RuntimeError else message):
+        (y * 2).sum().backward()
+    assert x.grad is None
+
+
+def test_a_grad_set_by_hand_must_fit_its_tensor(device):
+    """w.grad = a tensor of another shape once went through, and an optimizer step broadcast it
+    into the weights; PyTorch refuses it, and so here (another dtype and device too)."""
+    w = leaf([1.0, 2.0], device=device)
+    for bad, error, message in (
+            (tt.ones(1, dtype=tt.float64, device=device), RuntimeError,
+             r"grad: cannot assign a gradient of shape \(1,\) to a tensor of shape \(2,\)"),
+            (tt.ones(2, dtype=tt.float32, device=device), RuntimeError,
+             r"grad: cannot assign a gradient of dtype float32 to a tensor of dtype float64"),
+            (np.ones(2), TypeError, r"grad: expected a Tensor or None, got ndarray"),
+            (1.0, TypeError, r"grad: expected a Tensor or None, got float")):
+        with pytest.raises(error, match=message):
+            w.grad = bad
+    other = "cpu" if device != "cpu" else None
+    if other:
+        with pytest.raises(RuntimeError, match=r"grad: cannot assign a gradient on cpu to a tensor on cuda"):
+            w.grad = tt.ones(2, dtype=tt.float64)
+    w.grad = tt.full((2,), 3.0, dtype=tt.float64, device=device)
+    tt.optim.SGD([w], lr=1.0).step()
+    assert w.tolist() == [-2.0, -1.0]
+    w.grad = None
+    assert w.grad is None
+
+
 def test_register_hook_needs_requires_grad(device):
     with pytest.raises(RuntimeError, match="does not require grad"):
         tt.tensor([1.0], device=device).register_hook(lambda g: g)
@@ -227,6 +287,186 @@ def test_grad_mode_contexts_nest_and_restore(device):
 def test_grad_mode_is_restored_after_an_exception(device):
     with pytest.raises(ZeroDivisionError), tt.no_grad():
         _ = 1 / 0
+    assert tt.is_grad_enabled()
+
+
+# Grad mode is per thread, as PyTorch's (issue 17): once it was one switch for the whole
+# process, so a no_grad in one thread stopped the recording of every other.
+def _in_threads(*bodies, timeout=30.0):
+    """Run each body in a thread of its own, all at once; re-raise the first failure here."""
+    errors = []
+
+    def run(body):
+        try:
+            body()
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+def test_no_grad_in_one_thread_leaves_another_recording(device):
+    x = leaf([1.0, 2.0], device=device)
+    inside, outside = threading.Event(), threading.Event()
+    seen = {}
+
+    def evaluating():
+        with tt.no_grad():
+            inside.set()
+            assert outside.wait(10)
+            seen["evaluating"] = (tt.is_grad_enabled(), (x * 2).requires_grad)
+
+    def training():
+        assert inside.wait(10)  # the other thread is inside its no_grad now
+        seen["training"] = (tt.is_grad_enabled(), (x * 2).requires_grad)
+        outside.set()
+
+    _in_threads(evaluating, training)
+    assert seen == {"evaluating": (False, False), "training": (True, True)}
+    assert tt.is_grad_enabled()
+
+
+def test_overlapping_no_grad_blocks_in_two_threads_restore_each_their_own(device):
+    # A enters, B enters, A leaves, B leaves: with one global switch B restored the
+    # "off" it found when it entered, and recording stayed off for good.
+    steps = [threading.Event() for _ in range(3)]
+
+    def a():
+        with tt.no_grad():
+            steps[0].set()
+            assert steps[1].wait(10)
+        steps[2].set()
+        assert tt.is_grad_enabled()
+
+    def b():
+        assert steps[0].wait(10)
+        with tt.no_grad():
+            steps[1].set()
+            assert steps[2].wait(10)
+        assert tt.is_grad_enabled()
+
+    _in_threads(a, b)
+    assert tt.is_grad_enabled()
+    assert (leaf([1.0], device=device) * 2).requires_grad
+
+
+def test_a_backward_in_one_thread_does_not_stop_another_threads_recording(device):
+    # The engine switches grad mode off while it walks the graph; a forward pass in
+    # another thread at that moment must still be recorded.
+    x, w = leaf([1.0, 2.0], device=device), leaf([3.0, 4.0], device=device)
+    in_backward, forward_done = threading.Event(), threading.Event()
+    seen = {}
+
+    def backward():
+        h = x * 3
+        h.register_hook(lambda g: (in_backward.set(), forward_done.wait(10), None)[-1])
+        h.sum().backward()
+
+    def forward():
+        assert in_backward.wait(10)
+        y = (w * w).sum()
+        seen["recorded"] = y.requires_grad and y.grad_fn is not None
+        forward_done.set()
+        y.backward()
+
+    _in_threads(backward, forward)
+    assert seen == {"recorded": True}
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(w.grad.numpy(), [6.0, 8.0])
+
+
+def test_observe_watches_the_backward_of_its_own_thread(device):
+    """The pictures watch a backward with ``observe``; another thread's backward at the same
+    time must not appear in the picture."""
+    from tinytensor.autograd import Function, observe
+    mine, theirs = leaf([1.0, 2.0], device=device), leaf([3.0, 4.0], device=device)
+    watching, done = threading.Event(), threading.Event()
+    seen = []
+
+    def watch():
+        with observe(lambda node, grad, sent: seen.append(node)):
+            watching.set()
+            assert done.wait(10)
+            (mine * 2).sum().backward()
+
+    def other():
+        assert watching.wait(10)
+        (theirs.exp() * 3).sum().backward()
+        done.set()
+
+    _in_threads(watch, other)
+    assert [node.name if isinstance(node, Function) else "leaf" for node in seen] == ["sum", "mul", "leaf"]
+    assert seen[-1] is mine
+
+
+def test_a_new_thread_starts_with_grad_enabled_as_in_pytorch():
+    """PyTorch's grad mode does not follow a thread it starts: the thread records, whatever its parent's mode."""
+    torch = pytest.importorskip("torch", reason="torch is the reference for a new thread's grad mode")
+
+    def modes(no_grad, is_grad_enabled, set_grad_enabled):
+        seen = []
+        observe = lambda: seen.append(is_grad_enabled())  # noqa: E731
+        with no_grad():
+            _in_threads(observe)
+        set_grad_enabled(False)
+        try:
+            _in_threads(observe)
+            seen.append(is_grad_enabled())
+        finally:
+            set_grad_enabled(True)
+        return seen
+
+    ours = modes(tt.no_grad, tt.is_grad_enabled, tt.set_grad_enabled)
+    assert ours == modes(torch.no_grad, torch.is_grad_enabled, torch.set_grad_enabled) == [True, True, False]
+
+
+def test_threads_training_and_evaluating_at_once_match_a_serial_run(device):
+    """Several threads at once, each a forward, a backward and a no_grad evaluation, many
+    times over; each sees its own mode, and every gradient equals the serial run's."""
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((4, 3)) for _ in range(4)]
+    weight = rng.standard_normal((3, 2))
+    rounds = 60
+
+    def work(i, check_modes):
+        w = tt.tensor(weight, requires_grad=True, device=device)
+        x = tt.tensor(inputs[i], device=device)
+        evaluations = []
+        for _ in range(rounds):
+            loss = F.softmax(x @ w, dim=-1).log().sum() * (i + 1)
+            if check_modes:
+                assert tt.is_grad_enabled() and loss.requires_grad
+            loss.backward()
+            with tt.no_grad():
+                evaluations.append((x @ w).sum().item())
+                if check_modes:
+                    assert not tt.is_grad_enabled() and not (x @ w).requires_grad
+            if check_modes:
+                assert tt.is_grad_enabled()
+        return w.grad.numpy(), evaluations
+
+    serial = [work(i, check_modes=False) for i in range(len(inputs))]
+    threaded = [None] * len(inputs)
+
+    def body(i):
+        return lambda: threaded.__setitem__(i, work(i, check_modes=True))
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, in the middle of ops and of backward
+    try:
+        _in_threads(*[body(i) for i in range(len(inputs))])
+    finally:
+        sys.setswitchinterval(switch)
+    for (grad_s, evals_s), (grad_t, evals_t) in zip(serial, threaded):
+        np.testing.assert_array_equal(grad_t, grad_s)
+        assert evals_t == evals_s
     assert tt.is_grad_enabled()
 
 
@@ -343,3 +583,18 @@ def test_an_integer_result_carries_no_gradient(device):
     x = tt.tensor([1.5, 2.5], requires_grad=True, device=device)
     assert not x.long().requires_grad
     assert not (x > 2).requires_grad
+
+
+def test_reductions_of_nothing_on_every_device(device):
+    """x.mean().backward() of an empty x once raised ZeroDivisionError (tests/test_torch_parity.py
+    compares these with PyTorch on the CPU)."""
+    x = leaf(np.zeros((2, 0)), device=device)
+    for y, value in ((x.mean(), [math.nan]), (x.mean(1), [math.nan] * 2), (x.sum(), [0.0]),
+                     (F.logsumexp(x, 1), [-math.inf] * 2), (F.softmax(x, 1), [])):
+        np.testing.assert_array_equal(y.numpy().reshape(-1), value)
+        y.sum().backward()
+        assert x.grad.shape == (2, 0)
+    with pytest.warns(UserWarning, match=r"var: degrees of freedom <= 0 \(1 values, correction=1\)"):
+        one = leaf([3.0], device=device)
+        one.var().backward()
+    assert math.isnan(one.grad.item())

@@ -174,3 +174,65 @@ def test_randint_in_each_of_pytorchs_forms():
     values = tt.randint(5, 8, (500,))
     assert values.dtype == tt.int64 and set(values.tolist()) == {5, 6, 7}
     assert tt.randint(3, (4,), dtype=tt.int32).dtype == tt.int32
+
+
+# ----------------------------------------------------------------------------
+# Sizes and ranges a careless caller gives (issue 17): one error naming the maker
+# ----------------------------------------------------------------------------
+BAD_SIZES = {
+    "zeros(2.5)": (lambda lib: lib.zeros(2.5), TypeError, r"zeros: the size must be integers, got \(2.5,\)"),
+    "ones(-1)": (lambda lib: lib.ones(-1), ValueError, r"ones: the size must not be negative, got \(-1,\)"),
+    "randn(2, -3)": (lambda lib: lib.randn(2, -3), ValueError,
+                     r"randn: the size must not be negative, got \(2, -3\)"),
+    "full((2, -1), 0.0)": (lambda lib: lib.full((2, -1), 0.0), ValueError, r"full: the size must not be negative"),
+    "randint(0, 10, (-1,))": (lambda lib: lib.randint(0, 10, (-1,)), ValueError,
+                              r"randint: the size must not be negative"),
+    "randperm(-1)": (lambda lib: lib.randperm(-1), ValueError, r"randperm: n must not be negative, got -1"),
+    "eye(-1)": (lambda lib: lib.eye(-1), ValueError, r"eye: n and m must not be negative, got -1, -1"),
+    "linspace(0, 1, -1)": (lambda lib: lib.linspace(0, 1, -1), ValueError, r"linspace: steps must not be "
+                                                                             r"negative, got -1"),
+    "arange(0, 5, 0)": (lambda lib: lib.arange(0, 5, 0), ValueError, r"arange: step must not be 0"),
+    "arange(0, nan)": (lambda lib: lib.arange(0, float("nan")), ValueError,
+                       r"arange: start, end and step must be finite, got 0, nan, 1"),
+    "arange(0, inf)": (lambda lib: lib.arange(0, float("inf")), ValueError, r"must be finite, got 0, inf, 1"),
+    "arange(5, 0)": (lambda lib: lib.arange(5, 0), ValueError,
+                     r"arange: going from 5 to 0 by steps of 1 never gets there; for a descending range "
+                     r"give a negative step: arange\(5, 0, -1\)"),
+    "ones(10**12, 10**12)": (lambda lib: lib.ones(10**12, 10**12), (MemoryError, ValueError),
+                             r"ones: cannot allocate a tensor of shape \(1000000000000, 1000000000000\) and "
+                             r"dtype float32"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SIZES)
+def test_bad_sizes_and_ranges_name_the_maker(case, device):
+    """These once surfaced as NumPy's words ("negative dimensions are not allowed"), a bare
+    ZeroDivisionError, or an empty tensor where PyTorch refuses (arange(5, 0), randperm(-1))."""
+    make, error, message = BAD_SIZES[case]
+    torch = pytest.importorskip("torch", reason="torch is the reference for what is refused")
+    with pytest.raises((RuntimeError, TypeError, ValueError)):
+        make(torch)
+    with pytest.raises(error, match=message):
+        make(_on(device))
+
+
+def _on(device):
+    """tinytensor with every maker on ``device``."""
+    class Makers:
+        def __getattr__(self, name):
+            maker = getattr(tt, name)
+            return lambda *args, **kw: maker(*args, **kw, device=device)
+    return Makers()
+
+
+def test_sizes_that_are_fine(device):
+    assert tt.zeros(np.int64(2), device=device).shape == (2,)  # any integer, NumPy's too
+    assert tt.arange(3, 3, device=device).shape == (0,)
+    assert tt.arange(5, 0, -2, device=device).tolist() == [5, 3, 1]
+    assert tt.linspace(0, 1, 0, device=device).shape == (0,) and tt.randperm(0, device=device).shape == (0,)
+
+
+def test_tensor_of_ragged_lists_says_so():
+    with pytest.raises(ValueError, match=r"tensor: the nested lists are not rectangular \(each row must have "
+                                         r"the same length\): "):
+        tt.tensor([[1, 2], [3]])

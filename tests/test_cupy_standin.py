@@ -142,3 +142,27 @@ def test_what_it_leaves_out_fails_loudly():
         cp.nonzero
     with pytest.raises(AttributeError):
         cp.asarray([1]).argpartition
+
+
+def test_the_current_device_is_each_threads_own_as_in_cuda():
+    """CuPy's current device is per thread (CUDA's is per host thread), and a new thread starts on
+    device 0: two threads on two GPUs must not move each other's arrays."""
+    import threading
+
+    seen = {}
+    inside, done = threading.Event(), threading.Event()
+
+    def other():
+        seen["at start"] = cp.cuda.get_device_id()
+        with cp.cuda.Device(1):
+            inside.set()
+            done.wait(10)
+
+    with cp.cuda.Device(1):
+        thread = threading.Thread(target=other)
+        thread.start()
+        inside.wait(10)
+    seen["main, the other inside device 1"] = cp.cuda.get_device_id()
+    done.set()
+    thread.join(10)
+    assert seen == {"at start": 0, "main, the other inside device 1": 0}

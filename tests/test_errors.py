@@ -298,6 +298,8 @@ def test_tensor_of_tensors_gives_numbers_and_objects_are_refused(device):
     assert tt.tensor(numbers, device=device).tolist() == [1.0, 2.0]
     with pytest.raises(TypeError, match="tensor: cannot make a tensor of dtype object"):
         tt.tensor([object()], device=device)
+    with pytest.raises(TypeError, match=r"give numbers \(integers within int64's range\)"):
+        tt.tensor([2**70], device=device)
 
 
 def test_var_of_integers_is_refused_like_mean(device):
@@ -332,3 +334,134 @@ def test_clip_of_integers_by_a_float_gives_floats(device):
 def test_an_op_given_neither_a_tensor_nor_an_array_says_so():
     with pytest.raises(TypeError, match=r"exp: expected a Tensor, got list; make one with tinytensor.tensor"):
         tt.exp([1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------
+# Issue 17: silent wrong answers a careless user found
+# ----------------------------------------------------------------------------
+MASK_OPS = {  # each takes the library too: tinytensor or torch
+    "masked_fill": lambda lib, x, mask: x.masked_fill(mask, 9.0),
+    "masked_fill_": lambda lib, x, mask: x.masked_fill_(mask, 9.0),
+    "where": lambda lib, x, mask: lib.where(mask, x, 9.0),
+}
+
+
+@pytest.mark.parametrize("op", sorted(MASK_OPS))
+@pytest.mark.parametrize("dtype", ["int64", "int32", "float32", "float64"])
+def test_a_mask_must_be_bool_as_in_pytorch(op, dtype, device):
+    """A 0/1 integer or float mask was once read as True/False (0.5 as True): PyTorch refuses it."""
+    torch = importlib.util.find_spec("torch") and __import__("torch")
+    if torch:  # the reference refuses it too
+        with pytest.raises(RuntimeError, match="boolean"):
+            MASK_OPS[op](torch, torch.zeros(3), torch.tensor([1, 0, 1], dtype=getattr(torch, dtype)))
+    x = tt.zeros(3, device=device)
+    mask = tt.tensor([1, 0, 1], dtype=getattr(tt, dtype), device=device)
+    with pytest.raises(TypeError, match=rf"{op}: the mask must be bool, got {dtype}; make one with "
+                                        rf"mask.bool\(\) or mask != 0"):
+        MASK_OPS[op](tt, x, mask)
+    with pytest.raises(TypeError, match=rf"{op}: the mask must be bool, got int64"):
+        MASK_OPS[op](tt, x, np.array([1, 0, 1]))
+    assert x.tolist() == [0.0, 0.0, 0.0]
+    expected = [0.0, 9.0, 0.0] if op == "where" else [9.0, 0.0, 9.0]
+    assert MASK_OPS[op](tt, x, mask.bool()).tolist() == expected
+    assert MASK_OPS[op](tt, tt.zeros(3, device=device), [True, False, True]).shape == (3,)  # a list of bools
+
+
+INTEGER_DIVISIONS = {  # each takes the library: tinytensor or torch
+    "x // 0": lambda lib, x: x // 0,
+    "x % 0": lambda lib, x: x % 0,
+    "x // y": lambda lib, x: x // lib.tensor([1, 0, 2]).to(x.device),
+    "x % y": lambda lib, x: x % lib.tensor([1, 0, 2]).to(x.device),
+    "5 // x": lambda lib, x: 5 // x,
+    "7 % x": lambda lib, x: 7 % x,
+    "int32 // 0": lambda lib, x: x.to(lib.int32) // 0,
+}
+
+
+@pytest.mark.parametrize("case", sorted(INTEGER_DIVISIONS))
+def test_integer_division_by_zero_is_refused_as_in_pytorch(case, device):
+    """x // 0 and x % 0 of integers once gave 0 with a NumPy warning: integers have no inf or
+    NaN to answer with, and PyTorch raises (a RuntimeError saying ZeroDivisionError)."""
+    torch = importlib.util.find_spec("torch") and __import__("torch")
+    if torch:
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            INTEGER_DIVISIONS[case](torch, torch.tensor([4, -3, 0]))
+    op = "remainder" if "%" in case else "floor_divide"
+    with pytest.raises(ZeroDivisionError, match=rf"{op}: integer division by zero \(the divisor holds a 0\); "
+                                                r"replace the zeros first, e.g. x // y.masked_fill\(y == 0, 1\), "
+                                                r"or divide floats: x / y gives inf or nan there"):
+        INTEGER_DIVISIONS[case](tt, tt.tensor([4, -3, 0], device=device)).tolist()  # a GPU: at this read
+
+
+def test_integer_division_matches_pytorch_where_no_divisor_is_zero(device):
+    torch = pytest.importorskip("torch", reason="torch is the reference for // and %")
+    cases = [(lambda x, y: x // y, [7, -7, 0, 5], [2, 2, 3, -3]),
+             (lambda x, y: x % y, [7, -7, 0, 5], [2, 2, 3, -3]),
+             (lambda x, y: x // y, [7, -7], 3), (lambda x, y: x % y, [7, -7], -3),
+             (lambda x, y: y // x, [2, -3], 11), (lambda x, y: y % x, [2, -3], 11),
+             (lambda x, y: x // y, [], 0), (lambda x, y: x % y, [], 0)]  # nothing is divided by the 0
+    for op, a, b in cases:
+        theirs = op(torch.tensor(a, dtype=torch.int64), torch.tensor(b) if isinstance(b, list) else b)
+        ours = op(tt.tensor(a, dtype=tt.int64, device=device),
+                  tt.tensor(b, device=device) if isinstance(b, list) else b)
+        assert ours.dtype == tt.int64 and ours.tolist() == theirs.tolist()
+
+
+EMPTY_EXTREMES = {
+    "max": lambda x: x.max(), "min of dim 1": lambda x: x.min(1), "amax": lambda x: x.amax(1),
+    "argmax": lambda x: x.argmax(), "argmin of dim 1": lambda x: x.argmin(1),
+}
+
+
+@pytest.mark.parametrize("case", EMPTY_EXTREMES)
+def test_the_largest_of_no_values_is_refused_clearly(case, device):
+    """argmax of an empty tensor once said only "attempt to get argmax of an empty sequence";
+    PyTorch refuses these too, and so here, naming the op, the empty dimension and the shape."""
+    torch = importlib.util.find_spec("torch") and __import__("torch")
+    if torch:
+        with pytest.raises((IndexError, RuntimeError), match="reduction dim"):
+            EMPTY_EXTREMES[case](torch.zeros(2, 0))
+    op = case.split()[0]
+    with pytest.raises(IndexError, match=rf"{op if op != 'amax' else 'max'}: dimension 1 of shape \(2, 0\) is "
+                                         rf"empty, and the .* of no values is undefined; reduce over a "
+                                         rf"dimension that is not empty"):
+        EMPTY_EXTREMES[case](tt.zeros(2, 0, device=device))
+    assert tt.zeros(0, 3, device=device).max(1).values.shape == (0,)  # no row: nothing to refuse
+    assert tt.zeros(0, 3, device=device).argmax(1).shape == (0,)
+
+
+CARELESS_CALLS = {  # each once gave a silent odd result or a Python-internal message
+    "flatten(1, 0)": (lambda d: tt.ones(2, 3, device=d).flatten(1, 0), ValueError,
+                      r"flatten: start_dim \(1\) comes after end_dim \(0\) for shape \(2, 3\)"),
+    "index_select by a 2-D index": (
+        lambda d: tt.ones(3, 2, device=d).index_select(0, tt.tensor([[0, 1]], device=d)),
+        ValueError, r"index_select: index must be 1-D \(or 0-d\), got shape \(1, 2\)"),
+    "sum(dim='1')": (lambda d: tt.ones(2, 3, device=d).sum(dim="1"), TypeError,
+                     r"a dimension must be an int \(or a tuple of ints\), got '1'"),
+    "softmax(dim=2) of 2-D": (lambda d: F.softmax(tt.ones(2, 3, device=d), dim=2), ValueError,
+                              r"axis 2 is out of range for a tensor with 2 dimensions"),
+    "log_softmax(dim=-3) of 2-D": (lambda d: F.log_softmax(tt.ones(2, 3, device=d), dim=-3), ValueError,
+                                   r"axis -3 is out of range for a tensor with 2 dimensions"),
+}
+
+
+@pytest.mark.parametrize("case", CARELESS_CALLS)
+def test_careless_calls_get_a_clear_error(case, device):
+    call, error, message = CARELESS_CALLS[case]
+    with pytest.raises(error, match=message):
+        call(device)
+
+
+def test_sum_over_a_numpy_integer_dimension(device):
+    assert tt.ones(2, 3, device=device).sum(dim=np.int64(1)).tolist() == [3.0, 3.0]
+
+
+def test_an_optimizer_state_of_another_model_is_refused_when_loaded(device):
+    """Its moments once met the parameters in step, as NumPy's "operands could not be broadcast"."""
+    a, b = tt.ones(2, requires_grad=True, device=device), tt.ones(3, requires_grad=True, device=device)
+    first = tt.optim.Adam([a])
+    a.grad = tt.ones(2, device=device)
+    first.step()
+    with pytest.raises(ValueError, match=r"load_state_dict: the saved exp_avg of parameter 0 has shape \(2,\), "
+                                         r"but parameter 0 here has shape \(3,\)"):
+        tt.optim.Adam([b]).load_state_dict(first.state_dict())

@@ -93,3 +93,12 @@ def test_bad_arguments_are_explained():
         TransformerWarmup(make_optimizer(), 512, 0)
     with pytest.raises(ValueError, match="warmup_steps <= total_steps"):
         CosineWithWarmup(make_optimizer(), 10, 5)
+
+
+def test_a_period_of_zero_steps_is_refused_when_the_scheduler_is_made():
+    """PyTorch takes step_size=0 and T_max=0, then raises ZeroDivisionError at the first step."""
+    optimizer = optim.SGD([tt.ones(2, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="StepLR: step_size must be a positive number of steps, got 0"):
+        optim.lr_scheduler.StepLR(optimizer, step_size=0)
+    with pytest.raises(ValueError, match="CosineAnnealingLR: T_max must be a positive number of steps, got 0"):
+        optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=0)

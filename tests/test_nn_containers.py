@@ -96,6 +96,18 @@ def test_module_dict_and_add_module_refuse_what_torch_refuses():
         nn.ModuleDict({"train": nn.ReLU()})
 
 
+def test_module_list_and_sequential_refuse_what_is_not_a_module():
+    """ModuleList([1, 2]) was once an empty list: each item a plain attribute, taking the next one's name."""
+    torch = torch_or_skip()
+    for lib in (tt, torch):
+        for make in (lambda: lib.nn.ModuleList([lib.nn.ReLU(), 1]), lambda: lib.nn.Sequential(lambda x: x),
+                     lambda: lib.nn.ModuleList().append(lib.ones(2))):
+            with pytest.raises(TypeError, match="is not a Module subclass"):
+                make()
+    with pytest.raises(TypeError, match="Sequential: function is not a Module subclass"):
+        nn.Sequential(nn.ReLU(), lambda x: x)
+
+
 def test_parameter_list_makes_tensors_parameters_sharing_memory():
     torch = torch_or_skip()
     plain = tt.ones(2, 3)

@@ -80,3 +80,20 @@ def test_init_does_not_touch_the_graph() -> None:
     w = nn.Parameter(tt.zeros(3, 2))
     nn.init.xavier_uniform_(w)
     assert w.is_leaf and w.requires_grad and w.grad is None
+
+
+def test_layers_with_no_numbers_build_as_in_pytorch(device: str) -> None:
+    """nn.Linear(0, 2) once raised ZeroDivisionError, nn.Embedding(0, 2) a ValueError about a
+    broadcast view; PyTorch builds both (warning that initializing nothing does nothing)."""
+    torch = pytest.importorskip("torch", reason="torch is the reference for empty layers")
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        ours, theirs = nn.Linear(0, 2).to(device), torch.nn.Linear(0, 2)
+    np.testing.assert_array_equal(ours(tt.ones(3, 0, device=device)).numpy(),
+                                  theirs(torch.ones(3, 0)).detach().numpy())  # the bias: 0 here
+    with pytest.warns(UserWarning, match="no-op"):
+        assert nn.Linear(2, 0)(tt.ones(3, 2)).shape == (3, 0)
+    assert nn.Embedding(0, 2).weight.shape == (0, 2)
+    empty = tt.zeros(0, 3, device=device)
+    for write in (lambda t: t.fill_(1.0), lambda t: t.add_(1.0), lambda t: nn.init.normal_(t),
+                  lambda t: nn.init.xavier_uniform_(t)):
+        assert write(empty) is empty and empty.shape == (0, 3)  # nothing to write: nothing happens

@@ -1,4 +1,4 @@
-"""The loss modules: CrossEntropyLoss (padding ignored, label smoothing) and MSELoss."""
+"""The losses: CrossEntropyLoss (padding ignored, label smoothing), nll_loss and MSELoss."""
 from __future__ import annotations
 
 import numpy as np
@@ -77,3 +77,90 @@ def test_mse_loss_parity_with_torch(device) -> None:
     loss.backward()
     expected.backward()
     np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy())
+
+
+# ----------------------------------------------------------------------------
+# Nothing to count: every target ignored, or no rows at all (issue 17)
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("rows", [3, 0], ids=["all-ignored", "empty"])
+def test_cross_entropy_with_nothing_to_count_matches_torch(rows, label_smoothing, reduction, device) -> None:
+    """A batch of padding only once gave NaN gradients, and one Adam step made every weight NaN.
+
+    PyTorch's mean over no counted target is 0/0 = NaN, its gradient zero; so here.
+    """
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    logits = np.random.default_rng(3).standard_normal((rows, 4)).astype(np.float32)
+    targets = [PAD] * rows
+    x = tt.tensor(logits, requires_grad=True, device=device)
+    ref = torch.tensor(logits, requires_grad=True)
+    options = dict(ignore_index=PAD, label_smoothing=label_smoothing, reduction=reduction)
+    with np.errstate(all="raise"):  # no 0/0 computed on the way
+        loss = nn.CrossEntropyLoss(**options)(x, tt.tensor(targets, dtype=tt.int64, device=device))
+        loss.sum().backward()
+    expected = torch.nn.CrossEntropyLoss(**options)(ref, torch.tensor(targets, dtype=torch.int64))
+    expected.sum().backward()
+    assert loss.shape == tuple(expected.shape) and loss.dtype == tt.float32
+    np.testing.assert_array_equal(loss.numpy(), expected.detach().numpy())  # NaN where torch's is
+    np.testing.assert_array_equal(x.grad.numpy(), ref.grad.numpy())  # zeros
+
+
+def test_an_adam_step_on_a_batch_of_padding_changes_no_weight(device) -> None:
+    model = nn.Linear(3, 4).to(device)
+    before = [p.numpy().copy() for p in model.parameters()]
+    optimizer = tt.optim.Adam(model.parameters(), lr=0.1)
+    loss = nn.CrossEntropyLoss(ignore_index=PAD)(model(tt.ones(2, 3, device=device)),
+                                                 tt.tensor([PAD, PAD], device=device))
+    loss.backward()
+    optimizer.step()
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.numpy(), old)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("targets", [[1, PAD, 3], [PAD, PAD, PAD], [[2, PAD], [PAD, 0], [1, 1]]],
+                         ids=["some-ignored", "all-ignored", "(N, d)"])
+def test_nll_loss_matches_torch(targets, reduction, device) -> None:
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    import tinytensor.functional as F
+    shape = (3, 4) if np.ndim(targets) == 1 else (3, 4, 2)
+    log_p = np.log(np.random.default_rng(4).dirichlet(np.ones(4), size=shape[:1] + shape[2:]))
+    log_p = np.moveaxis(log_p, -1, 1)  # classes second: (N, C) or (N, C, d)
+    x, ref = tt.tensor(log_p, requires_grad=True, device=device), torch.tensor(log_p, requires_grad=True)
+    loss = F.nll_loss(x, tt.tensor(targets, device=device), ignore_index=PAD, reduction=reduction)
+    expected = torch.nn.functional.nll_loss(ref, torch.tensor(targets), ignore_index=PAD, reduction=reduction)
+    np.testing.assert_allclose(loss.numpy(), expected.detach().numpy(), rtol=1e-12)
+    loss.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), ref.grad.numpy())
+    assert tt.gradcheck(lambda t: F.nll_loss(t, tt.tensor(targets, device=device), ignore_index=PAD,
+                                             reduction=reduction), [x])
+
+
+def test_nll_loss_refuses_class_weights_it_does_not_apply() -> None:
+    import tinytensor.functional as F
+    with pytest.raises(ValueError, match=r"nll_loss: class weights \(weight=...\) are not supported"):
+        F.nll_loss(tt.zeros(2, 3), tt.tensor([0, 1]), tt.ones(3))
+
+
+def test_cross_entropy_takes_pytorchs_arguments_in_pytorchs_order() -> None:
+    """Class weights given by position, as PyTorch's third argument, once became ignore_index:
+    compared elementwise with the targets, a silently wrong mask when their lengths agreed."""
+    import tinytensor.functional as F
+    logits, targets = tt.zeros(3, 3), tt.tensor([0, 1, 2])
+    for call in (lambda: F.cross_entropy(logits, targets, tt.tensor([1.0, 2.0, 3.0])),
+                 lambda: nn.CrossEntropyLoss(tt.tensor([1.0, 2.0, 3.0]))(logits, targets)):
+        with pytest.raises(ValueError, match=r"class weights \(weight=...\) are not supported"):
+            call()
+    assert F.cross_entropy(logits, targets, None, None, 1).item() == pytest.approx(np.log(3))
+    with pytest.warns(UserWarning, match="use reduction='sum' instead"):
+        assert F.cross_entropy(logits, targets, size_average=False).item() == pytest.approx(3 * np.log(3))
+    assert nn.CrossEntropyLoss(ignore_index=1, label_smoothing=0.1, reduction="sum").ignore_index == 1
+
+
+def test_cross_entropy_says_probability_targets_are_not_supported() -> None:
+    import tinytensor.functional as F
+    with pytest.raises(TypeError, match=r"cross_entropy: targets of class probabilities \(float, shape \(2, 3\)\) "
+                                        r"are not supported here; give the class indices \(int64, shape \(2,\)\)"):
+        F.cross_entropy(tt.zeros(2, 3), tt.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]]))

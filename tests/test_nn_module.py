@@ -244,6 +244,34 @@ def test_load_state_dict_not_strict_reports_what_did_not_match() -> None:
     assert (missing, unexpected) == (["positions"], ["extra"])
 
 
+@pytest.mark.parametrize("value", [np.zeros((10, 4)), [[0.0] * 4] * 10, 0.5, None],
+                         ids=["numpy", "list", "float", "None"])
+def test_load_state_dict_names_a_value_that_is_not_a_tensor(value) -> None:
+    """NumPy arrays once raised AttributeError from inside; PyTorch refuses them too, naming the key."""
+    state = Model().state_dict()
+    state["head.1.weight"] = value
+    target = Model()
+    before = target.embed.weight.numpy().copy()
+    with pytest.raises(RuntimeError, match=rf'for Model:\n\tWhile copying the parameter named "head.1.weight", '
+                                           rf"expected a Tensor from checkpoint but received "
+                                           rf"{type(value).__name__}; wrap it with tinytensor.tensor\(...\)"):
+        target.load_state_dict(state, strict=False)
+    np.testing.assert_array_equal(target.embed.weight.numpy(), before)  # nothing copied
+    state["extra"] = np.ones(2)  # an unexpected key is reported, whatever it holds
+    state["head.1.weight"] = tt.zeros(10, 4)
+    assert target.load_state_dict(state, strict=False) == ([], ["extra"])
+    torch = pytest.importorskip("torch", reason="torch is the reference for load_state_dict")
+    with pytest.raises(RuntimeError, match='While copying the parameter named "weight", expected torch.Tensor'):
+        torch.nn.Linear(4, 10).load_state_dict({"weight": value, "bias": torch.zeros(10)})
+
+
+def test_load_state_dict_needs_a_mapping_and_says_when_all_keys_matched() -> None:
+    with pytest.raises(TypeError, match=r"load_state_dict: expected state_dict to be dict-like, got list"):
+        Model().load_state_dict(list(Model().state_dict().items()))
+    assert repr(Model().load_state_dict(Model().state_dict())) == "<All keys matched successfully>"
+    assert repr(Model().load_state_dict({}, strict=False)).startswith("IncompatibleKeys(missing_keys=['positions'")
+
+
 # ----------------------------------------------------------------------------
 # repr, copies, nn.functional
 # ----------------------------------------------------------------------------
@@ -298,3 +326,38 @@ def test_a_module_list_filled_after_registration_still_names_its_items() -> None
     blocks = model.blocks
     del model.blocks  # taken out of the tree: a root again
     assert scopes(blocks[0](tt.ones(1, 2))) == {"0"}
+
+
+def test_module_scopes_are_per_thread() -> None:
+    """Two models run at once in two threads label each its own ops, and leave no scope behind.
+
+    The scope was once one variable for the process: a thread's ops took the other's
+    module path, and leaving the scopes in crossed order left a stale path for every op after.
+    """
+    import sys
+    import threading
+
+    first, second = nn.Module(), nn.Module()
+    first.a, second.b = nn.Linear(2, 2), nn.Linear(2, 2)
+    found: dict[str, set[str]] = {"a": set(), "b": set()}
+    errors = []
+
+    def run(model: nn.Module, name: str) -> None:
+        try:
+            for _ in range(200):
+                found[name] |= scopes(getattr(model, name)(tt.ones(1, 2)))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(error)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads inside a module's call
+    try:
+        threads = [threading.Thread(target=run, args=(m, n)) for m, n in ((first, "a"), (second, "b"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sys.setswitchinterval(switch)
+    assert not errors and found == {"a": {"a"}, "b": {"b"}}
+    assert scopes(tt.ones(2, requires_grad=True) * 2) == {""}

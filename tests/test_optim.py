@@ -188,6 +188,9 @@ def test_bad_arguments_are_explained():
     for bad in (dict(lr=float("nan")), dict(lr=-1.0), dict(eps=-1e-8), dict(weight_decay=float("nan"))):
         with pytest.raises(ValueError, match=f"invalid {next(iter(bad))}="):  # issue 17: Adam(lr=nan)
             optim.Adam([scalar_param(1.0)], **bad)
+    for bad in (dict(lr="1e-3"), dict(momentum=None)):  # a string read from a config file
+        with pytest.raises(TypeError, match=rf"SGD: {next(iter(bad))} must be a number, got "):
+            optim.SGD([scalar_param(1.0)], **bad)
     with pytest.raises(ValueError, match="more than once"):
         p = scalar_param(1.0)
         optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)

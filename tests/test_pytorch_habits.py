@@ -305,6 +305,21 @@ def test_an_in_place_change_no_recorded_backward_reads_is_fine(device):
     np.testing.assert_array_equal(a.grad.numpy(), [12.0, 15.0, 18.0])
 
 
+def test_an_in_place_write_in_another_thread_is_caught():
+    """The count of in-place writes is the whole program's, not a thread's: a graph recorded in
+    one thread and an array it needs changed in another must still be refused."""
+    import threading
+
+    a = tt.tensor([1.0, 2.0], requires_grad=True)
+    b = tt.tensor([3.0, 4.0])
+    y = (a * b).sum()
+    writer = threading.Thread(target=b.mul_, args=(2,))
+    writer.start()
+    writer.join(10)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
 def test_item_assignment_follows_the_in_place_rules(device):
     w = tt.zeros(3, requires_grad=True, device=device)
     with pytest.raises(RuntimeError, match=r"setitem: this is a leaf tensor that requires grad"):
@@ -319,6 +334,25 @@ def test_item_assignment_follows_the_in_place_rules(device):
         y.sum().backward()
     with pytest.raises(IndexError, match=r"setitem: index 3 is out of range"):
         b[3] = 1.0
+
+
+def test_view_shares_memory_or_refuses_as_in_pytorch(device):
+    """x.t().view(6) once copied silently: a write into the "view" then left x as it was."""
+    torch = pytest.importorskip("torch", reason="torch is the reference for view")
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        torch.ones(2, 3).t().view(6)
+    x = tt.ones(2, 3, device=device)
+    for make in (lambda: x.t().view(6), lambda: x.t().view_as(tt.ones(6))):
+        with pytest.raises(RuntimeError, match=r"view: a tensor of shape \(3, 2\) whose memory is not laid out "
+                                               r"in that order cannot be seen as shape \(6,\) without a copy; "
+                                               r"use .reshape\(...\) \(which copies when it must\) or "
+                                               r"x.contiguous\(\).view\(...\)"):
+            make()
+    seen = x.view(3, 2)
+    seen[0, 0] = 5.0  # a view: the write shows in x
+    assert x[0, 0].item() == 5.0
+    assert x.t().contiguous().view(6).shape == (6,) and x.t().reshape(6).shape == (6,)
+    assert tt.zeros(0, 3, device=device).t().view(0).shape == (0,)  # nothing to lay out
 
 
 def test_iterating_a_0d_tensor_is_refused():

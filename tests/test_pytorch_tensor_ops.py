@@ -184,6 +184,7 @@ def test_prod_and_cumprod_gradients_at_zeros_are_the_products_of_the_others(devi
 # ----------------------------------------------------------------------------
 NAN, INF = float("nan"), float("inf")
 WITH_NAN = np.array([[2.0, NAN, 1.0, NAN, 2.0], [-0.0, 0.0, INF, -INF, 1.0]])
+ONE_NAN = np.array([[1.0, NAN, 3.0, -1.0], [INF, -INF, NAN, 0.0]])  # no ties: PyTorch leaves their order open
 
 NO_GRADIENT = {
     "argsort ties": lambda lib, d: lib.argsort(lib.tensor(TIES, device=d), stable=True),
@@ -197,6 +198,18 @@ NO_GRADIENT = {
     "sort ints": lambda lib, d: lib.tensor([[3, -1, 3, 0]], device=d).sort(stable=True),
     "sort bools": lambda lib, d: lib.tensor([True, False, True, False], device=d).sort(stable=True),
     "sort a number": lambda lib, d: lib.sort(lib.tensor(3.5, device=d)),
+    # NaN is the largest value for topk as for sort, argmax and max (topk once ranked it last)
+    "topk with NaN": lambda lib, d: [lib.tensor(ONE_NAN, device=d).topk(k) for k in (1, 2, 4)],
+    "topk smallest with NaN": lambda lib, d: [lib.tensor(ONE_NAN, device=d).topk(k, largest=False)
+                                              for k in (1, 3, 4)],
+    "topk with NaN along dim 0": lambda lib, d: lib.tensor(ONE_NAN.T, device=d).topk(2, dim=0),
+    "argmax argmin max min with NaN": lambda lib, d: [
+        f(lib.tensor(ONE_NAN, device=d)) for f in (lambda x: x.argmax(1), lambda x: x.argmin(1),
+                                                    lambda x: x.max(1), lambda x: x.min(1), lambda x: x.max())],
+    "topk of the int64 extremes": lambda lib, d: [  # -x of the smallest int64 is itself
+        lib.tensor([-2**63, 5, 0, 2**63 - 1], device=d).topk(2, largest=largest) for largest in (True, False)],
+    "topk of uint8": lambda lib, d: [lib.tensor(np.array([3, 0, 200, 1], dtype=np.uint8), device=d).topk(
+        2, largest=largest) for largest in (True, False)],
     "unique": lambda lib, d: lib.unique(lib.tensor([3, 1, 2, 1, 3, 3], device=d)),
     "unique inverse counts": lambda lib, d: lib.tensor([[3, 1], [2, 1]], device=d).unique(
         return_inverse=True, return_counts=True),
@@ -473,6 +486,8 @@ NO_SYNC = {
     "roll flip diag": lambda x, d: [x.roll(1, 0), x.flip(1), x.diag(), x[0].diag(1)],
     "scatter (its range check waits on the GPU)": lambda x, d: x.scatter(1, tt.tensor([[0], [2]], device=d), 1.0),
     "index_fill (its range check waits on the GPU)": lambda x, d: x.index_fill(0, tt.tensor([1], device=d), 1.0),
+    "// and % by a number (its zero check)": lambda x, d: [(x * 10).long() // 3, (x * 10).long() % 7],
+    "// by a tensor (its zero check waits on the GPU)": lambda x, d: (x * 10).long() // (x * 10 + 1).long(),
 }
 ONE_SYNC = {
     "nonzero": lambda x, d: x.nonzero(),

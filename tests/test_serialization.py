@@ -187,6 +187,15 @@ def leftover(directory, name: str = "ckpt.npz", random: str = "k9_x2a7q") -> "os
     return path
 
 
+def test_saving_to_a_directory_says_so_before_writing_anything(tmp_path):
+    """It once wrote the whole checkpoint beside the folder, then failed at the rename,
+    naming the temporary file."""
+    with pytest.raises(IsADirectoryError, match=rf"save: {tmp_path} is a directory; give the file to "
+                                                rf"write, e.g. {tmp_path}/checkpoint.pt"):
+        tt.save({"w": tt.ones(2)}, tmp_path)
+    assert not [n for n in os.listdir(tmp_path.parent) if n.startswith(".") and n.endswith(".tmp")]
+
+
 def test_temporary_files_of_killed_saves_are_removed_by_the_next_save_or_load(tmp_path):
     path = tmp_path / "ckpt.npz"
     tt.save({"step": 1}, path)

@@ -154,6 +154,50 @@ def test_reductions(op, axis, keepdims):
     compare(lambda x: ours(x, axis, keepdims), lambda x: theirs(x, axis, keepdims), normal((2, 3, 4), 0))
 
 
+# Nothing to reduce, or too little (issue 17: x.mean().backward() of an empty x raised
+# ZeroDivisionError). PyTorch's answers: the mean of nothing is NaN, its gradient empty; the
+# variance of fewer than correction + 1 values is NaN, and so is its gradient.
+EMPTY = {
+    "mean": ((0,), lambda x: x.mean(), lambda x: x.mean()),
+    "mean dim 0 of (0, 3)": ((0, 3), lambda x: x.mean(0), lambda x: x.mean(0)),
+    "mean dim 1 of (3, 0)": ((3, 0), lambda x: x.mean(1, keepdim=True), lambda x: x.mean(1, keepdim=True)),
+    "mean dim 1 of (0, 3)": ((0, 3), lambda x: x.mean(1), lambda x: x.mean(1)),
+    "sum": ((0,), lambda x: x.sum(), lambda x: x.sum()),
+    "sum dim 1 of (3, 0)": ((3, 0), lambda x: x.sum(1), lambda x: x.sum(1)),
+    "softmax over nothing": ((2, 0), lambda x: F.softmax(x, 1), lambda x: tF.softmax(x, 1)),
+    "softmax of no rows": ((0, 3), lambda x: F.softmax(x, 1), lambda x: tF.softmax(x, 1)),
+    "log_softmax over nothing": ((2, 0), lambda x: F.log_softmax(x, 1), lambda x: tF.log_softmax(x, 1)),
+    "logsumexp over nothing": ((3, 0), lambda x: tt.logsumexp(x, 1), lambda x: torch.logsumexp(x, 1)),
+    "logsumexp of nothing": ((0,), lambda x: tt.logsumexp(x, 0), lambda x: torch.logsumexp(x, 0)),
+}
+TOO_FEW = {
+    "var of one value": ((1,), lambda x: x.var(), lambda x: x.var()),
+    "var dim 0 of one row": ((1, 3), lambda x: x.var(0), lambda x: x.var(0)),
+    "std of one value": ((1,), lambda x: x.std(), lambda x: x.std()),
+    "var of nothing": ((0,), lambda x: x.var(), lambda x: x.var()),
+    "var correction=0 of nothing": ((0, 2), lambda x: x.var(0, correction=0), lambda x: x.var(0, correction=0)),
+    "std of nothing": ((0,), lambda x: x.std(), lambda x: x.std()),
+}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in reduce")  # compare's own -inf + inf...
+@pytest.mark.filterwarnings("error")  # ...but otherwise quietly: PyTorch says nothing either
+@pytest.mark.parametrize("case", EMPTY)
+def test_reductions_of_nothing_match_torch(case):
+    shape, ours, theirs = EMPTY[case]
+    compare(ours, theirs, normal(shape, 0))
+
+
+@pytest.mark.filterwarnings("ignore:.*degrees of freedom is <= 0:UserWarning")  # torch's own warning
+@pytest.mark.parametrize("case", TOO_FEW)
+def test_a_variance_of_too_few_values_matches_torch(case):
+    shape, ours, theirs = TOO_FEW[case]
+    with pytest.warns(UserWarning) as warned:  # one warning, as PyTorch's
+        compare(ours, theirs, normal(shape, 0))
+    ours_said = [str(w.message) for w in warned if "degrees of freedom is" not in str(w.message)]
+    assert len(ours_said) == 1 and ours_said[0].startswith("var: degrees of freedom <= 0 (")
+
+
 def test_max_with_ties_shares_the_gradient_like_torch_amax():
     x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     compare(lambda t: t.max(axis=1), lambda t: t.amax(1), x)

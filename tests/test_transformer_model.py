@@ -66,6 +66,20 @@ def test_padding_changes_nothing_at_the_real_positions(device):
     np.testing.assert_allclose(model(padded_src, padded_tgt).numpy()[:, :3], plain, rtol=1e-12, atol=1e-13)
 
 
+def test_an_empty_source_is_read_as_a_source_of_padding_only(device):
+    """A source of length 0 once raised "zero-size array to reduction" (then "cannot reshape" in the
+    positional encoding). As in torch.nn.Transformer, cross-attention to no keys adds nothing, as
+    it adds nothing for a source that is all padding: the two give the same, in training and decoding."""
+    model = tiny_seq2seq(device)
+    empty, padding = tt.zeros(2, 0, dtype=tt.int64, device=device), tt.zeros(2, 3, dtype=tt.int64, device=device)
+    tgt = tt.tensor([[1, 5, 6], [1, 7, 0]], device=device)
+    np.testing.assert_allclose(model(empty, tgt).numpy(), model(padding, tgt).numpy(), rtol=1e-12, atol=1e-13)
+    options = dict(max_len=4, bos_id=1, eos_id=2)
+    for decode in (lambda src: T.greedy_decode(model, src, **options),
+                   lambda src: T.beam_search(model, src, beam_size=3, **options)):
+        assert decode(empty).tolist() == decode(padding).tolist()
+
+
 def test_a_sentence_does_not_depend_on_its_batch(device):
     model = tiny_seq2seq(device)
     src = tt.tensor([[3, 4, 5, 6], [7, 8, 0, 0], [9, 10, 4, 0]], device=device)

@@ -181,6 +181,27 @@ def test_transformer_sequence_first_with_a_memory_mask():
     assert_same_backward(out, ref, ours, theirs, [(src, t_src), (tgt, t_tgt)])
 
 
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+def test_transformer_with_an_empty_source_matches_torch(norm_first):
+    """A source of length 0 once raised "zero-size array to reduction"; PyTorch answers: the
+    encoder gives an empty memory, and cross-attention to no keys adds nothing but its bias."""
+    torch.manual_seed(2)
+    theirs = torch.nn.Transformer(8, 2, 1, 2, 16, dropout=0.0, norm_first=norm_first,
+                                  batch_first=True).double()
+    ours = T.Transformer(8, 2, 1, 2, 16, dropout=0.0, norm_first=norm_first, batch_first=True).double()
+    for p in theirs.parameters():  # PyTorch starts the biases at 0: make them count
+        torch.nn.init.normal_(p)
+    copy_weights(theirs, ours)
+    rng = np.random.default_rng(2)
+    src, t_src = both(np.zeros((2, 0, 8)))
+    tgt, t_tgt = both(rng.standard_normal((2, 3, 8)))
+    out = ours(src, tgt, tgt_mask=T.causal_mask(3))
+    causal = torch.nn.Transformer.generate_square_subsequent_mask(3, dtype=torch.float64)
+    ref = theirs(t_src, t_tgt, tgt_mask=causal)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOLERANCE)
+    assert_same_backward(out, ref, ours, theirs, [(src, t_src), (tgt, t_tgt)])
+
+
 def test_layers_alone_and_weights_moved_the_other_way():
     """An encoder layer and a decoder layer on their own; tinytensor's weights loaded into torch."""
     torch.manual_seed(4)

@@ -49,7 +49,7 @@ from .ops.arithmetic import add, div, mul, neg, pow, square, sub
 from .ops.broadcast import broadcast_to, sum_to
 from .ops.comparison import all, allclose, any, argmax, argmin, equal
 from .ops.conversion import clone
-from .ops.indexing import gather, index_select, topk
+from .ops.indexing import gather, index_select
 from .ops.matmul import bmm, matmul, mm, outer
 from .ops.pointwise import abs, cos, erf, exp, log, relu, sigmoid, sin, sqrt, tanh
 from .ops.reduction import amax, amin, max, mean, min, norm, std, sum, var
@@ -66,7 +66,7 @@ from .ops.sampling import multinomial
 from .ops.scan import cumprod, cumsum
 from .ops.scatter import index_fill, scatter, scatter_add
 from .ops.shape import flip, roll
-from .ops.sorting import argsort, sort, unique
+from .ops.sorting import argsort, sort, topk, unique
 from .ops.out import accepts_out
 
 # torch.mul(a, b, out=c) writes into c (ops/out.py); x.mul(y), a * b and the ops inside do not need it

@@ -13,7 +13,9 @@ whose values mean nothing; here the values at least mean something.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import math
+import operator
+from typing import Any, Callable, Sequence
 
 from . import backend
 from .backend import Device
@@ -64,11 +66,15 @@ def tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None,
         data = data.array
     elif isinstance(data, (list, tuple)) and any(isinstance(item, Tensor) for item in data):
         data = [item.item() if isinstance(item, Tensor) else item for item in data]  # scalars
-    array = backend.as_array(data, dtype, device, copy=True)
+    try:
+        array = backend.as_array(data, dtype, device, copy=True)
+    except ValueError as error:  # NumPy's words for ragged lists: "inhomogeneous shape"
+        raise ValueError(f"tensor: the nested lists are not rectangular (each row must have the same "
+                         f"length): {error}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"tensor: cannot make a tensor of dtype {array.dtype} from {type(data).__name__}; "
-                        "give numbers, nested lists of numbers, or an array (to join tensors use "
-                        "tinytensor.stack)")
+                        "give numbers (integers within int64's range), nested lists of numbers, or an "
+                        "array (to join tensors use tinytensor.stack)")
     return _make(array, requires_grad)
 
 
@@ -77,19 +83,45 @@ def full(size: "int | Sequence[int]", fill_value: float, dtype: Any = None, devi
     """A tensor of shape ``size`` filled with ``fill_value`` (as torch.full(size, fill_value))."""
     if dtype is None and isinstance(fill_value, (bool, int)):  # full(2, 7) is int64, as PyTorch
         dtype = backend.bool_ if isinstance(fill_value, bool) else backend.int64
-    shape = (size,) if isinstance(size, int) else tuple(size)
-    array = backend.full(shape, fill_value, backend.resolve_dtype(dtype), _where(device))
-    return _make(array, requires_grad)
+    return _filled("full", size, fill_value, dtype, device, requires_grad)
+
+
+def _filled(op: str, size: Any, fill_value: float, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    shape = _size(op, size if isinstance(size, (tuple, list)) else (size,))
+    dtype, device = backend.resolve_dtype(dtype), _where(device)
+    return _make(_allocated(op, shape, dtype, lambda: backend.full(shape, fill_value, dtype, device)),
+                 requires_grad)
 
 
 def zeros(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return full(shape_arg(shape), 0, dtype=backend.resolve_dtype(dtype), device=device,
-                requires_grad=requires_grad)
+    return _filled("zeros", shape_arg(shape), 0, dtype, device, requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return full(shape_arg(shape), 1, dtype=backend.resolve_dtype(dtype), device=device,
-                requires_grad=requires_grad)
+    return _filled("ones", shape_arg(shape), 1, dtype, device, requires_grad)
+
+
+def _size(op: str, shape: Sequence[Any], name: str = "the size") -> tuple[int, ...]:
+    """A shape as whole numbers >= 0 (NumPy's integers too), or an error naming the maker."""
+    given = tuple(shape) if name == "the size" else ", ".join(map(str, shape))
+    try:
+        shape = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be integers, got {given}") from None
+    if any(n < 0 for n in shape):
+        raise ValueError(f"{op}: {name} must not be negative, got {given}")
+    return shape
+
+
+def _allocated(op: str, shape: tuple[int, ...], dtype: Any, allocate: Callable[[], Any]) -> Any:
+    """``allocate()``, or an error naming the maker and the size asked for when there is no room."""
+    try:
+        return allocate()
+    except (MemoryError, ValueError) as error:  # NumPy: "Unable to allocate", "array is too big"
+        if isinstance(error, ValueError) and "too big" not in str(error):
+            raise
+        raise type(error)(f"{op}: cannot allocate a tensor of shape {shape} and dtype {dtype} "
+                          f"({math.prod(shape) * dtype.itemsize:,} bytes): {error}") from None
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
@@ -97,6 +129,13 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     """``arange(5)`` is 0..4 as int64; with a float anywhere it is float32, as in PyTorch."""
     if end is None:
         start, end = 0, start
+    if not all(math.isfinite(v) for v in (start, end, step)):
+        raise ValueError(f"arange: start, end and step must be finite, got {start}, {end}, {step}")
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
+    if (end - start) * step < 0:  # PyTorch refuses where NumPy gives nothing
+        raise ValueError(f"arange: going from {start} to {end} by steps of {step} never gets there; for "
+                         f"a descending range give a negative step: arange({start}, {end}, {-step})")
     if dtype is None:
         dtype = backend.int64 if all(isinstance(v, int) for v in (start, end, step)) else None
     array = backend.arange(start, end, step, backend.resolve_dtype(dtype), _where(device))
@@ -117,9 +156,10 @@ def randn(*shape: Any, generator: Generator | None = None, dtype: Any = None, de
 
 def _floats(op: str, shape: tuple, generator: Generator | None, dtype: Any, device: Any) -> Any:
     """rand's or randn's array, from ``generator`` or else the device's own generator."""
-    shape, dtype, device = shape_arg(shape), backend.resolve_dtype(dtype), _where(device)
+    shape, dtype, device = _size(op, shape_arg(shape)), backend.resolve_dtype(dtype), _where(device)
     if generator is None:
-        return (backend.uniform if op == "rand" else backend.normal)(shape, dtype, device)
+        draw = backend.uniform if op == "rand" else backend.normal
+        return _allocated(op, shape, dtype, lambda: draw(shape, dtype, device))
     if not backend.is_floating(dtype):
         raise TypeError(f"{op}: random tensors must have a floating dtype, got {dtype}")
     sampled = backend.float64 if dtype == backend.float64 else backend.float32  # what NumPy can draw
@@ -172,7 +212,7 @@ def randint(low: int, high: int | None = None, size: "Sequence[int] | None" = No
         low, high = 0, low
     if size is None or high is None:
         raise TypeError("randint: give the size, e.g. randint(0, 10, (3, 4)) or randint(10, (3, 4))")
-    device, shape = _where(device), shape_arg((size,))
+    device, shape = _where(device), _size("randint", shape_arg((size,)))
     if generator is None:
         return _cast(backend.integers(low, high, shape, device), dtype, device)
     ids = generator.draws_on(device, "randint").integers(low, high, size=shape, dtype=backend.int64)
@@ -181,7 +221,7 @@ def randint(low: int, high: int | None = None, size: "Sequence[int] | None" = No
 
 def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
     """0..n-1 in a random order."""
-    device = _where(device)
+    n, device = _size("randperm", (n,), "n")[0], _where(device)
     if generator is None:
         return _cast(backend.permutation(n, device), dtype, device)
     return _cast(generator.draws_on(device, "randperm").permutation(n).astype(backend.int64), dtype, device)
@@ -198,13 +238,15 @@ def _cast(array: Any, dtype: Any, device: Device) -> Tensor:
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
         requires_grad: bool = False) -> Tensor:
     """The identity matrix, n x m (n x n by default)."""
-    array = backend.eye(n, n if m is None else m, backend.resolve_dtype(dtype), _where(device))
+    n, m = _size("eye", (n, n if m is None else m), "n and m")
+    array = backend.eye(n, m, backend.resolve_dtype(dtype), _where(device))
     return _make(array, requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from start to end, both included."""
+    steps = _size("linspace", (steps,), "steps")[0]
     array = backend.linspace(start, end, steps, backend.resolve_dtype(dtype), _where(device))
     return _make(array, requires_grad)
 

@@ -33,7 +33,7 @@ METHODS = {
     "pow": arithmetic.pow, "neg": arithmetic.neg, "square": arithmetic.square, "matmul": matmul.matmul,
     # picking values (ops/selection.py, ops/indexing.py)
     "clip": selection.clip, "clamp": selection.clip, "masked_fill": selection.masked_fill,
-    "tril": selection.tril, "triu": selection.triu, "gather": indexing.gather, "topk": indexing.topk,
+    "tril": selection.tril, "triu": selection.triu, "gather": indexing.gather, "topk": sorting.topk,
     "index_select": indexing.index_select,
     # reductions (ops/reduction.py, ops/comparison.py)
     "sum": reduction.sum, "mean": reduction.mean, "max": reduction.max, "min": reduction.min,
@@ -48,7 +48,7 @@ METHODS = {
     "softmax": functional.softmax, "log_softmax": functional.log_softmax,
     "logsumexp": functional.logsumexp,
     # shapes (ops/shape.py, ops/broadcast.py)
-    "reshape": shape_ops.reshape, "view": shape_ops.reshape, "view_as": shape_ops.view_as,
+    "reshape": shape_ops.reshape, "view": shape_ops.view, "view_as": shape_ops.view_as,
     "reshape_as": shape_ops.view_as, "transpose": shape_ops.transpose, "swapaxes": shape_ops.transpose,
     "permute": shape_ops.permute, "t": shape_ops.t, "squeeze": shape_ops.squeeze,
     "unsqueeze": shape_ops.unsqueeze, "flatten": shape_ops.flatten, "expand": shape_ops.expand,

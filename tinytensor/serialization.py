@@ -62,6 +62,9 @@ VERSION = 1
 
 def save(obj: Any, path: "str | os.PathLike[str]") -> None:
     """Write ``obj`` to ``path`` atomically: the file is either the old one or the new one."""
+    if os.path.isdir(path):  # else found only at the rename, after the whole file was written
+        raise IsADirectoryError(f"save: {os.fspath(path)} is a directory; give the file to write, "
+                                f"e.g. {os.path.join(path, 'checkpoint.pt')}")
     arrays: dict[str, Any] = {}
     structure = {"format": FORMAT, "version": VERSION, "object": _encode(obj, arrays, {}, "obj")}
     text = json.dumps(structure).encode("utf-8")

@@ -27,7 +27,7 @@ from .backend import Device
 
 
 class Tensor:
-    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "name", "hooks", "__weakref__")
+    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "name", "hooks", "__weakref__")
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (graph nodes live in dicts)
     __array_ufunc__ = None      # make `numpy_array * tensor` call Tensor.__rmul__
 
@@ -39,14 +39,14 @@ class Tensor:
 
     def _adopt(self, array: Any) -> None:
         """Set a new Tensor's fields around ``array``: a leaf, no gradient yet (ops use ``_make``)."""
-        self.array, self.grad, self.grad_fn, self.requires_grad, self.name, self.hooks = (
+        self.array, self._grad, self.grad_fn, self.requires_grad, self.name, self.hooks = (
             array, None, None, False, None, ())
 
     @staticmethod
     def _make(array: Any, grad_fn: Any) -> "Tensor":
         """The fast constructor ops use: ``array`` is already a backend array."""
         t = object.__new__(Tensor)
-        t.array, t.grad, t.grad_fn, t.requires_grad, t.name, t.hooks = array, None, grad_fn, grad_fn is not None, None, ()
+        t.array, t._grad, t.grad_fn, t.requires_grad, t.name, t.hooks = array, None, grad_fn, grad_fn is not None, None, ()
         return t
 
     # ------------------------------------------------------------------
@@ -181,6 +181,27 @@ class Tensor:
             inplace.mark_written(new.array)
         self.array = new.array
 
+    @property
+    def grad(self) -> "Tensor | None":
+        """dL/d(this tensor) after backward (None before): a tensor of its shape, dtype and device."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, grad: "Tensor | None") -> None:
+        # Checked as PyTorch checks it: a gradient of another shape would be broadcast
+        # into the weights by an optimizer step, a silently wrong update.
+        if grad is not None:
+            if not isinstance(grad, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(grad).__name__}")
+            for what, theirs, ours in (("shape", grad.shape, self.shape), ("dtype", grad.dtype, self.dtype)):
+                if theirs != ours:
+                    raise RuntimeError(f"grad: cannot assign a gradient of {what} {theirs} to a tensor "
+                                       f"of {what} {ours}")
+            if grad.device != self.device:
+                raise RuntimeError(f"grad: cannot assign a gradient on {grad.device} to a tensor on "
+                                   f"{self.device}; move it with .to('{self.device}')")
+        self._grad = grad
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this intermediate tensor too (leaves always keep it)."""
         if not self.requires_grad:
@@ -220,8 +241,8 @@ class Tensor:
     def _accumulate_grad(self, grad: "Tensor") -> None:
         """Add ``grad`` into ``self.grad``, as a fresh array the user may change in place."""
         if not grad_mode.is_grad_enabled():  # an ordinary backward: store plain, owned values
-            grad = Tensor._make(backend.copy(grad.array) if self.grad is None else grad.array, None)
-        self.grad = grad if self.grad is None else self.grad + grad
+            grad = Tensor._make(backend.copy(grad.array) if self._grad is None else grad.array, None)
+        self._grad = grad if self._grad is None else self._grad + grad
 
     # ------------------------------------------------------------------
     # Devices and dtypes
@@ -323,10 +344,16 @@ class Tensor:
         return comparison.logical_not(self)
 
     def __floordiv__(self, other: Any) -> "Tensor":
-        return comparison.integer_arithmetic("floor_divide", self, as_operand(other, self))
+        return comparison.integer_arithmetic("floor_divide", self, other)
+
+    def __rfloordiv__(self, other: Any) -> "Tensor":
+        return comparison.integer_arithmetic("floor_divide", other, self)
 
     def __mod__(self, other: Any) -> "Tensor":
-        return comparison.integer_arithmetic("remainder", self, as_operand(other, self))
+        return comparison.integer_arithmetic("remainder", self, other)
+
+    def __rmod__(self, other: Any) -> "Tensor":
+        return comparison.integer_arithmetic("remainder", other, self)
 
     def __getitem__(self, index: Any) -> "Tensor":
         return indexing.getitem(self, index)
@@ -370,6 +397,9 @@ def _seed_like(gradient: Any, out: Tensor, op: str) -> Tensor:
     if gradient.shape != out.shape:
         raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the tensor has shape "
                            f"{out.shape}; they must match")
+    if gradient.device != out.device:  # as PyTorch: the backward would mix the two devices
+        raise RuntimeError(f"{op}: gradient is on {gradient.device} but the tensor is on {out.device}; "
+                           f"move it with .to('{out.device}')")
     return gradient.to(out.dtype)
 
 

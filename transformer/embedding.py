@@ -38,7 +38,7 @@ def positional_encoding(length: int, d_model: int, offset: int = 0, dtype: Any =
     frequencies = (tt.arange(0, d_model, 2, dtype=tt.float64, device=device)
                    * (-math.log(10000.0) / d_model)).exp()                     # 1 / 10000^(2i/d)
     angles = positions * frequencies                                          # (L, ceil(d/2))
-    pe = tt.stack([angles.sin(), angles.cos()], axis=2).reshape(length, -1)   # sin, cos interleaved
+    pe = tt.stack([angles.sin(), angles.cos()], axis=2).reshape(length, 2 * angles.shape[1])  # interleaved
     return pe[:, :d_model].to(dtype or tt.float32)                            # odd d_model: one sin more
 
 

@@ -22,6 +22,7 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
 import numpy
@@ -150,7 +151,9 @@ def call(function: Callable, args: tuple, kwargs: dict, elementwise: bool = Fals
     writes = writes or "out" in kwargs
     if writes:
         require_current(inputs)
-    return wrap(function(*plain, **named), inputs, writes)
+    with numpy.errstate(all="ignore"):  # a GPU kernel raises no floating-point warnings (x // 0, log(0))
+        result = function(*plain, **named)
+    return wrap(result, inputs, writes)
 
 
 def new(array: numpy.ndarray) -> "ndarray":
@@ -238,6 +241,9 @@ class ndarray:  # noqa: N801 - CuPy's name
     nbytes = property(lambda self: self._array.nbytes)
     strides = property(lambda self: self._array.strides)
     base = property(lambda self: self._base)
+    flags = property(lambda self: SimpleNamespace(  # CuPy's ndarray.flags: the memory's layout
+        c_contiguous=self._array.flags.c_contiguous, f_contiguous=self._array.flags.f_contiguous,
+        owndata=self._base is None))
     device = property(lambda self: cuda.Device(self._device))
     T = property(lambda self: self.transpose())
     mT = property(lambda self: self.swapaxes(-1, -2))

@@ -6,14 +6,23 @@ remembers the device it was allocated on. The stand-in keeps the same stack
 of current devices, so code that forgets to make its arrays' device current
 gets its arrays, or an error, where CuPy would give them. Entering a device
 that does not exist raises ``CUDARuntimeError`` as ``cudaSetDevice`` does.
+As in CUDA, the current device is each thread's own, and a new thread starts on device 0.
 """
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 from typing import Any
 
 DEVICE_COUNT = 2
-_stack = [0]  # the current device is the last entry
+
+
+class _Current(threading.local):
+    def __init__(self) -> None:
+        self.stack = [0]  # this thread's current device is the last entry
+
+
+_current = _Current()
 
 
 class CUDARuntimeError(RuntimeError):
@@ -22,7 +31,7 @@ class CUDARuntimeError(RuntimeError):
 
 def get_device_id() -> int:
     """The current device, as ``cupy.cuda.get_device_id()``."""
-    return _stack[-1]
+    return _current.stack[-1]
 
 
 def _check(device_id: int) -> int:
@@ -38,11 +47,11 @@ class Device:
         self.id = get_device_id() if device is None else int(device)
 
     def __enter__(self) -> "Device":
-        _stack.append(_check(self.id))
+        _current.stack.append(_check(self.id))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        _stack.pop()
+        _current.stack.pop()
 
     def synchronize(self) -> None:
         _check(self.id)  # nothing is ever queued: NumPy has finished by the time a call returns

@@ -21,6 +21,7 @@ to node are arrays, or Tensors under ``create_graph`` (value.py).
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .. import backend
@@ -96,7 +97,7 @@ def _backward(node: Function, grad: Value, captured: "dict | None") -> tuple[Val
         sent = _on_its_device(node.backward, grad)
     except AttributeError as error:
         raise _not_an_array_method(node, error) from error
-    for observer in _observers:
+    for observer in _watching.observers:
         observer(node, as_tensor(grad), tuple(None if g is None else as_tensor(g) for g in sent))
     return sent
 
@@ -104,7 +105,7 @@ def _backward(node: Function, grad: Value, captured: "dict | None") -> tuple[Val
 def _reach_leaf(leaf: "Tensor", grad: Value, captured: "dict | None") -> None:
     """A leaf's gradient is complete: into its ``.grad`` (under autograd.grad, handed back instead)."""
     grad = _seen(leaf, as_tensor(grad), captured)
-    for observer in _observers:
+    for observer in _watching.observers:
         observer(leaf, grad, ())
     if captured is None:
         _on_its_device(leaf._accumulate_grad, grad)
@@ -116,7 +117,7 @@ def _seen(node: Any, grad: "Tensor", captured: "dict | None") -> "Tensor":
     for hook in node.hooks:
         replaced = hook(grad)
         if replaced is not None:
-            grad = replaced
+            grad = _checked(hook, replaced, grad)
     if captured is not None:
         if node in captured:
             captured[node] = grad
@@ -125,6 +126,22 @@ def _seen(node: Any, grad: "Tensor", captured: "dict | None") -> "Tensor":
         if output is not None:
             output._accumulate_grad(grad)
     return grad
+
+
+def _checked(hook: Callable, replaced: Any, grad: "Tensor") -> "Tensor":
+    """What a hook returned, if it can stand for ``grad``: a Tensor of its shape and dtype
+    (another shape would reach ``.grad``, or be broadcast on, a silently wrong gradient)."""
+    name = getattr(hook, "__name__", repr(hook))
+    if not isinstance(replaced, value.Tensor):
+        raise TypeError(f"hook '{name}': expected a Tensor (or None), but the hook returned "
+                        f"{type(replaced).__name__}")
+    if replaced.shape != grad.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value: it returned shape "
+                           f"{tuple(replaced.shape)} for a gradient of shape {tuple(grad.shape)}")
+    if replaced.dtype != grad.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value: it returned "
+                           f"{replaced.dtype} for a gradient of {grad.dtype}")
+    return replaced
 
 
 def _on_its_device(step: Callable[[Any], Any], grad: Any) -> Any:
@@ -156,7 +173,16 @@ def _not_an_array_method(node: Function, error: AttributeError) -> Exception:
 # Watching backward: how the pictures replay it
 # ----------------------------------------------------------------------------
 Observer = Callable[[Any, "Tensor", tuple], None]
-_observers: list[Observer] = []
+
+
+class _Watching(threading.local):
+    """This thread's observers: a picture watches the backward of its own thread, not another's."""
+
+    def __init__(self) -> None:
+        self.observers: list[Observer] = []
+
+
+_watching = _Watching()
 
 
 @contextlib.contextmanager
@@ -167,8 +193,8 @@ def observe(callback: Observer) -> Iterator[None]:
     to each input (empty for a leaf). Nodes come in the engine's own order,
     which is how the pictures replay backprop.
     """
-    _observers.append(callback)
+    _watching.observers.append(callback)
     try:
         yield
     finally:
-        _observers.remove(callback)
+        _watching.observers.remove(callback)

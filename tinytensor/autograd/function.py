@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
+import threading
 from typing import Any, Iterator
 
 from .. import backend
@@ -95,7 +96,7 @@ class Function:
             raise _explain(self.name, inputs, error) from None
         if type(out) is not ndarray:  # NumPy gives scalars for some 0-d results
             out = backend.ensure_array(out)
-        if grad_mode._enabled and out.dtype.kind == "f":  # integers and booleans carry no gradient
+        if grad_mode._mode.enabled and out.dtype.kind == "f":  # integers and booleans carry no gradient
             for t in inputs:
                 if t.requires_grad:
                     return self._record(inputs, out)
@@ -108,7 +109,7 @@ class Function:
         self.recorded_at = inplace.writes  # in-place writes so far: backward checks none came after
         if self.needs_output:
             self.out_data = out
-        self.scope, self.shape, self.dtype = _scope_path, out.shape, out.dtype  # the pictures' labels (below)
+        self.scope, self.shape, self.dtype = _scope.path, out.shape, out.dtype  # the pictures' labels (below)
         return Tensor._make(out, self)
 
     # -- what backward uses -------------------------------------------------
@@ -204,7 +205,14 @@ def _explain(op: str, inputs: "tuple[Tensor, ...]", error: Exception) -> Excepti
 # any module; the pictures group ops by it, and nn.Module sets it with ``module_scope``),
 # and the ``shape`` and ``dtype`` of the result (the node does not keep the result itself).
 # During backward the pictures watch with ``autograd.observe`` (engine.py).
-_scope_path = ""  # the path of the nn.Module being run (module_scope sets it)
+class _Scope(threading.local):
+    """The path of the nn.Module being run, in this thread (module_scope sets it): two threads
+    running two models at once label each its own ops."""
+
+    path = ""
+
+
+_scope = _Scope()
 
 
 @contextlib.contextmanager
@@ -215,12 +223,11 @@ def module_scope(path: str) -> Iterator[None]:
     not the chain of calls that reached it: a layer called through a parent's
     helper or lambda still records its own path, next to its own weights.
     """
-    global _scope_path
-    outer, _scope_path = _scope_path, path
+    outer, _scope.path = _scope.path, path
     try:
         yield
     finally:
-        _scope_path = outer
+        _scope.path = outer
 
 
 def snake_case(name: str) -> str:

@@ -20,6 +20,10 @@ Because the register is keyed by memory, not by Tensor, a write through
 PyTorch's ``.data`` has a version counter of its own, so there such a write goes
 unnoticed and backward computes with the new values (the reason PyTorch's docs
 recommend ``detach()``). Here backward refuses, as it does for any other write.
+
+The count is the whole program's, not a thread's (unlike grad mode): a graph
+recorded in one thread must still refuse a backward after another thread
+wrote into an array it needs.
 """
 from __future__ import annotations
 

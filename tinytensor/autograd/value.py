@@ -41,7 +41,7 @@ Tensor: Any = None  # the Tensor class, handed over by function.use_tensor_class
 # -- what a backward formula reads (Function's operands, output, saved_or_recomputed) ----------
 def operands(node: "Function") -> tuple[Value, ...]:
     """The inputs as backward computes with them: arrays, or the Tensors under ``create_graph``."""
-    return node.inputs if grad_mode._enabled else tuple([t.array for t in node.inputs])
+    return node.inputs if grad_mode._mode.enabled else tuple([t.array for t in node.inputs])
 
 
 def output(node: "Function") -> Value:
@@ -51,7 +51,7 @@ def output(node: "Function") -> Value:
     ``grad_fn``: the gradient depends on it correctly, and the node holds no
     reference back to the Tensor the user got (no cycle).
     """
-    return Tensor._make(node.out_data, node) if grad_mode._enabled else node.out_data
+    return Tensor._make(node.out_data, node) if grad_mode._mode.enabled else node.out_data
 
 
 def saved_or_recomputed(node: "Function", array: Any, recompute: "Callable[[], Any]") -> Value:
@@ -62,7 +62,7 @@ def saved_or_recomputed(node: "Function", array: Any, recompute: "Callable[[], A
     would hide how the value depends on the inputs, so it is recomputed from
     them with Tensor ops (``recompute()``) and second derivatives stay right.
     """
-    return recompute() if grad_mode._enabled else array
+    return recompute() if grad_mode._mode.enabled else array
 
 
 # -- constants in a formula ---------------------------------------------------------------------
@@ -89,6 +89,6 @@ def as_tensor(value: Value) -> "Tensor":
 def as_value(value: "Tensor | Value") -> Value:
     """A Tensor entering the walk (a seed, what a hook returned, a backward that computed with
     ``self.inputs``) as the kind the walk computes with now; a value already of it, as it is."""
-    if isinstance(value, Tensor) and not grad_mode._enabled:
+    if isinstance(value, Tensor) and not grad_mode._mode.enabled:
         return value.array
     return value

@@ -6,7 +6,7 @@ normalization.py  layer_norm
 dropout.py        dropout
 linear.py         linear, y = x W^T + b as one node
 embedding.py      embedding, one_hot
-loss.py           cross_entropy, mse_loss, binary_cross_entropy(_with_logits), kl_div
+loss.py           cross_entropy, nll_loss, mse_loss, binary_cross_entropy(_with_logits), kl_div
 padding.py        pad
 """
 from ..ops.pointwise import relu, sigmoid, tanh
@@ -14,10 +14,11 @@ from .activation import gelu, log_softmax, logsigmoid, logsumexp, softmax
 from .dropout import dropout
 from .embedding import embedding, one_hot
 from .linear import linear
-from .loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, kl_div, mse_loss
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, kl_div, mse_loss,
+                   nll_loss)
 from .normalization import layer_norm
 from .padding import pad
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
            "embedding", "gelu", "kl_div", "layer_norm", "linear", "log_softmax", "logsigmoid", "logsumexp",
-           "mse_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh"]
+           "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh"]

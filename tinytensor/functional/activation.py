@@ -26,7 +26,7 @@ from typing import Any
 from .. import backend
 from ..autograd.function import Function, Value
 from ..ops import pointwise
-from ..ops.axes import dims, one_dim
+from ..ops.axes import dims, normalize_axes, one_dim
 from ..ops.reduction import Reduction
 from ..tensor import Tensor
 
@@ -63,6 +63,8 @@ class LogSoftmax(Function):
 def softmax_array(a: Any, axis: int) -> Any:
     """softmax on a raw array (attention's fused op uses it too); an all -inf row gives zeros."""
     xp = backend.xp_of(a)
+    if not a.shape[axis]:  # a distribution over no values: no values (PyTorch's answer too)
+        return xp.zeros_like(a)
     top = a.max(axis=axis, keepdims=True)
     e = xp.exp(a - xp.where(top == -xp.inf, 0, top))  # an all -inf row: exp gives zeros...
     total = e.sum(axis=axis, keepdims=True)
@@ -72,6 +74,8 @@ def softmax_array(a: Any, axis: int) -> Any:
 def log_softmax_array(a: Any, axis: int) -> Any:
     """x - max - log(sum(exp(x - max))) on a raw array (LogSoftmax's forward)."""
     xp = backend.xp_of(a)
+    if not a.shape[axis]:  # over no values: no values, as softmax
+        return xp.zeros_like(a)
     shifted = a - a.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -82,6 +86,8 @@ class LogSumExp(Reduction):
 
     def forward(self, a: Any) -> Any:
         xp = backend.xp_of(a)
+        if not self.count(a.shape):  # log of a sum of nothing, log 0: -inf, as PyTorch's
+            return xp.full_like(a.sum(axis=self.axes, keepdims=self.keepdims), -xp.inf)
         top = a.max(axis=self.axes, keepdims=True)
         top = xp.where(xp.isfinite(top), top, 0)  # a row of all -inf stays -inf, not nan
         out = top + xp.log(xp.exp(a - top).sum(axis=self.axes, keepdims=True))
@@ -117,11 +123,11 @@ def logsigmoid(x: Tensor) -> Tensor:
 
 def softmax(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
     """softmax along ``dim`` (default: the last), as torch.softmax."""
-    return Softmax(one_dim("softmax", dim, axis, default=-1))(x)
+    return Softmax(normalize_axes(one_dim("softmax", dim, axis, default=-1), x.ndim)[0])(x)
 
 
 def log_softmax(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
-    return LogSoftmax(one_dim("log_softmax", dim, axis, default=-1))(x)
+    return LogSoftmax(normalize_axes(one_dim("log_softmax", dim, axis, default=-1), x.ndim)[0])(x)
 
 
 def logsumexp(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,

@@ -14,6 +14,7 @@ The backward uses tinytensor's own ops, so second derivatives pass through it.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..autograd.function import Function, Value
@@ -25,18 +26,23 @@ class Linear(Function):
     """x W^T (+ b) over the last dimension of x."""
 
     def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
-        out = x.reshape(-1, x.shape[-1]) @ weight.T  # (rows, out): one product for every position
+        out = _matrix(x) @ weight.T  # (rows, out): one product for every position
         if bias is not None:
             out += bias  # out is a new array: adding in place saves one
         return out.reshape(*x.shape[:-1], weight.shape[0])
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
         x, weight = self.operands[:2]
-        rows = grad.reshape(-1, weight.shape[0])                     # (rows, out)
+        rows = _matrix(grad)                                         # (rows, out)
         grad_x = (rows @ weight).reshape(x.shape) if self.needs_grad(0) else None
-        grad_w = rows.swapaxes(0, 1) @ x.reshape(-1, x.shape[-1]) if self.needs_grad(1) else None  # (out, in)
+        grad_w = rows.swapaxes(0, 1) @ _matrix(x) if self.needs_grad(1) else None  # (out, in)
         grad_b = rows.sum(0) if len(self.inputs) == 3 and self.needs_grad(2) else None
         return (grad_x, grad_w, grad_b)[:len(self.inputs)]
+
+
+def _matrix(a: Value) -> Value:
+    """(..., n) as (rows, n). The row count is spelled out: reshape(-1, 0) cannot infer it."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002

@@ -3,12 +3,15 @@ binary cross-entropy (one yes/no per output), Kullback-Leibler divergence.
 
 cross_entropy(logits, target) = -log softmax(logits)[target], averaged over the
 positions that are not ``ignore_index`` (padding does not count, not even in the
-denominator). With label smoothing eps (the paper uses 0.1) the target is a
-distribution q: (1 - eps) on the true class plus eps spread evenly over all C classes:
+denominator; with every position ignored the mean is 0/0, NaN as in PyTorch, and
+the gradient is zero, so an optimizer step changes nothing). With label smoothing
+eps (the paper uses 0.1) the target is a distribution q: (1 - eps) on the true
+class plus eps spread evenly over all C classes:
 
     loss_i = -sum_c q_i[c] log p_i[c] * w_i     w_i = 1/(counted positions) for the mean, 0 if ignored
 
-It is two nodes, as in PyTorch (log_softmax, then the negative log-likelihood):
+It is two nodes, as in PyTorch (log_softmax, then the negative log-likelihood, which is
+``nll_loss`` on log-probabilities, without smoothing):
 
     log_softmax   dL/dlogits = g - softmax(logits) * sum(g)     (it keeps log p, nothing else)
     nll_loss      dL/dlog p  = -q * w                            (it keeps w; q is made again)
@@ -55,12 +58,14 @@ class NLLLoss(Function):
         self.smoothing, self.reduction = label_smoothing, reduction
 
     def forward(self, log_p: Any) -> Any:
-        weight = (self.target != self.ignore_index).astype(log_p.dtype)  # 0 for an ignored row
-        if self.reduction == "mean":
-            weight /= weight.sum()
-        self.saved = weight
+        xp = backend.xp_of(log_p)
+        counted = (self.target != self.ignore_index).astype(log_p.dtype)  # 0 for an ignored row
+        weight = counted / xp.maximum(counted.sum(), 1) if self.reduction == "mean" else counted
+        self.saved = weight  # every row ignored: all 0, so the gradient is 0 (never 0/0)
         losses = -(self.wanted(log_p.shape, log_p.dtype) * log_p).sum(axis=1) * weight
-        return losses if self.reduction == "none" else losses.sum()
+        if self.reduction != "mean":
+            return losses if self.reduction == "none" else losses.sum()
+        return xp.where(counted.any(), losses.sum(), xp.nan)  # the mean of no row: NaN, as PyTorch's
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
         log_p = self.inputs[0]
@@ -78,26 +83,64 @@ class NLLLoss(Function):
         return q
 
 
-def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
-                  label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
-    """PyTorch's F.cross_entropy: logits (N, C) or (N, C, d1, ...), integer targets (N, d1, ...)."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names
+                  size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """PyTorch's F.cross_entropy: logits ``input`` (N, C) or (N, C, d1, ...), integer targets
+    (N, d1, ...). Class weights (``weight``) and targets given as probabilities are not supported."""
+    reduction = legacy_reduction("cross_entropy", size_average, reduce, reduction)
+    no_class_weights("cross_entropy", weight)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    ids = integer_ids("cross_entropy", target, logits.device)
-    expected = logits.shape[:1] + logits.shape[2:]
-    if logits.ndim < 2 or ids.shape != expected:
-        raise ValueError(f"cross_entropy: logits of shape {logits.shape} (N, C, ...) need targets of "
+    if isinstance(target, Tensor) and target.dtype.kind == "f" and target.shape == input.shape:
+        raise TypeError(f"cross_entropy: targets of class probabilities (float, shape {target.shape}) are "
+                        f"not supported here; give the class indices (int64, shape "
+                        f"{input.shape[:1] + input.shape[2:]}), e.g. target.argmax(1) for one-hot rows")
+    rows, ids, shape = _rows("cross_entropy", "logits", input, target, ignore_index, reduction)
+    loss = NLLLoss(ids, ignore_index, label_smoothing, reduction)(log_softmax(rows, 1))
+    return loss.reshape(shape) if reduction == "none" else loss
+
+
+def nll_loss(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names
+             size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+             reduction: str = "mean") -> Tensor:
+    """PyTorch's F.nll_loss: -input[target] averaged over the counted positions, for
+    log-probabilities ``input`` (N, C) or (N, C, d1, ...) and integer targets (N, d1, ...).
+
+    ``cross_entropy(logits, t)`` is ``nll_loss(log_softmax(logits, 1), t)``. Class weights
+    (``weight``) are not supported here.
+    """
+    reduction = legacy_reduction("nll_loss", size_average, reduce, reduction)
+    no_class_weights("nll_loss", weight)
+    rows, ids, shape = _rows("nll_loss", "input", input, target, ignore_index, reduction)
+    loss = NLLLoss(ids, ignore_index, 0.0, reduction)(rows)
+    return loss.reshape(shape) if reduction == "none" else loss
+
+
+def no_class_weights(op: str, weight: Any) -> None:
+    """Refuse ``weight`` (PyTorch's third argument: given by position, it once became ignore_index)."""
+    if weight is not None:
+        raise ValueError(f"{op}: class weights (weight=...) are not supported in tinytensor; weight "
+                         f"each position's loss instead: {op}(..., reduction='none') * w[target]")
+
+
+def _rows(op: str, called: str, input: Tensor, target: Any, ignore_index: int,  # noqa: A002
+          reduction: str) -> tuple[Tensor, Any, tuple[int, ...]]:
+    """Check a classification loss's arguments (``called``: the input's name in errors); return
+    ``input`` (N, C, d1, ...) as rows (N d1 ..., C), the targets flat, and the shape (N, d1, ...)
+    of the per-position losses."""
+    _check_reduction(op, reduction)
+    ids = integer_ids(op, target, input.device)
+    expected = input.shape[:1] + input.shape[2:]
+    if input.ndim < 2 or ids.shape != expected:
+        raise ValueError(f"{op}: {called} of shape {input.shape} (N, C, ...) go with targets of "
                          f"shape {expected}, got {ids.shape}")
-    classes = logits.shape[1]
-    check_range("cross_entropy", ids, classes,
-                f"target {{}} is out of range for {classes} classes (ignore_index={ignore_index})",
-                ignore=ignore_index)
-    if logits.ndim > 2:  # move classes last, then treat every position as one row
-        logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
-    loss = NLLLoss(ids.reshape(-1), ignore_index, label_smoothing, reduction)(log_softmax(logits, 1))
-    return loss.reshape(expected) if reduction == "none" else loss
+    classes = input.shape[1]
+    check_range(op, ids, classes, f"target {{}} is out of range for {classes} classes "
+                f"(ignore_index={ignore_index})", ignore=ignore_index)
+    if input.ndim > 2:  # move classes last, then treat every position as one row
+        input = input.permute(0, *range(2, input.ndim), 1).reshape(-1, classes)  # (N d1 ..., C)
+    return input, ids.reshape(-1), expected
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:

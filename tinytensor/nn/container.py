@@ -35,6 +35,8 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):  # else a plain attribute: lost, and the next one takes its name
+            raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module subclass")
         setattr(self, str(len(self)), module)
         return self
 

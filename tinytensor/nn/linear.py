@@ -33,7 +33,7 @@ class Linear(Module):
         # so its bound sqrt(3) * gain / sqrt(fan_in) is exactly 1 / sqrt(fan_in).
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features)
+            bound = 1 / math.sqrt(self.in_features) if self.in_features else 0.0  # no input: 0, as PyTorch
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:

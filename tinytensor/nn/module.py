@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator, NamedTuple
 
 from .. import backend
@@ -44,6 +45,17 @@ def _quoted(keys: list[str]) -> str:
     return ", ".join(f'"{k}"' for k in keys)
 
 
+def _mismatch(key: str, value: Any, own: Tensor) -> str:
+    """Why ``value`` cannot be copied into the model's ``own`` tensor under ``key``, or ""."""
+    if not isinstance(value, Tensor):
+        return (f'While copying the parameter named "{key}", expected a Tensor from checkpoint but '
+                f"received {type(value).__name__}; wrap it with tinytensor.tensor(...)")
+    if tuple(value.shape) != tuple(own.shape):
+        return (f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} from "
+                f"checkpoint, the shape in current model is {tuple(own.shape)}.")
+    return ""
+
+
 def _check_member_name(module: "Module", kind: str, name: Any) -> None:  # kind: "module" or "parameter"
     """A name given at run time must make a path piece: a string, not empty, no '.', not taken."""
     if not isinstance(name, str):
@@ -64,6 +76,11 @@ class IncompatibleKeys(NamedTuple):
 
     missing_keys: list[str]
     unexpected_keys: list[str]
+
+    def __repr__(self) -> str:  # PyTorch's words when nothing is left over
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
 
 
 class Module:
@@ -339,14 +356,17 @@ class Module:
         """Copy values into the parameters and buffers, in place.
 
         Nothing is copied unless everything fits: with ``strict`` every key must
-        match; a shape mismatch is always an error. Returns the keys that did not match.
+        match; a value that is not a Tensor, or of another shape, is always an error.
+        Returns the keys that did not match.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected state_dict to be dict-like, got "
+                            f"{type(state_dict).__name__}")
         own = self.state_dict()
         keys = IncompatibleKeys([k for k in own if k not in state_dict],
                                 [k for k in state_dict if k not in own])
-        errors = [f"size mismatch for {k}: copying a param with shape {tuple(v.shape)} from "
-                  f"checkpoint, the shape in current model is {tuple(own[k].shape)}."
-                  for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+        errors = [_mismatch(k, v, own[k]) for k, v in state_dict.items() if k in own]
+        errors = [error for error in errors if error]
         if strict:
             errors += [f"{label} key(s) in state_dict: {_quoted(found)}."
                        for label, found in (("Missing", keys.missing_keys),

@@ -11,9 +11,9 @@
 | scan.py         | cumsum cumprod                                         |
 | shape.py        | reshape permute/transpose squeeze unsqueeze flatten expand concat stack split chunk |
 |                 | flip roll                                              |
-| indexing.py     | x[index] and its backward, scatter-add, gather topk diag |
+| indexing.py     | x[index] and its backward, scatter-add, gather diag    |
 | scatter.py      | scatter scatter_add index_fill (writing at indices)    |
-| sorting.py      | sort argsort unique                                    |
+| sorting.py      | sort argsort topk unique                               |
 | matmul.py       | @ (batched, with broadcast batch dimensions), mm bmm outer |
 | einsum.py       | einsum, whose gradient is an einsum                    |
 | sampling.py     | multinomial (no gradient)                              |

@@ -9,6 +9,7 @@ a sorted tuple of non-negative axes, with a clear error for one out of range.
 """
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 
@@ -35,9 +36,13 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     """``None``, an int or a tuple of ints, as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     normalized = []
     for a in axes:
+        try:
+            a = operator.index(a)  # an int, NumPy's too
+        except TypeError:
+            raise TypeError(f"a dimension must be an int (or a tuple of ints), got {a!r}") from None
         size = max(ndim, 1)
         if not -size <= a < size:
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
@@ -48,3 +53,12 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
 def shape_arg(shape: tuple) -> tuple[int, ...]:
     """Accept both ``reshape(2, 3)`` and ``reshape((2, 3))``, as PyTorch does (creation ops too)."""
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+def refuse_empty(op: str, shape: tuple[int, ...], axes: tuple[int, ...]) -> None:
+    """max, min and their arg- forms have no answer over no values (a sum has 0, a mean NaN)."""
+    for a in axes:
+        if shape[a] == 0:
+            raise IndexError(f"{op}: dimension {a} of shape {shape} is empty, and the {op} of no "
+                             f"values is undefined; reduce over a dimension that is not empty "
+                             f"(dim=...), or check that the input is not empty")

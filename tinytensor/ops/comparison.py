@@ -4,7 +4,8 @@ They are plain functions, not ``Function`` ops: nothing to record in the graph.
 ``&``, ``|``, ``^`` and ``~`` combine masks (a padding mask | a causal mask); on
 integer tensors they work bit by bit, as in PyTorch and NumPy. ``//`` and ``%``
 are index arithmetic on integer tensors (beam search splits a flat index into
-hypothesis and token); ``all`` and ``any`` ask whether a mask holds anywhere.
+hypothesis and token), and refuse a zero divisor as PyTorch does (integers have
+no inf); ``all`` and ``any`` ask whether a mask holds anywhere.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from typing import Any, Callable
 
 from .. import backend
 from ..autograd.function import _check_same_device
-from ..tensor import Tensor
-from .axes import dims
+from ..tensor import Tensor, as_operand
+from .axes import dims, normalize_axes, refuse_empty
 
 _COMPARE = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
             "le": operator.le, "gt": operator.gt, "ge": operator.ge}
@@ -60,14 +61,39 @@ def equal(a: Tensor, b: Tensor) -> bool:
     return a.shape == b.shape and bool((a == b).all())
 
 
-def integer_arithmetic(op: str, a: Tensor, b: Tensor) -> Tensor:
-    """``a // b`` or ``a % b`` of integer tensors (rounding towards minus infinity, as Python)."""
+def integer_arithmetic(op: str, a: Any, b: Any) -> Tensor:
+    """``a // b`` or ``a % b`` of integer tensors (rounding towards minus infinity, as Python);
+    one of them may be a number.
+
+    Integers have no inf or NaN to answer a division by zero with, so it is refused, as
+    PyTorch does on the CPU (NumPy would answer 0, CuPy too; PyTorch's CUDA kernels do not
+    check, and their answer is undefined). A tensor divisor on a GPU is checked without a
+    sync: the error is raised at the next read from that GPU, as an index past the end is.
+    """
+    divisor = b
+    like = a if isinstance(a, Tensor) else b
+    a, b = as_operand(a, like), as_operand(b, like)
     _check_same_device(op, (a, b))
     for t in (a, b):
         if t.dtype.kind not in "iu":
             raise TypeError(f"{op}: defined here for integer tensors (index arithmetic), got "
                             f"{t.dtype}; for floats write x - y * (x / y) with your own rounding")
+    if a.array.size:
+        _check_divisor(op, divisor)
     return _on_arrays(_INTEGER[op], a, b)
+
+
+def _check_divisor(op: str, divisor: Any) -> None:
+    """An integer divisor holding 0 raises ZeroDivisionError: a number at once, on the host; a
+    tensor through ``backend.check`` (on a GPU at the next read: no sync, as an index check)."""
+    message = (f"{op}: integer division by zero (the divisor holds a 0); replace the zeros first, "
+               f"e.g. x // y.masked_fill(y == 0, 1), or divide floats: x / y gives inf or nan there")
+    if not isinstance(divisor, Tensor):  # a number (or a list)
+        if bool((backend.as_array(divisor) == 0).any()):
+            raise ZeroDivisionError(message)
+        return
+    with backend.on_device(divisor.device):
+        backend.check(divisor.array == 0, divisor.array, ZeroDivisionError, message)
 
 
 def all(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
@@ -107,6 +133,7 @@ def argmin(x: Tensor, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
 
 def _arg(op: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Tensor:
     axis, keepdims = dims(op, dim, keepdim, axis, keepdims)
+    refuse_empty(op, x.shape, normalize_axes(axis, x.ndim))
 
     def found(a: Any) -> Any:
         return getattr(a, op)(axis=axis, keepdims=keepdims).astype(backend.int64, copy=False)

@@ -9,8 +9,9 @@ plain assignment, whenever the index holds integer arrays that may repeat.
 ``IndexAdd`` (zeros, then scatter-add) is itself an op whose backward is
 indexing again, so second derivatives pass through indexing too.
 
-``gather(x, dim, index)`` (PyTorch's) and ``topk`` are indexing as well: they
-build the index and let ``GetItem`` pick, so their gradients come for free.
+``gather(x, dim, index)`` (PyTorch's) is indexing as well: it builds the
+index and lets ``GetItem`` pick, so its gradient comes for free (sort and
+topk, in sorting.py, pick the same way).
 
 Integer indices are checked, because the two array libraries disagree about
 an index past the end: NumPy raises IndexError, CuPy wraps it around (index 7
@@ -228,7 +229,7 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
 
 
 def _pick_along(x: Tensor, dim: int, ids: Any) -> Tensor:
-    """gather without the check, for indices known to be in range (topk's)."""
+    """gather without the check, for indices known to be in range (sort's and topk's)."""
     return GetItem(positions_along(dim, ids, x.device))(x)
 
 
@@ -248,34 +249,12 @@ def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
     """The entries ``index`` (1-D integer ids) along ``dim``, in that order, as torch.index_select."""
     dim = normalize_axes(dim, x.ndim)[0]
     ids = integer_ids("index_select", index, x.device)
+    if ids.ndim > 1:  # PyTorch's rule: the result has x's number of dimensions
+        raise ValueError(f"index_select: index must be 1-D (or 0-d), got shape {ids.shape}; for "
+                         f"indices of other shapes use x[index] or gather")
     check_range("index_select", ids, x.shape[dim], f"index {{}} is out of range for dimension {dim} "
                                                     f"of size {x.shape[dim]}")
     return GetItem((slice(None),) * dim + (ids,))(x)
-
-
-TopK = namedtuple("topk", ["values", "indices"])  # what torch.topk returns
-
-
-def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopK:
-    """The k largest (or smallest) entries along ``dim`` and their indices, as torch.topk.
-
-    ``values`` carries the gradient (to the entries picked); ``indices`` is int64.
-    Ties keep the lower index first. Results are always sorted (``sorted`` is accepted
-    for PyTorch's signature).
-    """
-    if x.ndim == 0:  # a number is its own top 1, as in PyTorch
-        values, indices = topk(x.reshape(1), k, 0, largest)
-        return TopK(values.reshape(()), indices.reshape(())) if k else TopK(values, indices)
-    axis = normalize_axes(dim, x.ndim)[0]  # a bad dim raises here, naming itself
-    if not 0 <= k <= x.shape[axis]:
-        raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size "
-                         f"{x.shape[axis]} (input shape {x.shape})")
-    dim = axis
-    with backend.on_device(x.device):
-        xp = backend.xp_of(x.array)
-        order = xp.argsort(-x.array if largest else x.array, axis=dim, kind="stable")
-        indices = xp.take(order, xp.arange(k), axis=dim).astype(backend.int64)  # x's shape, k along dim
-    return TopK(_pick_along(x, dim, indices), Tensor._make(indices, None))
 
 
 # ----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd import grad_mode, inplace
 from ..tensor import Tensor
-from . import indexing, scatter
+from . import indexing, scatter, selection
 
 
 def add_(x: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
@@ -73,7 +73,7 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
     A ``where``, not ``putmask``: CuPy's putmask with a number is ``a[mask] = value``,
     which reads the number of True values back to the host, a sync.
     """
-    blocked = mask.array if isinstance(mask, Tensor) else backend.as_array(mask)
+    blocked = selection.bool_mask("masked_fill_", mask)
     return _write("masked_fill_", x, lambda a: a.__setitem__(
         Ellipsis, backend.xp_of(a).where(backend.to_device(blocked, x.device), value, a)))
 
@@ -102,7 +102,7 @@ def _write(op: str, x: Tensor, write: Callable[[Any], Any], *operands: Any) -> T
     if grad_mode.is_grad_enabled() and (x.requires_grad or any(
             isinstance(o, Tensor) and o.requires_grad for o in operands)):
         raise RuntimeError(_recorded(op, x))
-    if any(stride == 0 and n > 1 for stride, n in zip(x.array.strides, x.shape)):
+    if x.array.size and any(stride == 0 and n > 1 for stride, n in zip(x.array.strides, x.shape)):
         raise ValueError(f"{op}: cannot write into a tensor of shape {x.shape}: it is a broadcast view "
                          f"(from expand), read-only, since several of its elements are one memory "
                          f"location (NumPy refuses to write it, CuPy would write each location several "

@@ -5,9 +5,10 @@ output's gradient back over them: reshape it to the kept-dims shape, then
 broadcast it to the input's shape.
 
     sum       every input gets the gradient:            dL/dx_i = g
-    mean      the same, divided by the count N:          dL/dx_i = g / N
+    mean      the same, divided by the count N:          dL/dx_i = g / N   (N = 0: the mean is NaN)
     max, min  only the winners get it (split on ties):   dL/dx_i = g [x_i = max] / #winners
     var       (correction c, as PyTorch; c=1 unbiased):  dL/dx_i = g 2 (x_i - mean) / (N - c)
+              (N <= c, too few values: NaN, and a warning, as PyTorch's)
     norm      ||x|| = sqrt(sum x^2):                     dL/dx_i = g x_i / ||x||  (0 where ||x|| = 0)
     prod      y = x_1 x_2 ... x_N:                       dL/dx_i = g prod_(k != i) x_k  (no division)
 
@@ -20,13 +21,14 @@ that reads both. The one difference in meaning is PyTorch's: ``x.max(dim=1)`` (o
 from __future__ import annotations
 
 import math
+import warnings
 from collections import namedtuple
 from typing import TYPE_CHECKING, Any
 
 from .. import backend
 from ..autograd.function import Function, Value, mask_like
 from . import comparison
-from .axes import dims, normalize_axes
+from .axes import dims, normalize_axes, refuse_empty
 from .broadcast import broadcast_to
 from .scan import products_of_others
 
@@ -48,9 +50,8 @@ class Reduction(Function):
         self.axes = normalize_axes(self.axis, x.ndim)
         return super().__call__(x)
 
-    def count(self) -> int:
-        """How many inputs were squeezed into each output (N)."""
-        shape = self.inputs[0].shape
+    def count(self, shape: tuple[int, ...]) -> int:
+        """How many inputs of ``shape`` are squeezed into each output (N)."""
         return math.prod(shape[a] for a in self.axes)
 
     def spread(self, grad: Value) -> Value:
@@ -77,14 +78,21 @@ class Mean(Reduction):
     floating_only = True
 
     def forward(self, a: Any) -> Any:
+        if not self.count(a.shape):  # the mean of nothing: NaN, as PyTorch's (NumPy's warns too)
+            return backend.xp_of(a).full_like(a.sum(axis=self.axes, keepdims=self.keepdims), math.nan)
         return a.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
-        return (self.spread(grad) * (1.0 / self.count()),)
+        n = self.count(self.inputs[0].shape)
+        return (self.spread(grad) * (1.0 / (n or 1)),)  # N = 0: no input, an empty gradient
 
 
 class Max(Reduction):
     needs_output = True
+
+    def __call__(self, x: Tensor) -> Tensor:
+        refuse_empty(self.name, x.shape, normalize_axes(self.axis, x.ndim))
+        return super().__call__(x)
 
     def forward(self, a: Any) -> Any:
         return a.max(axis=self.axes, keepdims=self.keepdims)
@@ -108,12 +116,25 @@ class Var(Reduction):
         self.correction = correction
 
     def forward(self, a: Any) -> Any:
-        return a.var(axis=self.axes, ddof=self.correction, keepdims=self.keepdims)
+        n = self.count(a.shape)
+        if n > self.correction:
+            return a.var(axis=self.axes, ddof=self.correction, keepdims=self.keepdims)
+        # Too few values: the sum of squared deviations over N - c <= 0 is NaN (0 / 0, where
+        # they are all equal or there are none) or inf, as PyTorch's, which warns too.
+        warnings.warn(f"var: degrees of freedom <= 0 ({n} values, correction={self.correction}): "
+                      f"the variance is NaN (or inf)", UserWarning, stacklevel=4)
+        xp = backend.xp_of(a)
+        centered = a - a.sum(axis=self.axes, keepdims=True) / (n or 1)
+        squares = (centered * centered).sum(axis=self.axes, keepdims=self.keepdims)
+        return xp.where(squares > 0, xp.inf, xp.nan).astype(a.dtype, copy=False)
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
+        degrees_of_freedom = self.count(self.inputs[0].shape) - self.correction
+        if degrees_of_freedom <= 0:  # too few values for a variance: NaN, as its value (and PyTorch's)
+            return (self.spread(grad) * math.nan,)
         x = self.operands[0]
         centered = x - x.mean(self.axes, keepdims=True)
-        return (self.spread(grad) * centered * (2.0 / (self.count() - self.correction)),)
+        return (self.spread(grad) * centered * (2.0 / degrees_of_freedom),)
 
 
 class Norm(Reduction):

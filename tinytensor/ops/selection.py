@@ -100,21 +100,35 @@ def minimum(a: Tensor, b: Any) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``condition`` holds, else ``b`` (either or both may be a number)."""
-    cond = condition.array if isinstance(condition, Tensor) else backend.as_array(condition)
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # two numbers: on cond's device
-        b = Tensor._make(backend.as_array(b, None, backend.device_of(cond)), None)
-    like = a if isinstance(a, Tensor) else b
-    if isinstance(condition, Tensor) and condition.device != like.device:
-        raise RuntimeError(f"where: the condition is on {condition.device} but the values are on "
-                           f"{like.device}; move it with .to('{like.device}')")
-    with backend.on_device(like.device):
-        cond = backend.to_device(cond, like.device).astype(bool, copy=False)  # a list or NumPy mask too
-    return Where(cond)(as_operand(a, like), as_operand(b, like))
+    return _where("where", condition, a, b)
 
 
 def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:
     """``x`` with ``value`` wherever ``mask`` is True (mask broadcasts against x)."""
-    return where(mask, value, x)
+    return _where("masked_fill", mask, value, x)
+
+
+def _where(op: str, condition: Any, a: Any, b: Any) -> Tensor:
+    cond = bool_mask(op, condition)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # two numbers: on cond's device
+        b = Tensor._make(backend.as_array(b, None, backend.device_of(cond)), None)
+    like = a if isinstance(a, Tensor) else b
+    if isinstance(condition, Tensor) and condition.device != like.device:
+        raise RuntimeError(f"{op}: the mask is on {condition.device} but the values are on "
+                           f"{like.device}; move it with .to('{like.device}')")
+    with backend.on_device(like.device):
+        cond = backend.to_device(cond, like.device)  # a list or NumPy mask too
+    return Where(cond)(as_operand(a, like), as_operand(b, like))
+
+
+def bool_mask(op: str, mask: Any) -> Any:
+    """The array of a mask, which must be bool, as in PyTorch: read as True/False, a 0/1 mask
+    of integers or floats would fill where it holds 0.5 or -1 too, or where weights were meant."""
+    array = mask.array if isinstance(mask, Tensor) else backend.as_array(mask)
+    if array.dtype != bool:
+        raise TypeError(f"{op}: the mask must be bool, got {array.dtype}; make one with mask.bool() "
+                        f"or mask != 0")
+    return array
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import backend
+from ..autograd import inplace
 from ..autograd.function import Function, Value
 from .conversion import Cast, Clone
 from .broadcast import broadcast_to
@@ -74,6 +75,17 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     return x if shape == x.shape else Reshape(shape)(x)
 
 
+def view(x: Tensor, *shape: Any) -> Tensor:
+    """reshape that never copies, as torch's view: the result shares x's memory (a write into
+    one shows in the other), so a layout that cannot be read in the new shape is refused."""
+    out = reshape(x, *shape)
+    if x.array.size and inplace.owner(out.array) is not inplace.owner(x.array):
+        raise RuntimeError(f"view: a tensor of shape {x.shape} whose memory is not laid out in that "
+                           f"order cannot be seen as shape {out.shape} without a copy; use "
+                           f".reshape(...) (which copies when it must) or x.contiguous().view(...)")
+    return out
+
+
 def expand(x: Tensor, *shape: Any) -> Tensor:
     """PyTorch's expand: broadcast_to, where -1 keeps a dimension as it is."""
     shape = shape_arg(shape)
@@ -112,6 +124,9 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return reshape(x, 1)
     start, end = normalize_axes(start_dim, x.ndim)[0], normalize_axes(end_dim, x.ndim)[0]
+    if start > end:  # else the reshape below would insert a dimension
+        raise ValueError(f"flatten: start_dim ({start_dim}) comes after end_dim ({end_dim}) for shape "
+                         f"{x.shape}; give start_dim <= end_dim")
     return reshape(x, *x.shape[:start], -1, *x.shape[end + 1:])
 
 
@@ -200,7 +215,7 @@ def repeat(x: Tensor, *repeats: Any) -> Tensor:
 
 
 def view_as(x: Tensor, other: Tensor) -> Tensor:
-    return reshape(x, other.shape)
+    return view(x, other.shape)
 
 
 def expand_as(x: Tensor, other: Tensor) -> Tensor:

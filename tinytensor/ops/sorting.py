@@ -1,4 +1,4 @@
-"""Sorting: ``sort``, ``argsort`` and ``unique``, with PyTorch's order for ties and NaN.
+"""Sorting: ``sort``, ``argsort``, ``topk`` and ``unique``, with PyTorch's order for ties and NaN.
 
 ``argsort`` finds the order; ``sort`` gives the values in that order, picked
 with ``gather``'s indexing (indexing.py), so their gradient comes for free: each
@@ -19,6 +19,11 @@ NumPy's stable sort does both ascending. Descending is not the ascending order
 read backwards (ties would come out reversed): sort x read backwards, then read
 that order backwards, and ties come out first-in-x first.
 
+``topk`` is the first k of that order (descending for the largest), so NaN is
+the largest value there too, as for ``max`` and ``argmax``. (It was once
+``argsort(-x)``, which ranked NaN last, and got -x wrong where it overflows: the
+smallest int64, and every unsigned integer but 0.)
+
 ``unique`` sorts too: equal neighbours in the sorted order are one value.
 """
 from __future__ import annotations
@@ -33,6 +38,7 @@ from .indexing import _pick_along
 from .shape import Flip
 
 Sort = namedtuple("sort", ["values", "indices"])  # what torch.sort returns
+TopK = namedtuple("topk", ["values", "indices"])  # what torch.topk returns
 
 
 def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Sort:
@@ -50,6 +56,27 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = F
     if x.ndim == 0:
         return argsort(x.reshape(1)).reshape(())
     return Tensor._make(_order(x, normalize_axes(dim, x.ndim)[0], descending), None)
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopK:  # noqa: A002
+    """The k largest (or smallest) entries along ``dim`` and their indices, as torch.topk.
+
+    ``values`` carries the gradient (to the entries picked); ``indices`` is int64.
+    Ties keep the lower index first. Results are always sorted (``sorted`` is accepted
+    for PyTorch's signature).
+    """
+    if x.ndim == 0:  # a number is its own top 1, as in PyTorch
+        values, indices = topk(x.reshape(1), k, 0, largest)
+        return TopK(values.reshape(()), indices.reshape(())) if k else TopK(values, indices)
+    axis = normalize_axes(dim, x.ndim)[0]  # a bad dim raises here, naming itself
+    if not 0 <= k <= x.shape[axis]:
+        raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size "
+                         f"{x.shape[axis]} (input shape {x.shape})")
+    order = _order(x, axis, descending=largest)
+    with backend.on_device(x.device):
+        xp = backend.xp_of(order)
+        indices = xp.take(order, xp.arange(k), axis=axis)  # x's shape, k along dim
+    return TopK(_pick_along(x, axis, indices), Tensor._make(indices, None))
 
 
 def _order(x: Tensor, axis: int, descending: bool) -> Any:

@@ -187,6 +187,8 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
+        if step_size == 0:  # PyTorch takes it, then divides by it at the first step
+            raise ValueError("StepLR: step_size must be a positive number of steps, got 0")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -298,6 +300,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803 - PyTorch's name
                  last_epoch: int = -1) -> None:
+        if T_max == 0:  # PyTorch takes it, then divides by it at the first step
+            raise ValueError("CosineAnnealingLR: T_max must be a positive number of steps, got 0")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 

@@ -147,6 +147,12 @@ class Optimizer:
                              f"{[len(g['params']) for g in self.param_groups]}; build it over "
                              "the same model's parameters")
         params = self._params()
+        for i, values in state_dict["state"].items():  # another model's state would be broadcast, or fail in step
+            for key, value in values.items():
+                if isinstance(value, Tensor) and value.ndim and value.shape != params[int(i)].shape:
+                    raise ValueError(f"load_state_dict: the saved {key} of parameter {i} has shape "
+                                     f"{value.shape}, but parameter {i} here has shape {params[int(i)].shape}; "
+                                     f"build the optimizer over the same model's parameters")
         self.state = {params[int(i)]: {key: _to_device(value, params[int(i)]) for key, value in values.items()}
                       for i, values in state_dict["state"].items()}
         self.param_groups = [{**saved_group, "params": group["params"]}
@@ -165,6 +171,9 @@ class Optimizer:
 
 def check_non_negative(owner: str, **values: float) -> None:
     """Hyperparameters that must be >= 0; NaN is refused too (``not 0 <= nan``), as in PyTorch."""
+    for name, value in values.items():
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__float__"):  # "1e-3" from a config file
+            raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} {value!r}")
     bad = [f"{name}={value}" for name, value in values.items() if not 0.0 <= value]
     if bad:
         raise ValueError(f"{owner}: invalid {', '.join(bad)}: must be >= 0")
