@@ -215,20 +215,23 @@ def _grid_values(spec: Any, count: int) -> list[Any]:
 
 
 def _slider_grid(draw: Callable[..., None], ranges: dict[str, Any]) -> Any:
-    """One panel per combination: a row per value of the first range, a column per value of the second."""
+    """One panel per value: with one range, rows of three; with two, a row per value of the
+    first and a column per value of the second (more ranges: every combination, in rows of three)."""
     from matplotlib.figure import Figure
     keys = list(ranges)
-    count = 4 if len(keys) == 1 else 3
-    values = [_grid_values(ranges[key], count) for key in keys]
-    rows = len(values[0]) if len(keys) > 1 else 1
+    values = [_grid_values(ranges[key], 4 if len(keys) == 1 else 3) for key in keys]
     combos = list(itertools.product(*values))
-    cols = len(combos) // rows
-    figure = Figure(figsize=(3.3 * cols, 2.7 * rows), layout="constrained")
+    cols = len(values[1]) if len(keys) == 2 else min(3, len(combos))
+    rows = math.ceil(len(combos) / cols)
+    figure = Figure(figsize=(3.2 * cols, 2.6 * rows))  # no layout engine: they cost seconds a grid
     axes = np.atleast_1d(figure.subplots(rows, cols)).ravel()
+    figure.subplots_adjust(hspace=0.35, wspace=0.25)
     for ax, combo in zip(axes, combos):
         chosen = dict(zip(keys, combo))
         draw(ax, **chosen)
         ax.set_title(_caption(chosen), fontsize=9)
+    for ax in axes[len(combos):]:
+        ax.set_visible(False)
     return figure
 
 
