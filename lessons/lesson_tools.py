@@ -78,7 +78,12 @@ def use_free_cores() -> int | None:
     """
     if any(variable in os.environ for variable in THREAD_VARIABLES):
         return None
-    from threadpoolctl import threadpool_limits
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("lesson_tools: threadpoolctl is not installed, so NumPy keeps its own thread count "
+              "(pip install threadpoolctl, or -e '.[lessons]')")
+        return None
     threads = choose_num_threads()
     threadpool_limits(threads, user_api="blas")  # not as a context: for the whole lesson
     return threads
