@@ -58,16 +58,16 @@ def choose_num_threads() -> int:
     """One BLAS thread per core that other programs leave free, at least one.
 
     A lesson's matrices are small: on a machine busy with other work, BLAS threads that
-    wait for a core of their own make a step ten times slower than one thread does (a
-    lesson of 20 s took 82 s beside one busy process). The load average counts the
-    processes running or waiting to run, so cores minus load is what is free.
+    wait for a core of their own make a step several times slower than one thread does, and
+    spin while they wait. The load average counts the processes running or waiting to run, so
+    cores minus load is what is free.
     """
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average (Windows): assume the machine is ours
         load = 0.0
-    return max(1, min(cores, cores - math.ceil(load - 0.5)))
+    return max(1, min(cores, cores - round(load)))
 
 
 def use_free_cores() -> int | None:
