@@ -22,9 +22,9 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 import tinytensor as tt
-from lesson_tools import device, optional_torch, show
+from lesson_tools import checks, device, exercise, optional_torch, show
 
-torch = optional_torch()  # torch is optional: the hand formulas below are the checks that always run
+torch = optional_torch()  # a second reference for the checks, when installed; never needed
 
 dev = device()
 print("device:", dev)
@@ -64,7 +64,10 @@ x = tt.tensor(X, dtype=tt.float64, device=dev, requires_grad=True)
 f(x).backward()
 print(f"backward:     f'(1.3) = {x.grad.item():.12f}")
 print(f"product rule: f'(1.3) = {f1(X):.12f}")
-assert math.isclose(x.grad.item(), f1(X), rel_tol=1e-14)
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("backward's f'(1.3) against the product rule") as check:
+    check.close("f'(1.3)", x.grad.item(), f1(X), rtol=1e-14)
 
 
 # %% [markdown]
@@ -95,17 +98,19 @@ def central_difference(h, dtype=tt.float64):
 
 print("     h    forward error    central error")
 for h in (1e-2, 1e-3, 1e-4):
-    forward_error = forward_difference(h) - f1(X)
-    central_error = central_difference(h) - f1(X)
-    print(f"{h:6.0e}    {forward_error:+.3e}       {central_error:+.3e}")
-    # each error is the first term Taylor left out (to within the next, smaller term)
-    assert math.isclose(forward_error, h * f2(X) / 2, rel_tol=0.02)
-    assert math.isclose(central_error, h * h * f3(X) / 6, rel_tol=1e-3)
+    print(f"{h:6.0e}    {forward_difference(h) - f1(X):+.3e}       {central_difference(h) - f1(X):+.3e}")
 
 ratio_forward = (forward_difference(1e-2) - f1(X)) / (forward_difference(1e-3) - f1(X))
 ratio_central = (central_difference(1e-2) - f1(X)) / (central_difference(1e-3) - f1(X))
 print(f"h / 10: forward error / {ratio_forward:.1f}, central error / {ratio_central:.1f}")
-assert 9 < ratio_forward < 11 and 99 < ratio_central < 101
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("each error is the first term Taylor left out; h / 10 divides them by 10 and 100") as check:
+    for h in (1e-2, 1e-3, 1e-4):  # to within the next, smaller term
+        check.close(f"forward error at h = {h}", forward_difference(h) - f1(X), h * f2(X) / 2, rtol=0.02)
+        check.close(f"central error at h = {h}", central_difference(h) - f1(X), h * h * f3(X) / 6, rtol=1e-3)
+    check.true("forward: error / 10", 9 < ratio_forward < 11)
+    check.true("central: error / 100", 99 < ratio_central < 101)
 
 # %% [markdown]
 # ## Why float64
@@ -126,9 +131,6 @@ errors = {
 i6 = int(np.argmin(abs(np.log10(hs) + 6)))  # the index of h = 1e-6
 print(f"at h = 1e-6: central float64 error {errors['central', 'float64'][i6]:.1e}, "
       f"central float32 error {errors['central', 'float32'][i6]:.1e}")
-assert errors["central", "float64"][i6] < 1e-8
-assert min(errors["central", "float32"]) > 1e-6            # float32 never gets close
-assert max(errors["central", "float32"][i6 - 2:i6 + 3]) > 1e-3  # near h = 1e-6 it is hopeless
 
 fig, ax = plt.subplots(figsize=(6.4, 4.2))
 for (kind, dtype), style in zip(errors, ("o-", "s--", "^-")):
@@ -144,6 +146,12 @@ ax.set_ylim(1e-13, 10)
 ax.legend(fontsize=8)
 show(fig, "03_finite_difference_error.png")
 
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("float64 at h = 1e-6 is good to 1e-8; float32 never gets within 1e-6") as check:
+    check.true("float64, h = 1e-6", errors["central", "float64"][i6] < 1e-8)
+    check.true("float32, every h", min(errors["central", "float32"]) > 1e-6)
+    check.true("float32 near h = 1e-6: hopeless", max(errors["central", "float32"][i6 - 2:i6 + 3]) > 1e-3)
+
 # %% [markdown]
 # ## `tt.gradcheck`
 #
@@ -158,15 +166,17 @@ show(fig, "03_finite_difference_error.png")
 tt.manual_seed(0)
 a = tt.randn(3, 4, dtype=tt.float64, device=dev, requires_grad=True)
 w = tt.randn(4, 2, dtype=tt.float64, device=dev, requires_grad=True)
-assert tt.gradcheck(lambda a, w: (a @ w).tanh(), [a, w]) is True
-print("gradcheck(tanh(a @ w)): passed")
-
+print("gradcheck(tanh(a @ w)):", tt.gradcheck(lambda a, w: (a @ w).tanh(), [a, w]))
 try:
     tt.gradcheck(lambda a: a.tanh(), [a.detach().float().requires_grad_()])
 except ValueError as error:
     print("float32:", error)
-else:
-    raise AssertionError("gradcheck should refuse float32 inputs")
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("gradcheck passes tanh(a @ w) and refuses float32") as check:
+    check.true("tanh(a @ w) passes", tt.gradcheck(lambda a, w: (a @ w).tanh(), [a, w]) is True)
+    with check.raises("float32 refused", ValueError, "float64"):
+        tt.gradcheck(lambda a: a.tanh(), [a.detach().float().requires_grad_()])
 
 # %% [markdown]
 # ## A planted wrong backward
@@ -200,23 +210,22 @@ class Sigmoid(WrongSigmoid):  # the same forward, the backward fixed
 
 tt.manual_seed(1)
 z = tt.randn(5, dtype=tt.float64, device=dev, requires_grad=True)
-
-# forward is right in both: the values match NumPy written out
-z_numpy = z.detach().cpu().numpy()
-for op in (WrongSigmoid, Sigmoid):
-    np.testing.assert_allclose(op()(z).detach().cpu().numpy(), 1 / (1 + np.exp(-z_numpy)), rtol=1e-15)
-
 try:
     tt.gradcheck(lambda z: WrongSigmoid()(z), [z])
 except tt.GradcheckError as error:
     caught = str(error)
     print("caught:", caught)
-else:
-    raise AssertionError("gradcheck missed the wrong backward")
-assert "gradcheck failed for input 0" in caught
+print("the fixed Sigmoid:", tt.gradcheck(lambda z: Sigmoid()(z), [z]))
 
-assert tt.gradcheck(lambda z: Sigmoid()(z), [z]) is True
-print("the fixed Sigmoid passes")
+# %% tags=["check"] jupyter={"source_hidden": true}
+z_numpy = z.detach().cpu().numpy()
+s_numpy = 1 / (1 + np.exp(-z_numpy))  # the sigmoid written out
+with checks("both forwards against NumPy; gradcheck catches the wrong backward, passes the fixed one") as check:
+    for op in (WrongSigmoid, Sigmoid):
+        check.close(f"{op.__name__} forward", op()(z), s_numpy, rtol=1e-15)
+    with check.raises("the wrong backward is caught", tt.GradcheckError, "gradcheck failed for input 0"):
+        tt.gradcheck(lambda z: WrongSigmoid()(z), [z])
+    check.true("the fixed one passes", tt.gradcheck(lambda z: Sigmoid()(z), [z]) is True)
 
 # %% [markdown]
 # How wrong was it? The wrong gradient is `s` and the right one `s(1 - s)`, so their ratio is
@@ -230,11 +239,9 @@ def gradient(op):
     return z.grad.cpu().numpy()
 
 
-s_numpy = 1 / (1 + np.exp(-z_numpy))
+s = Sigmoid()(z).detach().cpu().numpy()
 right, wrong = gradient(Sigmoid), gradient(WrongSigmoid)
-np.testing.assert_allclose(right, s_numpy * (1 - s_numpy), rtol=1e-14)
-np.testing.assert_allclose(wrong / right, 1 / (1 - s_numpy), rtol=1e-14)
-print("s:            ", np.round(s_numpy, 3))
+print("s:            ", np.round(s, 3))
 print("wrong / right:", np.round(wrong / right, 3))
 
 # gradcheck's message named the worst element and both values of dL/dz there (v included):
@@ -242,49 +249,30 @@ print("wrong / right:", np.round(wrong / right, 3))
 element = int(re.search(r"at element \((\d+),\)", caught).group(1))
 number = r"(?:np\.float64\()?([-+0-9.e]+)"  # NumPy 2 writes a scalar as np.float64(...)
 backward_value, numeric_value = (float(v) for v in re.findall("gives? " + number, caught))
-assert math.isclose(backward_value / numeric_value, 1 / (1 - s_numpy[element]), rel_tol=1e-6)
 print(f"element {element}: {backward_value:.4f} / {numeric_value:.4f} = {backward_value / numeric_value:.3f}")
-if torch is not None:
-    tz = torch.tensor(z_numpy, requires_grad=True)
-    torch.sigmoid(tz).sum().backward()
-    np.testing.assert_allclose(tz.grad.numpy(), s_numpy * (1 - s_numpy), rtol=1e-14)
-    print("torch agrees")
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("the right gradient is s(1 - s), the wrong one 1 / (1 - s) times it, in gradcheck's numbers too") as check:
+    check.close("s(1 - s)", right, s_numpy * (1 - s_numpy), rtol=1e-14)
+    check.close("wrong / right", wrong / right, 1 / (1 - s_numpy), rtol=1e-14)
+    check.close("gradcheck's two values", backward_value / numeric_value, 1 / (1 - s_numpy[element]), rtol=1e-6)
+    if torch is not None:
+        tz = torch.tensor(z_numpy, requires_grad=True)
+        torch.sigmoid(tz).sum().backward()
+        check.close("torch's sigmoid gradient", right, tz.grad, rtol=1e-14)
 
 # %% [markdown]
 # ## Exercise
 #
 # tinytensor has no softplus, `softplus(x) = log(1 + e^x)`, a smooth ReLU. Write it as a
-# `tt.autograd.Function`: forward on raw arrays (hint: `xp.logaddexp(0, a)` computes
-# `log(e^0 + e^a)` without overflowing for large `a`), backward from its derivative, which
-# is the sigmoid. Prove the backward right with `tt.gradcheck`. Try it yourself first; the cell
-# below is one solution.
+# `tt.autograd.Function` named `Softplus`: forward on raw arrays (hint: `xp.logaddexp(0, a)`
+# computes `log(e^0 + e^a)` without overflowing for large `a`, with `xp =
+# tt.backend.xp_of(a)`), backward from its derivative, which is the sigmoid (a Tensor has
+# `.sigmoid()`; the inputs are in `self.inputs`). The check runs `tt.gradcheck` on it and
+# compares its values and gradients with NumPy's (and PyTorch's).
 
-# %%
-class Softplus(tt.autograd.Function):
-    def forward(self, a):
-        return tt.backend.xp_of(a).logaddexp(0, a)
+# %% tags=["exercise"]
+Softplus = ...  # your answer: class Softplus(tt.autograd.Function) with forward and backward
 
-    def backward(self, grad):
-        return (grad * self.inputs[0].sigmoid(),)
-
-
-tt.manual_seed(2)
-u = (tt.randn(4, 3, dtype=tt.float64, device=dev) * 3).requires_grad_()  # spread over about -9..9
-softplus_passed = tt.gradcheck(lambda u: Softplus()(u), [u])
-print("softplus gradcheck:", softplus_passed)
-
-# %% [markdown]
-# ### Check
-
-# %%
-u_numpy = u.detach().cpu().numpy()
-assert softplus_passed is True
-np.testing.assert_allclose(Softplus()(u).detach().cpu().numpy(), np.log1p(np.exp(u_numpy)), rtol=1e-12)
-u.grad = None
-Softplus()(u).sum().backward()
-np.testing.assert_allclose(u.grad.cpu().numpy(), 1 / (1 + np.exp(-u_numpy)), rtol=1e-12)
-if torch is not None:
-    tu = torch.tensor(u_numpy)
-    np.testing.assert_allclose(Softplus()(u).detach().cpu().numpy(),
-                               torch.nn.functional.softplus(tu).numpy(), rtol=1e-12)
-print("softplus and its gradient are right")
+# %% tags=["check"]
+exercise(globals(), "03_gradcheck", "softplus")

@@ -11,18 +11,22 @@
 # all its uses. So the bias's gradient is the column sum of the output's gradient: `sum_to`,
 # the backward of broadcasting.
 #
+# The same sum over the batch is the gradient of a linear layer's weight, `dL/dW = Xᵀ G`: we
+# derive it at the end, from one element of the product.
+#
 # Read along: [`tinytensor/ops/broadcast.py`](../tinytensor/ops/broadcast.py) (`broadcast_to`
-# and its adjoint `sum_to`) and [`tinytensor/ops/arithmetic.py`](../tinytensor/ops/arithmetic.py)
-# (every `+ - * /` ends its backward with `sum_to`).
+# and its adjoint `sum_to`), [`tinytensor/ops/arithmetic.py`](../tinytensor/ops/arithmetic.py)
+# (every `+ - * /` ends its backward with `sum_to`) and
+# [`tinytensor/ops/matmul.py`](../tinytensor/ops/matmul.py) (`MatMul.backward`).
 
 # %%
 import numpy as np
 
 import tinytensor as tt
 import visualize
-from lesson_tools import device, optional_torch, show
+from lesson_tools import checks, device, exercise, optional_torch, show
 
-torch = optional_torch()  # torch is optional: NumPy and central differences are the checks that always run
+torch = optional_torch()  # a second reference for the checks, when installed; never needed
 
 dev = device()
 print("device:", dev)
@@ -47,8 +51,11 @@ X = tt.tensor(X_numpy, dtype=tt.float64, device=dev, requires_grad=True)
 b = tt.tensor(b_numpy, dtype=tt.float64, device=dev, requires_grad=True)
 Y = X + b
 print("Y =\n", Y.detach().cpu().numpy())
-np.testing.assert_allclose(Y.detach().cpu().numpy(), X_numpy + b_numpy[None, :], rtol=1e-15)
-assert Y.shape == (3, 4)
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("X + b against NumPy's b[None, :] written out") as check:
+    check.equal("shape", Y.shape, (3, 4))
+    check.close("Y", Y, X_numpy + b_numpy[None, :], rtol=1e-15)
 
 # %% [markdown]
 # ## The bias's gradient is the column sum
@@ -61,11 +68,6 @@ assert Y.shape == (3, 4)
 # %%
 bias_loss(X, b).backward()
 print("b.grad =", b.grad.cpu().numpy())
-Y_numpy = X_numpy + b_numpy
-np.testing.assert_allclose(b.grad.cpu().numpy(), Y_numpy.sum(axis=0), rtol=1e-14)
-np.testing.assert_allclose(b.grad.cpu().numpy(), [1.5, 2.1, 2.7, 3.3], rtol=1e-14)
-np.testing.assert_allclose(X.grad.cpu().numpy(), Y_numpy, rtol=1e-14)
-assert b.grad.shape == b.shape and X.grad.shape == X.shape
 
 # %% [markdown]
 # Had backward not summed, `dL/db` would be the `(3, 4)` matrix `dL/dY`, and a gradient
@@ -73,9 +75,17 @@ assert b.grad.shape == b.shape and X.grad.shape == X.shape
 # bias into a matrix:
 
 # %%
+Y_numpy = X_numpy + b_numpy
 unsummed_step = b_numpy - 0.1 * Y_numpy
 print("b - lr * dL/dY has shape", unsummed_step.shape)
-assert unsummed_step.shape == (3, 4)
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("b.grad is the column sum of dL/dY = Y, (1.5, 2.1, 2.7, 3.3); X.grad is Y; shapes kept") as check:
+    check.close("b.grad", b.grad, Y_numpy.sum(axis=0), rtol=1e-14)
+    check.close("b.grad by hand", b.grad, [1.5, 2.1, 2.7, 3.3], rtol=1e-14)
+    check.close("X.grad", X.grad, Y_numpy, rtol=1e-14)
+    check.equal("b.grad's shape", b.grad.shape, b.shape)
+    check.equal("the unsummed step's shape", unsummed_step.shape, (3, 4))
 
 # %% [markdown]
 # ## The same, by central differences
@@ -100,14 +110,15 @@ def loss_of_b(b_value):
 
 numeric = central_differences(loss_of_b, b_numpy)
 print("central differences:", numeric)
-np.testing.assert_allclose(numeric, b.grad.cpu().numpy(), rtol=1e-8)
-assert tt.gradcheck(bias_loss, [X.detach().requires_grad_(), b.detach().requires_grad_()])
-if torch is not None:
-    tX = torch.tensor(X_numpy, requires_grad=True)
-    tb = torch.tensor(b_numpy, requires_grad=True)
-    bias_loss(tX, tb).backward()
-    np.testing.assert_allclose(tb.grad.numpy(), b.grad.cpu().numpy(), rtol=1e-14)
-    print("torch agrees")
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("central differences, gradcheck (and PyTorch) give backward's b.grad") as check:
+    check.close("central differences", numeric, b.grad, rtol=1e-8)
+    check.true("gradcheck", tt.gradcheck(bias_loss, [X.detach().requires_grad_(), b.detach().requires_grad_()]))
+    if torch is not None:
+        tX, tb = torch.tensor(X_numpy, requires_grad=True), torch.tensor(b_numpy, requires_grad=True)
+        bias_loss(tX, tb).backward()
+        check.close("torch's b.grad", tb.grad, b.grad, rtol=1e-14)
 
 # %% [markdown]
 # ## `broadcast_to` and `sum_to`, drawn
@@ -128,12 +139,15 @@ trace = visualize.trace_backward(L2)
 dB = trace[B].cpu().numpy()
 print("dL/d(copy) =\n", dB)
 print("sum_to(dL/d(copy), (4,)) =", tt.sum_to(trace[B], (4,)).cpu().numpy())
-np.testing.assert_allclose(dB, Y_numpy, rtol=1e-14)
-np.testing.assert_allclose(tt.sum_to(trace[B], (4,)).cpu().numpy(), dB.sum(axis=0), rtol=1e-15)
-np.testing.assert_allclose(b2.grad.cpu().numpy(), b.grad.cpu().numpy(), rtol=1e-15)
-np.testing.assert_allclose(X2.grad.cpu().numpy(), dB, rtol=1e-15)
 show(visualize.draw_graph(L2, params={"b": b2}, names={"X": X2, "bias, copied": B, "Y": Y2, "L": L2},
                           grads=trace), "04_bias_broadcast.svg")
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("the copy's gradient is dL/dY, sum_to sums its rows, b and X get what they got before") as check:
+    check.close("dL/d(copy)", dB, Y_numpy, rtol=1e-14)
+    check.close("sum_to", tt.sum_to(trace[B], (4,)), dB.sum(axis=0), rtol=1e-15)
+    check.close("b2.grad", b2.grad, b.grad, rtol=1e-15)
+    check.close("X2.grad", X2.grad, dB, rtol=1e-15)
 
 # %% [markdown]
 # ## A `(3, 1)` column: summed along the rows
@@ -146,64 +160,96 @@ show(visualize.draw_graph(L2, params={"b": b2}, names={"X": X2, "bias, copied": 
 # %%
 c_numpy = np.array([[0.1], [0.2], [0.3]])
 c = tt.tensor(c_numpy, dtype=tt.float64, device=dev, requires_grad=True)
-X_data = X.detach()  # only c's gradient is wanted now
-bias_loss(X_data, c).backward()
+X_values = X.detach()  # only c's gradient is wanted now
+bias_loss(X_values, c).backward()
 print("c.grad =", c.grad.cpu().numpy().ravel(), "shape", c.grad.shape)
-assert c.grad.shape == (3, 1)
-np.testing.assert_allclose(c.grad.cpu().numpy(), (X_numpy + c_numpy).sum(axis=1, keepdims=True), rtol=1e-14)
-np.testing.assert_allclose(c.grad.cpu().numpy().ravel(), [1.0, 3.0, 5.0], rtol=1e-14)
 
-
+# %% tags=["check"] jupyter={"source_hidden": true}
 def loss_of_c(c_value):
     with tt.no_grad():
-        return bias_loss(X_data, tt.tensor(c_value, dtype=tt.float64, device=dev)).item()
+        return bias_loss(X_values, tt.tensor(c_value, dtype=tt.float64, device=dev)).item()
 
 
-np.testing.assert_allclose(central_differences(loss_of_c, c_numpy), c.grad.cpu().numpy(), rtol=1e-8)
-assert tt.gradcheck(lambda c: bias_loss(X_data, c), [c.detach().requires_grad_()])
+with checks("c.grad is the row sums (1, 3, 5), kept (3, 1); central differences and gradcheck agree") as check:
+    check.equal("shape", c.grad.shape, (3, 1))
+    check.close("row sums", c.grad, (X_numpy + c_numpy).sum(axis=1, keepdims=True), rtol=1e-14)
+    check.close("by hand", c.grad.cpu().numpy().ravel(), [1.0, 3.0, 5.0], rtol=1e-14)
+    check.close("central differences", central_differences(loss_of_c, c_numpy), c.grad, rtol=1e-8)
+    check.true("gradcheck", tt.gradcheck(lambda c: bias_loss(X_values, c), [c.detach().requires_grad_()]))
 
 # %% [markdown]
 # The rule `sum_to` follows, in both cases: first sum away the leading dimensions the input
 # did not have (the `3` rows for `b`), then sum, keeping the dimension, every axis where the
 # input had size 1 and the gradient does not (the `4` columns for `c`).
 #
+# ## A linear layer's weight: dL/dW = Xᵀ G
+#
+# The bias was added to every row of the batch, so its gradient summed over the rows. A
+# linear layer's weight is used by every row too: `Y = X W`, with `X` of shape `(n, k)` (n
+# examples of k features) and `W` of shape `(k, m)`. Write one element of the product and
+# differentiate it. With `G = dL/dY` (the gradient arriving from above, shape `(n, m)`):
+#
+#     Y[i, j] = Σ_k X[i, k] W[k, j]          so  ∂Y[i, j] / ∂W[k, j] = X[i, k]
+#
+#     dL/dW[k, j] = Σ_i G[i, j] X[i, k] = Σ_i Xᵀ[k, i] G[i, j] = (Xᵀ G)[k, j]
+#
+# The sum over `i` is the sum over the batch, as for the bias: every example's gradient adds
+# into the one shared weight. By the same steps `dL/dX = G Wᵀ` (each input feature sends back
+# what all the outputs it fed received). The shapes are a check: `Xᵀ G` is `(k, n)(n, m) =
+# (k, m)`, `W`'s shape, and no other product of `X`, `G` and their transposes has it. And the
+# bias is a weight on an input that is always 1: append a column of ones to `X` and `b` as a
+# last row of `W`, and the last row of `Xᵀ G` is `1ᵀ G`, the column sums we found above.
+#
+# These two products are the whole of `MatMul.backward` in
+# [`tinytensor/ops/matmul.py`](../tinytensor/ops/matmul.py): `grad @ b.swapaxes(-1, -2)` and
+# `a.swapaxes(-1, -2) @ grad`, each passed through `sum_to` for the batched, broadcast cases.
+
+# %%
+rng = np.random.default_rng(1)
+X_lin, W_lin = rng.standard_normal((5, 3)), rng.standard_normal((3, 2))   # n = 5, k = 3, m = 2
+Xt = tt.tensor(X_lin, device=dev, requires_grad=True)
+Wt = tt.tensor(W_lin, device=dev, requires_grad=True)
+Y_lin = Xt @ Wt
+(Y_lin * Y_lin).sum().div(2).backward()   # L = ½ Σ Y², so G = dL/dY = Y
+G = Y_lin.detach().cpu().numpy()
+dW_by_hand, dX_by_hand = X_lin.T @ G, G @ W_lin.T
+print("dL/dW by backward:\n", Wt.grad.cpu().numpy().round(4))
+print("Xᵀ G by hand:\n", dW_by_hand.round(4))
+
+ones = np.ones((5, 1))
+b_lin = rng.standard_normal(2)
+augmented = np.hstack([X_lin, ones]) @ np.vstack([W_lin, b_lin])   # [X 1] [W; b] = X W + b
+G_aug = augmented                                                    # again L = ½ Σ Y²
+print("last row of [X 1]ᵀ G:", (np.hstack([X_lin, ones]).T @ G_aug)[-1].round(4),
+      " column sums of G:", G_aug.sum(axis=0).round(4))
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+def loss_of_w(w_value):
+    with tt.no_grad():
+        y = Xt.detach() @ tt.tensor(w_value, device=dev)
+        return (y * y).sum().item() / 2
+
+
+with checks("dL/dW = Xᵀ G and dL/dX = G Wᵀ against backward, central differences (and PyTorch); the bias row") as check:
+    check.close("dL/dW", Wt.grad, dW_by_hand, rtol=1e-12)
+    check.close("dL/dX", Xt.grad, dX_by_hand, rtol=1e-12)
+    check.close("central differences", central_differences(loss_of_w, W_lin), dW_by_hand, rtol=1e-7)
+    check.close("the bias row is 1ᵀ G", (np.hstack([X_lin, ones]).T @ G_aug)[-1], G_aug.sum(axis=0), rtol=1e-12)
+    if torch is not None:
+        tx, tw = torch.tensor(X_lin, requires_grad=True), torch.tensor(W_lin, requires_grad=True)
+        ((tx @ tw) ** 2).sum().div(2).backward()
+        check.close("torch's dL/dW", tw.grad, Wt.grad, rtol=1e-12)
+
+# %% [markdown]
 # ## Exercise
 #
 # Write `sum_to` yourself, in NumPy: `my_sum_to(grad, shape)` returns `grad` summed down to
-# `shape`. Then use it to predict the gradients of `u` `(3, 1)` and `v` `(4,)` in
-# `L = ½ Σ (u + v)²`, where both are broadcast to `(3, 4)`, and compare with backward. Try it
-# yourself first; the cell below is one solution.
+# `shape`, by the rule above. The check compares it with `tt.sum_to` on seven pairs of shapes,
+# then uses it to predict the gradients of `u` `(3, 1)` and `v` `(4,)` in `L = ½ Σ (u + v)²`,
+# where both are broadcast to `(3, 4)`, and compares them with backward.
 
-# %%
-def my_sum_to(grad, shape):
-    lead = grad.ndim - len(shape)
-    grad = grad.sum(axis=tuple(range(lead)))  # the dimensions the input did not have
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=stretched, keepdims=True)
+# %% tags=["exercise"]
+my_sum_to = ...  # your answer: def my_sum_to(grad, shape): ... returning an array of that shape
 
-
-u_numpy, v_numpy = np.array([[0.5], [-1.0], [2.0]]), np.array([0.1, 0.2, 0.3, 0.4])
-u = tt.tensor(u_numpy, dtype=tt.float64, device=dev, requires_grad=True)
-v = tt.tensor(v_numpy, dtype=tt.float64, device=dev, requires_grad=True)
-bias_loss(u, v).backward()
-dY_uv = u_numpy + v_numpy  # dL/dY = Y
-predicted_u, predicted_v = my_sum_to(dY_uv, (3, 1)), my_sum_to(dY_uv, (4,))
-print("u.grad =", u.grad.cpu().numpy().ravel(), " predicted", predicted_u.ravel())
-print("v.grad =", v.grad.cpu().numpy(), " predicted", predicted_v)
-
-# %% [markdown]
-# ### Check
-
-# %%
-rng = np.random.default_rng(0)
-for big, small in [((3, 4), (4,)), ((3, 4), (3, 1)), ((2, 3, 4), (3, 1)), ((2, 3, 4), (1, 4)),
-                   ((2, 3, 4), (2, 1, 4)), ((3, 4), (3, 4)), ((3, 4), ())]:
-    g = rng.standard_normal(big)
-    expected = tt.sum_to(tt.tensor(g, dtype=tt.float64), small).numpy()
-    assert my_sum_to(g, small).shape == small, (big, small)
-    np.testing.assert_allclose(my_sum_to(g, small), expected, rtol=1e-12, err_msg=f"{big} -> {small}")
-np.testing.assert_allclose(predicted_u, u.grad.cpu().numpy(), rtol=1e-14)
-np.testing.assert_allclose(predicted_v, v.grad.cpu().numpy(), rtol=1e-14)
-np.testing.assert_allclose(predicted_u.ravel(), [3.0, -3.0, 9.0], rtol=1e-14)  # 4 u_i + Σ v
-np.testing.assert_allclose(predicted_v, [1.8, 2.1, 2.4, 2.7], rtol=1e-14)     # Σ u + 3 v_j
-print("my_sum_to is right")
+# %% tags=["check"]
+exercise(globals(), "04_broadcasting", "sum_to")

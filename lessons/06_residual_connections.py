@@ -10,12 +10,11 @@
 # 1994). Seed 002 tells it as a telephone game (传话游戏) and explains the Transformer's answer,
 # the residual connection (残差连接) of every Add & Norm: "缓解梯度消失问题，保留原始信息".
 #
-# We measure all three: the gradient reaching each time step (时间步) of a small RNN, the
-# gradient reaching each layer of a 24-layer stack with and without residual connections
-# ([visualize/gradient_flow.py](../visualize/gradient_flow.py)), and where the layer
-# normalization (层归一化) sits in a Transformer encoder, post-norm against pre-norm
-# ([visualize/norm_placement.py](../visualize/norm_placement.py),
-# [transformer/layer.py](../transformer/layer.py)).
+# We measure two of them here: the gradient reaching each time step (时间步) of a small RNN,
+# and the gradient reaching each layer of a 24-layer stack with and without residual
+# connections ([visualize/gradient_flow.py](../visualize/gradient_flow.py)). The third, slow,
+# is measured in lesson 16: 30 sequential steps against one attention product. Where the
+# layer normalization goes around the residual add, post-norm or pre-norm, is lesson 10's.
 
 # %%
 import math
@@ -24,12 +23,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import tinytensor as tt
-from lesson_tools import device, optional_torch, show
-
-torch = optional_torch()
+from lesson_tools import checks, device, exercise, show
 
 dev = device()
-print("device:", dev, "| torch:", torch.__version__ if torch else "not installed")
+print("device:", dev)
 
 
 def plot_norms(curves, title, xlabel):
@@ -57,8 +54,10 @@ for _ in range(2):
     relayed.append(relayed[-1] * 0.9)
 print("relayed errors:", [round(e, 3) for e in relayed])
 
-assert [round(e, 3) for e in relayed] == [0.1, 0.09, 0.081]
-assert math.isclose(relayed[2], 0.1 * 0.9 ** 2)
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("the seed's 0.1, 0.09, 0.081 = 0.1 × 0.9ⁿ") as check:
+    check.equal("rounded", [round(e, 3) for e in relayed], [0.1, 0.09, 0.081])
+    check.close("0.1 × 0.9²", relayed[2], 0.1 * 0.9 ** 2, rtol=1e-15)
 
 # %% [markdown]
 # ## An RNN unrolled over 30 steps
@@ -102,7 +101,7 @@ def bptt_numpy(skip=False):
     """The same in NumPy: the forward, then backpropagation through time by hand.
 
     With ``skip`` the cell is h_t = h_{t-1} + tanh(...), whose backward adds dL/dh_t itself."""
-    Wx, Wh, bh, x = (t.detach().numpy().astype(np.float64) for t in (W_xh, W_hh, b_h, xs))
+    Wx, Wh, bh, x = (t.detach().cpu().numpy().astype(np.float64) for t in (W_xh, W_hh, b_h, xs))
     h, acts = np.zeros(H), []
     for t in range(T):
         a = np.tanh(x[t] @ Wx + h @ Wh + bh)
@@ -116,18 +115,21 @@ def bptt_numpy(skip=False):
 
 
 rnn_norms = step_gradient_norms(rnn_step)
-reference, acts = bptt_numpy()
 factor = (rnn_norms[0] / rnn_norms[-1]) ** (1 / (T - 1))   # the average shrink per step
 for t in (30, 25, 20, 15, 10, 5, 1):
     print(f"step {t:2d}: ||dL/dh_t|| = {rnn_norms[t - 1]:.3e}")
 print(f"kept per step on average: {factor:.3f} (the seed's game keeps 0.9)")
 
-assert np.allclose(rnn_norms, reference, rtol=1e-4, atol=0)
-sigma_max = np.linalg.norm(W_hh.detach().numpy().astype(np.float64), 2)
-for t in range(1, T):
-    assert rnn_norms[t - 1] <= rnn_norms[t] * np.max(1 - acts[t] ** 2) * sigma_max * (1 + 1e-5)
-assert math.isclose(factor, (reference[0] / reference[-1]) ** (1 / (T - 1)), rel_tol=1e-4)
-assert factor < 0.9 and rnn_norms[0] / rnn_norms[-1] < 1e-9
+# %% tags=["check"] jupyter={"source_hidden": true}
+reference, acts = bptt_numpy()
+sigma_max = np.linalg.norm(W_hh.detach().cpu().numpy().astype(np.float64), 2)
+with checks("the 30 norms against BPTT in NumPy, each step within Pascanu's bound, step 1 under 1e-9 of step 30") as check:
+    check.close("||dL/dh_t||", rnn_norms, reference, rtol=1e-4)
+    for t in range(1, T):
+        check.true(f"step {t}: at most max(1 - h²) σ_max(W_hh) of step {t + 1}",
+                   rnn_norms[t - 1] <= rnn_norms[t] * np.max(1 - acts[t] ** 2) * sigma_max * (1 + 1e-5))
+    check.true("less than 0.9 kept per step", factor < 0.9)
+    check.true("step 1 gets under a billionth", rnn_norms[0] / rnn_norms[-1] < 1e-9)
 
 # %% [markdown]
 # The first word receives less than a billionth of what the last one does: each step keeps
@@ -177,7 +179,7 @@ def stack_gradient_norms(residual):
 def stack_numpy(residual):
     """The same norms in NumPy: the forward, then the backward of each layer by hand."""
     tt.manual_seed(0)
-    h = tt.randn(batch, width).numpy().astype(np.float64)
+    h = tt.randn(batch, width).numpy().astype(np.float64)   # made on the CPU
     layers = []
     for w, b in weights:
         w, b = w.numpy().astype(np.float64), b.numpy().astype(np.float64)
@@ -197,152 +199,49 @@ print(f"plain:    layer 1 {plain[0]:.2e}, layer 24 {plain[-1]:.2e}, ratio {plain
 print(f"residual: layer 1 {residual[0]:.2f},     layer 24 {residual[-1]:.2f},     "
       f"ratio {residual[0] / residual[-1]:.2f}")
 
-for ours, flag in ((plain, False), (residual, True)):
-    assert np.allclose(ours, stack_numpy(flag), rtol=1e-4, atol=0)
-    assert np.allclose(ours, layer_gradient_norms(weights, flag), rtol=1e-4, atol=0)
-assert plain[0] / plain[-1] < 1e-4                # vanished: 1/165,000 of the top layer's
-assert residual[0] >= residual[-1] > 0.1          # with the skips, layer 1 gets the most
-assert residual[0] / plain[0] > 1e5
-
 # %%
 show(plot_norms([("plain:  h = tanh(hW + b)", plain), ("residual:  h = h + tanh(hW + b)", residual)],
                 f"Gradient reaching each of {depth} layers of Linear + tanh",
                 "layer (1 = nearest the input)"),
      "06_gradient_flow.png")
 
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("both stacks' 24 norms against NumPy and visualize.gradient_flow; plain vanishes, residual does not") as check:
+    for ours, flag in ((plain, False), (residual, True)):
+        check.close(f"residual={flag} against NumPy", ours, stack_numpy(flag), rtol=1e-4)
+        check.close(f"residual={flag} against layer_gradient_norms", ours, layer_gradient_norms(weights, flag), rtol=1e-4)
+    check.true("plain: layer 1 gets under 1e-4 of layer 24", plain[0] / plain[-1] < 1e-4)
+    check.true("residual: layer 1 gets the most, layer 24 over 0.1", residual[0] >= residual[-1] > 0.1)
+    check.true("residual layer 1 gets 1e5 times plain's", residual[0] / plain[0] > 1e5)
+
 # %% [markdown]
 # `visualize.plot_gradient_flow("flow.png")` draws this picture for the docs, from the same
-# `layer_gradient_norms` we just matched.
-#
-# ## Where the norm goes: post-norm against pre-norm
-#
-# The paper puts the layer normalization after the add, LayerNorm(x + Sublayer(x)) (§3.1,
-# seed 003's "LayerNorm(X + MultiHeadAttention(X))"): *post-norm*, PyTorch's default. *Pre-norm*,
-# x + Sublayer(LayerNorm(x)) (`norm_first=True`, Xiong et al., 2020), moves it into the branch,
-# so the path from the loss to every layer is residual adds only. We build 24 encoder layers of
-# each kind exactly as `visualize.norm_placement.encoder_gradient_norms` does (d_model 32, 4
-# heads, squared error against a random target), in float64, and take the norm of the gradient
-# of each layer's parameters.
-#
-# The independent check is a central difference along the gradient itself: moving a layer's
-# parameters by ±ε g/||g|| changes the loss by ±ε ||g|| to first order, so
-# (L(θ + εu) - L(θ - εu)) / 2ε with u = g/||g|| measures ||g|| from two forward passes.
-
-# %%
-from transformer import TransformerEncoder, TransformerEncoderLayer
-
-n_layers, d_model = 24, 32
-
-
-def build_encoder(norm_first):
-    tt.manual_seed(0)
-    layer = TransformerEncoderLayer(d_model, 4, dim_feedforward=4 * d_model, dropout=0.0,
-                                    batch_first=True, norm_first=norm_first)
-    final_norm = tt.nn.LayerNorm(d_model) if norm_first else None   # pre-norm models end with one
-    return TransformerEncoder(layer, n_layers, norm=final_norm).to(dev, tt.float64)
-
-
-tt.manual_seed(1)
-x, target = (tt.randn(8, 16, d_model).to(dev, tt.float64) for _ in range(2))
-
-
-def loss_of(encoder):
-    return ((encoder(x) - target) ** 2).mean()
-
-
-def layer_norms(encoder):
-    """||dL/dθ|| over all the parameters θ of each layer, first layer first."""
-    loss_of(encoder).backward()
-    return [math.sqrt(sum(p.grad.norm().item() ** 2 for p in layer.parameters()))
-            for layer in encoder.layers]
-
-
-def directional_derivative(encoder, layer, eps=1e-6):
-    """(L(θ + εu) - L(θ - εu)) / 2ε with u = g/||g|| over the layer's parameters: ||g||.
-
-    ε is small because the feed-forward's ReLUs have kinks: a step of 1e-4 already moves some
-    of their inputs across 0, where the loss is not smooth."""
-    params = list(layer.parameters())
-    g_norm = math.sqrt(sum(p.grad.norm().item() ** 2 for p in params))
-    steps = [p.grad * (eps / g_norm) for p in params]
-    with tt.no_grad():
-        for p, s in zip(params, steps):
-            p.add_(s)
-        up = loss_of(encoder).item()
-        for p, s in zip(params, steps):
-            p.sub_(2 * s)
-        down = loss_of(encoder).item()
-        for p, s in zip(params, steps):
-            p.add_(s)
-    return (up - down) / (2 * eps)
-
-
-encoders = {norm_first: build_encoder(norm_first) for norm_first in (False, True)}
-post, pre = (layer_norms(encoders[norm_first]) for norm_first in (False, True))
-print(f"post-norm: layer 1 {post[0]:.3f}, layer 24 {post[-1]:.3f}")
-print(f"pre-norm:  layer 1 {pre[0]:.3f}, layer 24 {pre[-1]:.3f}")
-
-for norm_first, norms in ((False, post), (True, pre)):
-    for i in (0, n_layers - 1):
-        measured = directional_derivative(encoders[norm_first], encoders[norm_first].layers[i])
-        assert math.isclose(norms[i], measured, rel_tol=1e-6), (norm_first, i, norms[i], measured)
-assert post[-1] > 1.5 * max(post[:-1])           # post-norm: largest at the top, next to the loss,
-assert max(post[:-1]) / min(post[:-1]) < 2       # and within a factor 2 below it
-assert pre[0] == max(pre) and pre[0] / pre[-1] > 1.5   # pre-norm: largest at the bottom
-assert min(post + pre) / max(post + pre) > 0.1   # neither vanishes: both have skip paths
-
-if torch is not None:
-    for norm_first, norms in ((False, post), (True, pre)):
-        theirs = torch.nn.TransformerEncoder(
-            torch.nn.TransformerEncoderLayer(d_model, 4, 4 * d_model, dropout=0.0, batch_first=True,
-                                             norm_first=norm_first),
-            n_layers, norm=torch.nn.LayerNorm(d_model) if norm_first else None,
-            enable_nested_tensor=False).double()
-        state = encoders[norm_first].state_dict()
-        theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in state.items()})
-        x_t, target_t = torch.tensor(x.numpy()), torch.tensor(target.numpy())
-        ((theirs(x_t) - target_t) ** 2).mean().backward()
-        torch_norms = [math.sqrt(sum(p.grad.norm().item() ** 2 for p in layer.parameters()))
-                       for layer in theirs.layers]
-        assert np.allclose(norms, torch_norms, rtol=1e-8, atol=0)
-    print("PyTorch's TransformerEncoder with the same weights: the same 48 norms")
-
-# %%
-show(plot_norms([("post-norm:  x = LayerNorm(x + Sublayer(x))", post),
-                 ("pre-norm:  x = x + Sublayer(LayerNorm(x))", pre)],
-                f"Gradient reaching each of {n_layers} Transformer encoder layers, at initialization",
-                "encoder layer (1 = nearest the input)"),
-     "06_norm_placement.png")
-
-# %% [markdown]
-# Neither stack vanishes, unlike the plain one: every layer has its skip path. What differs is
-# where the gradient is largest. In post-norm every Add & Norm puts a LayerNorm on the main
-# path, which rescales the gradient on its way down; the top layer, whose LayerNorm sits right
-# at the loss, gets about twice what any other layer gets. A gradient largest next to the output is why
-# post-norm Transformers need a learning-rate warm-up (Xiong et al., 2020). In pre-norm nothing
-# on the main path rescales the gradient, and each sublayer above a layer adds a path of its
-# own, so the lowest layer, with the most paths, gets the most.
+# `layer_gradient_norms` we just matched. Every Add & Norm of the Transformer is such a skip
+# (lesson 10), which is why its stacks of 6 (or 96) layers still train.
 #
 # ## Exercise
 #
 # Give the RNN a skip path, as the deep stack got one: h_t = h_{t-1} + tanh(x_t W_xh + h_{t-1}
-# W_hh + b). How much of the error reaches step 1 now? Write `residual_norms` (try it yourself
-# before reading the solution below). Then look at the numbers: does the gradient still
-# vanish, or does it now grow on its way back, the exploding gradient (梯度爆炸) of seed 002's
-# "梯度消失-爆炸"?
+# W_hh + b). Write the step as `residual_rnn_step(h, x)` (you can call `rnn_step`); the check
+# runs `step_gradient_norms` on it and compares with backpropagation through time in NumPy.
+# Then look at the numbers: does the gradient still vanish, or does it now grow on its way
+# back, the exploding gradient (梯度爆炸) of seed 002's "梯度消失-爆炸"?
 
-# %%
-def residual_rnn_step(h, x):
-    return h + rnn_step(h, x)
+# %% tags=["exercise"]
+residual_rnn_step = ...  # your answer: def residual_rnn_step(h, x): return the next h
 
-
-residual_norms = step_gradient_norms(residual_rnn_step)
-print(f"with a skip: step 1 gets {residual_norms[0]:.2f}, step 30 {residual_norms[-1]:.2f}")
+# %% tags=["check"]
+exercise(globals(), "06_residual_connections", "residual_rnn")
 
 # %% [markdown]
-# ### Check
-
-# %%
-assert np.allclose(residual_norms, bptt_numpy(skip=True)[0], rtol=1e-4, atol=0)
-assert residual_norms[0] / residual_norms[-1] > 0.1, "step 1 still gets (almost) nothing"
-print("correct: the skip path carries the error back to the first word")
+# **The answer.** It no longer vanishes: it explodes, mildly. The error that reaches step 1 is
+# about 11 times what step 30 got (about 1.09 times more at every step back). Backward through
+# one step is now dL/dh_{t-1} = dL/dh_t (I + diag(1 - a_t²) W_hh): the identity, the skip's,
+# passes the whole gradient on, and the tanh branch adds its part on top, and along the
+# directions where W_hh pushes the same way, each step adds a little. Over 30 steps "a little"
+# compounds. Which of the two a chain of products does, vanish or explode, depends only on
+# whether its factors are below or above 1, which is why seed 002 names them together.
+#
+# The Transformer has both remedies at once: every sublayer sits on a skip, and each Add &
+# Norm's LayerNorm (lesson 10) rescales the sum, so nothing compounds from layer to layer; and
+# its depth is a handful of layers, not one step per word.

@@ -27,13 +27,13 @@ import numpy as np
 
 import tinytensor as tt
 import visualize
-from lesson_tools import device, optional_torch, show
+from lesson_tools import checks, device, exercise, optional_torch, show
 from transformer import MultiheadAttention
 
-torch = optional_torch()
+torch = optional_torch()  # a second reference for the checks, when installed; never needed
 
 dev = device()
-print("device:", dev, "| torch:", torch.__version__ if torch else "not installed")
+print("device:", dev)
 
 # %% [markdown]
 # ## h heads from one projection, by reshape and transpose
@@ -69,8 +69,12 @@ params.update({f"b_{n}": (tt.randn(d_model) * 0.1).to(dev) for n in "QKVO"})
 
 out, A = multi_head_attention(X, params, h)
 print("X", X.shape, "-> output", out.shape, "| weights", A.shape)
-assert out.shape == X.shape and A.shape == (B, h, T, T)
-assert np.allclose(A.sum(-1).numpy(), 1.0, rtol=1e-6)    # every row of every head sums to 1
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("the output has X's shape, one (T, T) map per head, every row sums to 1") as check:
+    check.equal("output shape", out.shape, X.shape)
+    check.equal("weights shape", A.shape, (B, h, T, T))
+    check.close("rows sum to 1", A.sum(-1), 1.0, rtol=1e-6)
 
 # %% [markdown]
 # ## The same as the paper's per-head matrices
@@ -82,14 +86,23 @@ assert np.allclose(A.sum(-1).numpy(), 1.0, rtol=1e-6)    # every row of every he
 # right shape, and the wrong numbers.
 
 # %%
+d_k = d_model // h
+Q_full = X @ params["W_Q"] + params["b_Q"]                         # (B, T, d_model)
+wrong = Q_full.reshape(B, h, T, d_k)                               # no transpose: mixes the words
+right = Q_full.reshape(B, T, h, d_k).transpose(1, 2)               # (B, h, T, d_k)
+print("head 0, word 0, right:", right[0, 0, 0].cpu().numpy().round(3))
+print("head 0, word 0, wrong:", wrong[0, 0, 0].cpu().numpy().round(3), "(columns 0-3 of word 0: the same)")
+print("head 0, word 1, right:", right[0, 0, 1].cpu().numpy().round(3))
+print("head 0, word 1, wrong:", wrong[0, 0, 1].cpu().numpy().round(3), "(columns 4-7 of word 0: head 1's)")
+
+# %% tags=["check"] jupyter={"source_hidden": true}
 def softmax_np(s):
     e = np.exp(s - s.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
 
 
-x_np = X.numpy().astype(np.float64)
-p_np = {name: t.numpy().astype(np.float64) for name, t in params.items()}
-d_k = d_model // h
+x_np = X.cpu().numpy().astype(np.float64)
+p_np = {name: t.cpu().numpy().astype(np.float64) for name, t in params.items()}
 head_outputs, head_weights = [], []
 for i in range(h):
     cols = slice(i * d_k, (i + 1) * d_k)                          # head i's own W_Q^i, W_K^i, W_V^i
@@ -98,14 +111,11 @@ for i in range(h):
     head_weights.append(a)
     head_outputs.append(a @ v)
 out_np = np.concatenate(head_outputs, axis=-1) @ p_np["W_O"] + p_np["b_O"]
-assert np.allclose(out.numpy(), out_np, rtol=1e-4, atol=1e-5)
-assert np.allclose(A.numpy(), np.stack(head_weights, axis=1), rtol=1e-4, atol=1e-6)
-
-Q_full = X @ params["W_Q"] + params["b_Q"]
-wrong = Q_full.reshape(B, h, T, d_k)                               # no transpose: mixes the words
-right = Q_full.reshape(B, T, h, d_k).transpose(1, 2)
-assert wrong.shape == right.shape and not np.allclose(wrong.numpy(), right.numpy())
-print("the per-head formula agrees; reshape without transpose does not")
+with checks("the reshape-and-transpose heads against the paper's per-head formula in NumPy; without the transpose, wrong") as check:
+    check.close("output", out, out_np, rtol=1e-4, atol=1e-5)
+    check.close("weights", A, np.stack(head_weights, axis=1), rtol=1e-4, atol=1e-6)
+    check.equal("the wrong reshape has the right shape", wrong.shape, right.shape)
+    check.true("and the wrong numbers", not np.allclose(wrong.cpu().numpy(), right.cpu().numpy()))
 
 # %% [markdown]
 # ## Against `transformer.MultiheadAttention` and PyTorch's
@@ -127,21 +137,23 @@ state = {"in_proj_weight": tt.cat([params[f"W_{n}"].T for n in "QKV"]),
 mha = MultiheadAttention(d_model, h, batch_first=True).to(dev)
 mha.load_state_dict(state)
 theirs, their_weights = mha(X, X, X, average_attn_weights=False)
-assert np.allclose(theirs.numpy(), out.numpy(), rtol=1e-5, atol=1e-6)
-assert np.allclose(their_weights.numpy(), A.numpy(), rtol=1e-5, atol=1e-7)
-for heads in (1, 2, 4, 8):
-    n_params = sum(p.numel() for p in MultiheadAttention(d_model, heads).parameters())
-    assert n_params == 4 * d_model ** 2 + 4 * d_model
-print(f"transformer.MultiheadAttention agrees; {4 * d_model ** 2 + 4 * d_model} parameters for any h")
+counts = {heads: sum(p.numel() for p in MultiheadAttention(d_model, heads).parameters()) for heads in (1, 2, 4, 8)}
+print("largest difference from ours:", float(np.abs(theirs.cpu().numpy() - out.cpu().numpy()).max()))
+print("parameters for h = 1, 2, 4, 8:", counts)
 
-if torch is not None:
-    torch_mha = torch.nn.MultiheadAttention(d_model, h, batch_first=True)
-    torch_mha.load_state_dict({k: torch.tensor(v.numpy()) for k, v in state.items()})
-    x_t = torch.tensor(X.numpy())
-    torch_out, torch_weights = torch_mha(x_t, x_t, x_t, average_attn_weights=False)
-    assert np.allclose(torch_out.detach().numpy(), out.numpy(), rtol=1e-5, atol=1e-6)
-    assert np.allclose(torch_weights.detach().numpy(), A.numpy(), rtol=1e-5, atol=1e-7)
-    print("torch.nn.MultiheadAttention agrees")
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("transformer.MultiheadAttention (and PyTorch's) with our weights; 4 d² + 4 d parameters for any h") as check:
+    check.close("output", theirs, out, rtol=1e-5, atol=1e-6)
+    check.close("weights per head", their_weights, A, rtol=1e-5, atol=1e-7)
+    for heads, n_params in counts.items():
+        check.equal(f"parameters, h = {heads}", n_params, 4 * d_model ** 2 + 4 * d_model)
+    if torch is not None:
+        torch_mha = torch.nn.MultiheadAttention(d_model, h, batch_first=True)
+        torch_mha.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in state.items()})
+        x_t = torch.tensor(X.cpu().numpy())
+        torch_out, torch_weights = torch_mha(x_t, x_t, x_t, average_attn_weights=False)
+        check.close("torch's output", torch_out, out, rtol=1e-5, atol=1e-6)
+        check.close("torch's weights", torch_weights, A, rtol=1e-5, atol=1e-7)
 
 # %% [markdown]
 # ## Two heads, two questions about "it"
@@ -181,24 +193,27 @@ def hand_params(w_q, w_k):
 
 it_out, it_A = multi_head_attention(X_it, hand_params(W_Q, W_K), h=2)
 it, animal, tired = (sentence.index(w) for w in ("it", "animal", "tired"))
-expected = math.exp(s ** 2 / math.sqrt(2)) / (math.exp(s ** 2 / math.sqrt(2)) + len(sentence) - 1)
 for head in (0, 1):
-    looked_at = int(it_A[0, head, it].numpy().argmax())
+    looked_at = int(it_A[0, head, it].cpu().numpy().argmax())
     print(f"head {head}: it -> {sentence[looked_at]} ({it_A[0, head, it, looked_at].item():.4f})")
-print('output of "it" (animate, place, state, pronoun):', it_out[0, it].numpy().round(4))
-
-assert int(it_A[0, 0, it].numpy().argmax()) == animal and int(it_A[0, 1, it].numpy().argmax()) == tired
-assert math.isclose(it_A[0, 0, it, animal].item(), expected, rel_tol=1e-5)
-assert math.isclose(it_A[0, 1, it, tired].item(), expected, rel_tol=1e-5)
-rest = (1 - expected) / (len(sentence) - 1)        # the weight left for each other word
-assert np.allclose(it_out[0, it].numpy(), [expected, rest, expected, rest], rtol=1e-4, atol=1e-7)
-others = [i for i in range(len(sentence)) if i != it]
-assert np.allclose(it_A[0][:, others].numpy(), 1 / len(sentence), rtol=1e-5)   # flat rows: all scores 0
+print('output of "it" (animate, place, state, pronoun):', it_out[0, it].cpu().numpy().round(4))
 
 # %%
 show(visualize.plot_attention(it_A[0], x_tokens=sentence, y_tokens=sentence,
                               title="Two heads by hand: 'it' looks for the animal, and for its state"),
      "08_two_heads.png")
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+expected = math.exp(s ** 2 / math.sqrt(2)) / (math.exp(s ** 2 / math.sqrt(2)) + len(sentence) - 1)
+rest = (1 - expected) / (len(sentence) - 1)        # the weight left for each other word
+others = [i for i in range(len(sentence)) if i != it]
+with checks("head 0 finds the animal and head 1 tired, with e^(s²/√2) / (e^(s²/√2) + 10); the other rows flat") as check:
+    check.equal("head 0: it -> animal", int(it_A[0, 0, it].cpu().numpy().argmax()), animal)
+    check.equal("head 1: it -> tired", int(it_A[0, 1, it].cpu().numpy().argmax()), tired)
+    check.close("head 0's weight", it_A[0, 0, it, animal].item(), expected, rtol=1e-5)
+    check.close("head 1's weight", it_A[0, 1, it, tired].item(), expected, rtol=1e-5)
+    check.close("the output of it", it_out[0, it], [expected, rest, expected, rest], rtol=1e-4, atol=1e-7)
+    check.close("every other row is flat", it_A[0][:, others], 1 / len(sentence), rtol=1e-5)
 
 # %% [markdown]
 # Every row but "it" is flat at 1/11: nothing in W_Q was written for those words, so all their
@@ -208,25 +223,13 @@ show(visualize.plot_attention(it_A[0], x_tokens=sentence, y_tokens=sentence,
 #
 # ## Exercise
 #
-# A third question about "it": where did the animal not go? Change the hand-written weights
-# so that head 1 makes "it" look at *street* (the *place* feature) instead of *tired*, while
-# head 0 still looks at *animal*: copy W_K, change it, and run `multi_head_attention` with
-# `hand_params(W_Q, your_W_K)`. Try it yourself first; one solution is below.
+# A third question about "it": where did the animal not go? Change the hand-written weights so
+# that head 1 makes "it" look at *street* (the *place* feature) instead of *tired*, while head 0
+# still looks at *animal*: copy `W_K` (`W_K.copy()`), change the copy, and call it
+# `W_K_street`. The check runs `multi_head_attention(X_it, hand_params(W_Q, W_K_street), h=2)`.
 
-# %%
-W_K_street = W_K.copy()
-W_K_street[2, 2] = 0.0                             # head 1 stops answering for a state
-W_K_street[1, 2] = s                               # ... and answers for a place
-_, street_A = multi_head_attention(X_it, hand_params(W_Q, W_K_street), h=2)
-print("head 1: it ->", sentence[int(street_A[0, 1, it].numpy().argmax())])
+# %% tags=["exercise"]
+W_K_street = ...  # your answer: a 4 x 4 NumPy array, W_K changed
 
-# %% [markdown]
-# ### Check
-
-# %%
-street = sentence.index("street")
-assert int(street_A[0, 0, it].numpy().argmax()) == animal, "head 0 must still look at the animal"
-assert int(street_A[0, 1, it].numpy().argmax()) == street, "head 1 must look at the street"
-assert street_A[0, 1, it, street].item() > 0.5
-assert np.allclose(street_A.sum(-1).numpy(), 1.0, rtol=1e-6)
-print("correct: one head per question")
+# %% tags=["check"]
+exercise(globals(), "08_multi_head_attention", "street_head")

@@ -22,14 +22,14 @@ import numpy as np
 
 import tinytensor as tt
 import visualize
-from lesson_tools import device, optional_torch, show
+from lesson_tools import checks, device, exercise, optional_torch, show
 from transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, causal_mask, record_attention,
                          scaled_dot_product_attention)
 
-torch = optional_torch()
+torch = optional_torch()  # a second reference for the checks, when installed; never needed
 
 dev = device()
-print("device:", dev, "| torch:", torch.__version__ if torch else "not installed")
+print("device:", dev)
 
 # %% [markdown]
 # ## The 5 × 5 mask of "<Begin> I have a cat"
@@ -48,16 +48,18 @@ blocked = causal_mask(5, device=dev)
 additive = Transformer.generate_square_subsequent_mask(5, device=dev)
 
 print(f"{'may see':>8s} " + " ".join(f"{t:>7s}" for t in tokens))
-for name, row in zip(tokens, blocked.numpy()):
+for name, row in zip(tokens, blocked.cpu().numpy()):
     print(f"{name:>8s} " + " ".join(f"{'.' if b else 'yes':>7s}" for b in row))
-print("the float mask:\n", additive.numpy())
+print("the float mask:\n", additive.cpu().numpy())
 
+# %% tags=["check"] jupyter={"source_hidden": true}
 allowed = np.tril(np.ones((5, 5), dtype=bool))  # the lower triangle, written out
-assert (~blocked.numpy() == allowed).all()
-assert (additive.numpy() == np.where(allowed, 0.0, -np.inf)).all()
-assert blocked.numpy()[2].tolist() == [False, False, False, True, True]  # "have" sees "<Begin> I have"
-if torch is not None:
-    assert (additive.numpy() == torch.nn.Transformer.generate_square_subsequent_mask(5).numpy()).all()
+with checks("both masks against the lower triangle written out (and PyTorch's)") as check:
+    check.equal("True above the diagonal", ~blocked.cpu().numpy(), allowed)
+    check.equal("-inf above, 0 elsewhere", additive, np.where(allowed, 0.0, -np.inf))
+    check.equal('"have" sees "<Begin> I have"', blocked.cpu().numpy()[2].tolist(), [False, False, False, True, True])
+    if torch is not None:
+        check.equal("PyTorch's", additive, torch.nn.Transformer.generate_square_subsequent_mask(5))
 
 # %% [markdown]
 # ## Seed 001's masked softmax row
@@ -75,23 +77,26 @@ if torch is not None:
 # %%
 scores = tt.tensor([1.0, 2.0, 0.5, 3.0], dtype=tt.float64, device=dev)
 row_mask = Transformer.generate_square_subsequent_mask(4, device=dev, dtype=tt.float64)[1]
-masked_row = tt.softmax(scores + row_mask, dim=-1).numpy()
+masked_row = tt.softmax(scores + row_mask, dim=-1).cpu().numpy()
 print("softmax((1, 2, 0.5, 3) + (0, 0, -inf, -inf)) =", masked_row.round(4))
 
 query = tt.tensor([[[0.0], [1.0], [0.0], [0.0]]], dtype=tt.float64, device=dev)  # (1, T=4, d_k=1)
 key = tt.tensor([[[1.0], [2.0], [0.5], [3.0]]], dtype=tt.float64, device=dev)    # row 1 of QKᵀ: the scores
 _, weights = scaled_dot_product_attention(query, key, key, causal_mask(4, device=dev))
-print("the same row from scaled_dot_product_attention:", weights.numpy()[0, 1].round(4))
+print("the same row from scaled_dot_product_attention:", weights.cpu().numpy()[0, 1].round(4))
 
+# %% tags=["check"] jupyter={"source_hidden": true}
 e = math.e
-assert np.allclose(masked_row, [e / (e + e**2), e**2 / (e + e**2), 0, 0], rtol=0, atol=1e-15)
-assert math.isclose(e / (e + e**2), 1 / (1 + e)) and round(1 / (1 + e), 4) == 0.2689
-assert np.allclose(weights.numpy()[0, 1], masked_row, rtol=0, atol=1e-15)
-assert masked_row[2] == 0.0 and masked_row[3] == 0.0  # exactly zero, not just small
-if torch is not None:
-    t_row = torch.softmax(torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)
-                          + torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)[1], -1)
-    assert np.allclose(masked_row, t_row.numpy(), rtol=0, atol=1e-15)
+with checks("the row is (e/(e+e²), e²/(e+e²), 0, 0), 0.2689 = 1/(1+e); the attention op's row (and PyTorch's)") as check:
+    check.close("the masked row", masked_row, [e / (e + e**2), e**2 / (e + e**2), 0, 0], atol=1e-15)
+    check.close("1 / (1 + e)", e / (e + e**2), 1 / (1 + e), rtol=1e-15)
+    check.equal("0.2689", round(1 / (1 + e), 4), 0.2689)
+    check.close("scaled_dot_product_attention", weights[0, 1], masked_row, atol=1e-15)
+    check.equal("the future weights are exactly 0", masked_row[2:].tolist(), [0.0, 0.0])
+    if torch is not None:
+        t_row = torch.softmax(torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)
+                              + torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)[1], -1)
+        check.close("PyTorch", masked_row, t_row, atol=1e-15)
 
 # %% [markdown]
 # ## The slide's slip: 0.268199
@@ -109,11 +114,13 @@ print(f"2.71828 / (2.71828 + 7.389056) = {slide_fraction:.6f} (the slide prints 
 print(f"a denominator giving 0.268199: {denominator_needed:.4f} = e + e^2 + {denominator_needed - (e + e**2):.4f}")
 print(f"exp(-inf) = {math.exp(-math.inf)}, so the masked terms add nothing")
 
-assert round(slide_fraction, 6) == 0.268941 == round(1 / (1 + e), 6)
-assert abs(slide_fraction - 0.268199) > 7e-4                # a real difference, not rounding
-assert round(denominator_needed - (e + e**2), 3) == 0.028
-assert round(math.log((denominator_needed - (e + e**2)) / 2), 1) == -4.3  # the score of each term
-assert math.exp(-math.inf) == 0.0
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("the slide's own fraction is 0.268941; 0.268199 needs 0.028 more, two terms of exp(-4.3)") as check:
+    check.equal("0.268941", round(slide_fraction, 6), round(1 / (1 + e), 6))
+    check.equal("0.268941 exactly", round(slide_fraction, 6), 0.268941)
+    check.true("a real difference, not rounding", abs(slide_fraction - 0.268199) > 7e-4)
+    check.equal("0.028 more", round(denominator_needed - (e + e**2), 3), 0.028)
+    check.equal("each term the exp of -4.3", round(math.log((denominator_needed - (e + e**2)) / 2), 1), -4.3)
 
 # %% [markdown]
 # ## Why the mask goes before the softmax
@@ -134,11 +141,11 @@ assert math.exp(-math.inf) == 0.0
 # %%
 def mask_after(scores_row):
     """The wrong order: softmax over all keys, then zero the future ones."""
-    return tt.softmax(scores_row, dim=-1).numpy() * np.array([1, 1, 0, 0])
+    return tt.softmax(scores_row, dim=-1).cpu().numpy() * np.array([1, 1, 0, 0])
 
 
 def mask_before(scores_row):
-    return tt.softmax(scores_row + row_mask, dim=-1).numpy()
+    return tt.softmax(scores_row + row_mask, dim=-1).cpu().numpy()
 
 
 other_future = tt.tensor([1.0, 2.0, 0.5, 10.0], dtype=tt.float64, device=dev)  # token 3's score changed
@@ -148,13 +155,16 @@ for name, row, row_other in (("after ", after, after_other), ("before", before, 
     print(f"mask {name} softmax: {row.round(4)}  sum {row.sum():.4f};  "
           f"with the future score 3 -> 10: {row_other.round(4)}")
 
-# NumPy written out: the wrong order's row sum is the share of the softmax the past gets.
-past, future = np.exp([1.0, 2.0]), np.exp([0.5, 3.0])
-assert math.isclose(after.sum(), past.sum() / (past.sum() + future.sum())) and after.sum() < 0.6
-assert np.allclose(after[:2], past / (past.sum() + future.sum()))
-assert not np.allclose(after, after_other, atol=1e-3)   # the future leaks into the past's weights
-assert math.isclose(before.sum(), 1.0) and np.array_equal(before, before_other)  # it does not
-assert np.allclose(after / after.sum(), before)  # renormalized, the wrong order is the right one
+# %% tags=["check"] jupyter={"source_hidden": true}
+past, future = np.exp([1.0, 2.0]), np.exp([0.5, 3.0])   # NumPy written out
+with checks("masked after, the row sums to the past's share and moves with the future; before, neither") as check:
+    check.close("the past's share", after.sum(), past.sum() / (past.sum() + future.sum()), rtol=1e-12)
+    check.true("under 0.6", after.sum() < 0.6)
+    check.close("the past's weights", after[:2], past / (past.sum() + future.sum()), rtol=1e-12)
+    check.true("the future leaks in", not np.allclose(after, after_other, atol=1e-3))
+    check.close("before: sums to 1", before.sum(), 1.0, rtol=1e-15)
+    check.equal("before: the future does not leak", before, before_other)
+    check.close("renormalized, the wrong order is the right one", after / after.sum(), before, rtol=1e-12)
 
 # %% [markdown]
 # ## Teacher forcing, and the proof that it does not cheat
@@ -187,29 +197,33 @@ decoder_target = [1, 2, 3, 4, 5]  # I have a cat <end>: the input shifted left b
 print("in :", [tokens[i] for i in decoder_input], "\nout:", [(tokens + ["<end>"])[i] for i in decoder_target])
 
 
-def decode(ids, mask=True):
+def decode(ids, mask=causal_mask):
+    """The decoder's outputs (T, width) for ``ids``; ``mask(T, device=...)`` makes the mask (None: no mask)."""
     with tt.no_grad():  # only looking: no graph to record
         x = embed(tt.tensor([ids], device=dev))
-        return decoder(x, memory, tgt_mask=causal_mask(len(ids), device=dev) if mask else None).numpy()[0]
+        return decoder(x, memory, tgt_mask=mask(len(ids), device=dev) if mask else None).cpu().numpy()[0]
 
 
 full = decode(decoder_input)
+moves = {}
 for changed in ([0, 1, 2, 4, 4], [0, 1, 1, 3, 4]):  # "a" -> "cat" at 3, "have" -> "I" at 2
     first = next(i for i, (c, d) in enumerate(zip(changed, decoder_input)) if c != d)
-    other = decode(changed)
-    moved = np.abs(other - full).max(axis=1)
-    print(f"token {first} changed: how far each position's output moved {moved.round(6)}")
-    assert np.allclose(other[:first], full[:first], rtol=0, atol=1e-6)   # the past did not notice
-    assert (moved[first:] > 1e-3).all()                                 # the changed one did
+    moves[first] = np.abs(decode(changed) - full).max(axis=1)
+    print(f"token {first} changed: how far each position's output moved {moves[first].round(6)}")
+unmasked_moved = np.abs(decode([0, 1, 2, 4, 4], mask=None) - decode(decoder_input, mask=None)).max(axis=1)
+print("without the mask, token 3 changed:", unmasked_moved.round(6))
+alone = [decode(decoder_input[:t + 1])[t] for t in range(5)]  # what the decoder computes while generating
+print("largest difference, prefix-only run against the teacher-forced pass:",
+      f"{max(np.abs(a - f).max() for a, f in zip(alone, full)):.1e}")
 
-unmasked_moved = np.abs(decode([0, 1, 2, 4, 4], mask=False) - decode(decoder_input, mask=False)).max(axis=1)
-print("without the mask:", unmasked_moved.round(6))
-assert (unmasked_moved > 1e-3).all()  # every position read the future
-
-for t in range(5):
-    alone = decode(decoder_input[:t + 1])  # what the decoder computes while generating
-    assert np.allclose(alone[t], full[t], rtol=0, atol=1e-5), t
-print("each position's output equals the prefix-only run: teacher forcing is honest")
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("the past does not notice a changed token, the rest does; unmasked, all do; each prefix run = the pass") as check:
+    for first, moved in moves.items():
+        check.close(f"token {first} changed: the positions before it", moved[:first], 0.0, atol=1e-6)
+        check.true(f"token {first} changed: it and the later ones moved", (moved[first:] > 1e-3).all())
+    check.true("without the mask every position moves", (unmasked_moved > 1e-3).all())
+    for t in range(5):
+        check.close(f"position {t} alone", alone[t], full[t], atol=1e-5)
 
 # %% [markdown]
 # The decoder's self-attention, drawn (the first layer, both heads): every cell above the
@@ -218,34 +232,38 @@ print("each position's output equals the prefix-only run: teacher forcing is hon
 # %%
 with record_attention(decoder) as hooks, tt.no_grad():
     decoder(embed(tt.tensor([decoder_input], device=dev)), memory, tgt_mask=causal_mask(5, device=dev))
-self_attention = hooks["layers.0.self_attn"].weights.numpy()[0]  # (heads, T, S)
+self_attention = hooks["layers.0.self_attn"].weights.cpu().numpy()[0]  # (heads, T, S)
 show(visualize.plot_attention(self_attention, tokens, tokens, title="masked self-attention, layer 0"),
      "11_masked_self_attention.png")
-assert (self_attention[:, ~allowed] == 0).all()
-assert np.allclose(self_attention.sum(-1), 1.0)
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("every weight above the diagonal is exactly 0, every row sums to 1") as check:
+    check.true("zero above the diagonal", (self_attention[:, ~allowed] == 0).all())
+    check.close("rows sum to 1", self_attention.sum(-1), 1.0, rtol=1e-6)
 
 # %% [markdown]
 # ## Exercise
 #
 # The mask can be read back from the model's behaviour alone. For each input position j,
 # change token j (to any other id) and record which output positions t move by more than
-# 1e-6: that is `influence[t, j]`. Predict the 5 × 5 matrix before you run the cell. Then
-# replace `causal_mask(...)` in `decode` by `causal_mask(...).mT` (the future allowed, the
-# past hidden): what does the matrix become?
-# (Try it yourself first; the cell below is one solution.)
+# 1e-6: that is `influence[t, j]`, a 5 × 5 array of booleans. Predict it before you compute it.
+#
+# Then do the same with the mask transposed, `decode(ids, mask=lambda n, device: causal_mask(n,
+# device=device).mT)` (the future allowed, the past hidden), into `influence_mT`: what does the
+# matrix become, and what would teacher forcing learn with that mask?
 
-# %%
-influence = np.zeros((5, 5), dtype=bool)
-for j in range(5):
-    changed = list(decoder_input)
-    changed[j] = 5 if changed[j] != 5 else 0
-    influence[:, j] = np.abs(decode(changed) - full).max(axis=1) > 1e-6
-print(influence.astype(int))
+# %% tags=["exercise"]
+influence = ...     # your answer: (5, 5) booleans, True where changing token j moves output t
+influence_mT = ...  # your answer: the same with the transposed mask
+
+# %% tags=["check"]
+exercise(globals(), "11_masked_attention", "influence")
 
 # %% [markdown]
-# ### Check
-
-# %%
-assert (influence == allowed).all(), influence  # token j reaches position t exactly when j <= t
-assert (influence == ~causal_mask(5).numpy()).all()
-print("correct: influence is the lower triangle, the mask's 'may see'")
+# **The answer.** With the causal mask the influence is the lower triangle: token j reaches
+# position t exactly when j <= t, the mask's "may see" read back from behaviour. With `.mT` it is
+# the upper triangle: every position sees itself and everything after it. Through two layers
+# nothing of the past gets in either, since each layer only passes on what its keys could see.
+# Trained that way, position t would be shown token t + 1, the very token it must predict, and
+# would learn to copy it; when translating, that token does not exist yet. The mask must hide the
+# future, and only the future.

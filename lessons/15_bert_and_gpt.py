@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 import tinytensor as tt
 import tinytensor.functional as F
 import transformer
-from lesson_tools import device, show
+from lesson_tools import checks, device, exercise, show
 from translator.corpus import build_corpus
 from translator.data import Encoded, build_vocabularies, padded
 from translator.tokens import Vocab, detokenize_en, tokenize_zh
@@ -67,7 +67,6 @@ for name, layers in stacks.items():
     first = layers[0]
     print(f"{name:<21} {len(layers)} x {type(first).__name__}  "
           f"norm_first={first.norm_first}  activation={getattr(first.activation, '__name__', 'gelu (tanh)')}")
-assert {type(layer) for layers in stacks.values() for layer in layers} == {transformer.TransformerEncoderLayer}
 
 # %% [markdown]
 # One class, three settings: post-norm as in the paper and BERT, pre-norm (`norm_first`,
@@ -79,10 +78,9 @@ assert {type(layer) for layers in stacks.values() for layer in layers} == {trans
 # %%
 d, d_ff = SIZE["d_model"], SIZE["dim_feedforward"]
 by_hand = (4 * d * d + 4 * d) + (2 * d * d_ff + d_ff + d) + 4 * d
-for name, layers in stacks.items():
-    count = sum(p.numel() for p in layers[0].parameters())
+counts = {name: sum(p.numel() for p in layers[0].parameters()) for name, layers in stacks.items()}
+for name, count in counts.items():
     print(f"{name:<21} {count:,} parameters per block")
-    assert count == by_hand, (name, count, by_hand)
 print(f"by hand: 4d^2 + 4d + 2 d d_ff + d_ff + d + 4d = {by_hand:,}")
 
 # A decoder layer is an encoder layer plus the cross-attention and its LayerNorm.
@@ -90,7 +88,15 @@ encoder_keys = set(translator.transformer.encoder.layers[0].state_dict())
 decoder_keys = set(translator.transformer.decoder.layers[0].state_dict())
 extra = sorted(decoder_keys - encoder_keys)
 print("a decoder layer's extra weights:", extra)
-assert encoder_keys < decoder_keys and {key.split(".")[0] for key in extra} == {"multihead_attn", "norm3"}
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("one class in all three stacks; each block's parameters counted by hand; a decoder layer adds the cross-attention") as check:
+    check.equal("one class", {type(layer) for layers in stacks.values() for layer in layers},
+                {transformer.TransformerEncoderLayer})
+    for name, count in counts.items():
+        check.equal(f"{name}'s block", count, by_hand)
+    check.true("the decoder layer's weights include the encoder layer's", encoder_keys < decoder_keys)
+    check.equal("the extra ones", {key.split(".")[0] for key in extra}, {"multihead_attn", "norm3"})
 
 # %% [markdown]
 # ## The mask is the difference
@@ -107,11 +113,14 @@ def encode_en(text):
 
 with tt.no_grad():
     a, b = encode_en("<bos> I have a cat ."), encode_en("<bos> I have a cat ?")
-    gpt_moved = abs(gpt(a)[0, :-1].numpy() - gpt(b)[0, :-1].numpy()).max()
-    bert_moved = abs(bert(a)[0, :-1].numpy() - bert(b)[0, :-1].numpy()).max()
+    gpt_moved = abs(gpt(a)[0, :-1].cpu().numpy() - gpt(b)[0, :-1].cpu().numpy()).max()
+    bert_moved = abs(bert(a)[0, :-1].cpu().numpy() - bert(b)[0, :-1].cpu().numpy()).max()
 print(f"the last word changed: GPT's earlier outputs moved by {gpt_moved:.1e}, BERT's by {bert_moved:.2f}")
-assert gpt_moved < 1e-6   # the causal mask gives the last key the weight 0: nothing of it arrives
-assert bert_moved > 1e-3
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("GPT's earlier outputs do not move (the causal mask gives the last key weight 0); BERT's do") as check:
+    check.true("GPT", gpt_moved < 1e-6)
+    check.true("BERT", bert_moved > 1e-3)
 
 # %% [markdown]
 # ## BERT's masking: 15%, then 80 / 10 / 10
@@ -128,10 +137,9 @@ assert bert_moved > 1e-3
 ids = tt.cat([tt.randint(4, V - 1, (400, 200), device=dev),    # ordinary words, no specials
               tt.full((400, 50), PAD, dtype=tt.int64, device=dev)], 1)  # and padding, never chosen
 inputs, labels = transformer.mask_tokens(ids, mask_id=MASK, vocab_size=V, special_ids=[PAD])
-ids_np, inputs_np, labels_np = ids.numpy(), inputs.numpy(), labels.numpy()
+ids_np, inputs_np, labels_np = ids.cpu().numpy(), inputs.cpu().numpy(), labels.cpu().numpy()
 chosen = labels_np != -100
 words = ids_np != PAD
-assert not (chosen & ~words).any() and (labels_np[chosen] == ids_np[chosen]).all()
 n = chosen.sum()
 shares = {"chosen": (n / words.sum(), 0.15, words.sum()),
           "-> [MASK]": ((inputs_np[chosen] == MASK).mean(), 0.8 + 0.1 / V, n),
@@ -139,10 +147,15 @@ shares = {"chosen": (n / words.sum(), 0.15, words.sum()),
           "-> another word": (((inputs_np[chosen] != MASK) & (inputs_np[chosen] != ids_np[chosen])).mean(),
                               0.1 * (1 - 2 / V), n)}
 for name, (share, p, trials) in shares.items():
-    sigma = math.sqrt(p * (1 - p) / trials)
-    print(f"{name:<16} {share:.4f}   expected {p:.4f} +- {4 * sigma:.4f}")
-    assert abs(share - p) < 4 * sigma, name
-assert (inputs_np[~chosen] == ids_np[~chosen]).all()           # the rest is left alone
+    print(f"{name:<16} {share:.4f}   expected {p:.4f} +- {4 * math.sqrt(p * (1 - p) / trials):.4f}")
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("no pad chosen, labels are the originals, each share within 4 binomial sigmas, the rest untouched") as check:
+    check.true("no pad chosen", not (chosen & ~words).any())
+    check.equal("labels", labels_np[chosen], ids_np[chosen])
+    for name, (share, p, trials) in shares.items():
+        check.close(name, share, p, atol=4 * math.sqrt(p * (1 - p) / trials))
+    check.equal("the rest is left alone", inputs_np[~chosen], ids_np[~chosen])
 
 # %% [markdown]
 # ## Three objectives, one training loop
@@ -189,21 +202,24 @@ def held_out_loss(task, model):
         logits, targets, ignore = task(model, list(range(len(valid))), valid)
         loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=ignore).item()
     model.train()
-    z, t = logits.numpy().reshape(-1, V).astype(np.float64), targets.numpy().reshape(-1)
+    z, t = logits.cpu().numpy().reshape(-1, V).astype(np.float64), targets.cpu().numpy().reshape(-1)
     z, t = z[t != ignore], t[t != ignore]
     log_p = z - z.max(axis=1, keepdims=True)
     log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
-    assert abs(loss - (-log_p[np.arange(len(t)), t].mean())) < 1e-4
+    numpy_losses.append((loss, -log_p[np.arange(len(t)), t].mean()))   # the check compares them
     return loss
 
 
-def fit(task, model, steps, seed):
-    """Adam on random batches of 64 pairs; the loss of every step (read once, at the end)."""
+numpy_losses = []
+
+
+def fit(task, model, steps, seed, batch):
+    """Adam on random batches of ``batch`` pairs; the loss of every step (read once, at the end)."""
     optimizer = tt.optim.Adam(model.parameters(), lr=3e-3, betas=(0.9, 0.98), eps=1e-9)
     rng = np.random.default_rng(seed)
     curve = []
     for _ in range(steps):
-        loss = loss_of(task, model, rng.integers(0, len(train), 64).tolist(), train)
+        loss = loss_of(task, model, rng.integers(0, len(train), batch).tolist(), train)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -211,15 +227,14 @@ def fit(task, model, steps, seed):
     return tt.stack(curve).tolist()
 
 
-runs = {"translator": (translator_task, translator, 200), "GPT": (gpt_task, gpt, 200),
-        "BERT": (bert_task, bert, 400)}   # BERT scores only 15% of its tokens: it needs more steps
+runs = {"translator": (translator_task, translator, 200, 32), "GPT": (gpt_task, gpt, 200, 32),
+        "BERT": (bert_task, bert, 400, 64)}   # BERT scores only 15% of its tokens: more steps, bigger batches
 curves, before, after = {}, {}, {}
-for seed, (name, (task, model, steps)) in enumerate(runs.items()):
+for seed, (name, (task, model, steps, batch)) in enumerate(runs.items()):
     before[name] = held_out_loss(task, model)
-    curves[name] = fit(task, model, steps, seed)
+    curves[name] = fit(task, model, steps, seed, batch)
     after[name] = held_out_loss(task, model)
     print(f"{name:<10} held-out loss {before[name]:.2f} -> {after[name]:.2f} in {steps} steps   (ln V = {math.log(V):.2f})")
-    assert after[name] < 0.5 * before[name] and after[name] < 0.6 * math.log(V)
 
 # %%
 figure = Figure(figsize=(7, 3.2))
@@ -231,6 +246,13 @@ axes.set(xlabel="step", ylabel="training loss (cross-entropy)", title="three obj
 axes.legend()
 axes.grid(True, alpha=0.3)
 show(figure, "15_losses.png")
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("the held-out losses against a NumPy log-softmax; each model's halved and under 0.6 ln V") as check:
+    for ours, by_numpy in numpy_losses:
+        check.close("cross-entropy", ours, by_numpy, atol=1e-4)
+    for name in runs:
+        check.true(f"{name} learned", after[name] < 0.5 * before[name] and after[name] < 0.6 * math.log(V))
 
 # %% [markdown]
 # All three start above ln V: an untrained model is not uniform but sure of random things,
@@ -252,7 +274,6 @@ with tt.no_grad():
     out = transformer.greedy_decode(translator, src, max_len=12, bos_id=Vocab.bos_id, eos_id=Vocab.eos_id)
 english = detokenize_en(en_vocab.decode(out[0].tolist()))
 print(f"translator  我有一只猫。 -> {english}")
-assert english == "I have a cat."
 
 
 def gpt_next(prompt):
@@ -263,16 +284,24 @@ def gpt_next(prompt):
 def bert_fill(text):
     bert.eval()
     with tt.no_grad():
-        probs = bert(encode_en(text))[0, text.split().index("<mask>")].softmax(-1).numpy()
+        probs = bert(encode_en(text))[0, text.split().index("<mask>")].softmax(-1).cpu().numpy()
     return en_vocab.to_list()[int(probs.argmax())], probs
 
 
-for prompt, want in [("Do you have a cat", "?"), ("Tomorrow he will drink a cup", "of")]:
+GPT_PROMPTS = {"Do you have a cat": "?", "Tomorrow he will drink a cup": "of"}
+BERT_BLANKS = {"Do you have a cat <mask>": "?", "I have a cat <mask>": "."}
+for prompt in GPT_PROMPTS:
     print(f"GPT         {prompt!r} -> {gpt_next(prompt)!r}")
-    assert gpt_next(prompt) == want
-for text, want in [("Do you have a cat <mask>", "?"), ("I have a cat <mask>", ".")]:
+for text in BERT_BLANKS:
     print(f"BERT        {text!r} -> {bert_fill(text)[0]!r}")
-    assert bert_fill(text)[0] == want
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("the translation, GPT's next words and BERT's blanks") as check:
+    check.equal("translator", english, "I have a cat.")
+    for prompt, want in GPT_PROMPTS.items():
+        check.equal(f"GPT: {prompt}", gpt_next(prompt), want)
+    for text, want in BERT_BLANKS.items():
+        check.equal(f"BERT: {text}", bert_fill(text)[0], want)
 
 # %% [markdown]
 # Now a blank that only the right-hand side can fill. In "<mask> you have a cat ?" the
@@ -284,48 +313,34 @@ for text, want in [("Do you have a cat <mask>", "?"), ("I have a cat <mask>", ".
 # %%
 word, bert_probs = bert_fill("<mask> you have a cat ?")
 with tt.no_grad():
-    gpt_probs = gpt(encode_en("<bos> Do you have a cat ?"))[0, 0].softmax(-1).numpy()
-    gpt_probs_other = gpt(encode_en("<bos> I have a cat ."))[0, 0].softmax(-1).numpy()
+    gpt_probs = gpt(encode_en("<bos> Do you have a cat ?"))[0, 0].softmax(-1).cpu().numpy()
+    gpt_probs_other = gpt(encode_en("<bos> I have a cat ."))[0, 0].softmax(-1).cpu().numpy()
 do = en_vocab.encode(["Do"])[0]
 starts_with_do = np.mean([en.split()[0] == "Do" for _, en in corpus["train"][:5000]])
 print(f"BERT   P(Do | <mask> you have a cat ?) = {bert_probs[do]:.2f}  -> {word!r}")
 print(f"GPT    P(Do | <bos>)                  = {gpt_probs[do]:.2f}  "
       f"(sentences of the training data that start with Do: {starts_with_do:.2f})")
-assert word == "Do" and bert_probs[do] > 0.5
-assert np.array_equal(gpt_probs, gpt_probs_other)              # the rest of the sentence is unseen
-assert abs(gpt_probs[do] - starts_with_do) < 0.05
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("BERT finds Do from the right-hand side; GPT's first guess ignores it and is the data's frequency") as check:
+    check.equal("BERT's word", word, "Do")
+    check.true("BERT is sure", bert_probs[do] > 0.5)
+    check.equal("GPT sees nothing after <bos>", gpt_probs, gpt_probs_other)
+    check.close("GPT's P(Do) is the frequency", gpt_probs[do], starts_with_do, atol=0.05)
 
 # %% [markdown]
 # ## Exercise
 #
-# BERT and GPT differ in their mask, so give BERT's trained stack GPT's causal mask
-# (`transformer.causal_mask(T)`, True where a position may not look) and ask it again to fill
-# "<mask> you have a cat ?". Run BERT's pieces yourself: `bert.positions(bert.embed(ids))`,
-# then `bert.layers(x, mask=...)`, then `bert.mlm_head`. With the mask, its guess at the first
-# position can no longer depend on the rest: it must be the same for "<mask> have a cat .".
-# Try it yourself first; the solution below is one way.
+# BERT and GPT differ in their mask, so give BERT's trained stack GPT's causal mask and ask it
+# again to fill "<mask> you have a cat ?". Write `bert_with_mask(text, mask)`: encode the text
+# (`encode_en`), run BERT's pieces yourself, `bert.positions(bert.embed(ids))`, then
+# `bert.layers(x, mask=mask)`, then `bert.mlm_head`, all under `tt.no_grad()`, and return the
+# softmax over the vocabulary at the first position as a NumPy array. The check calls it with
+# `transformer.causal_mask(T, device=dev)` (True where a position may not look) and with
+# `mask=None`. With the causal mask, can the first position's guess still depend on the rest?
 
-# %%
-def bert_with_mask(text, mask):
-    ids = encode_en(text)
-    with tt.no_grad():
-        logits = bert.mlm_head(bert.layers(bert.positions(bert.embed(ids)), mask=mask))
-    return logits[0, 0].softmax(-1).numpy()
+# %% tags=["exercise"]
+bert_with_mask = ...  # your answer: def bert_with_mask(text, mask): ... probabilities at position 0
 
-
-causal = transformer.causal_mask(6, device=dev)
-question = bert_with_mask("<mask> you have a cat ?", causal)
-statement = bert_with_mask("<mask> have a cat .", transformer.causal_mask(5, device=dev))
-print(f"causal BERT: P(Do) = {question[do]:.2f} for the question, {statement[do]:.2f} for the statement")
-
-# %% [markdown]
-# ### Check
-#
-# With the causal mask the first position sees only itself, so the two sentences get the
-# same guess; without it (`mask=None`) BERT is BERT again and the guesses differ.
-
-# %%
-assert np.allclose(question, statement, atol=1e-6)
-assert np.allclose(bert_with_mask("<mask> you have a cat ?", None), bert_probs, atol=1e-6)
-assert not np.allclose(bert_with_mask("<mask> have a cat .", None), bert_probs, atol=1e-3)
-print("one mask turns the bidirectional encoder into a left-to-right one")
+# %% tags=["check"]
+exercise(globals(), "15_bert_and_gpt", "causal_bert")

@@ -58,16 +58,16 @@ def choose_num_threads() -> int:
     """One BLAS thread per core that other programs leave free, at least one.
 
     A lesson's matrices are small: on a machine busy with other work, BLAS threads that
-    wait for a core of their own make a step ten times slower than one thread does (a
-    lesson of 20 s took 82 s beside one busy process). The load average counts the
-    processes running or waiting to run, so cores minus load is what is free.
+    wait for a core of their own make a step several times slower than one thread does, and
+    spin while they wait. The load average counts the processes running or waiting to run, so
+    cores minus load is what is free.
     """
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average (Windows): assume the machine is ours
         load = 0.0
-    return max(1, min(cores, cores - math.ceil(load - 0.5)))
+    return max(1, min(cores, cores - round(load)))
 
 
 def use_free_cores() -> int | None:
@@ -78,7 +78,12 @@ def use_free_cores() -> int | None:
     """
     if any(variable in os.environ for variable in THREAD_VARIABLES):
         return None
-    from threadpoolctl import threadpool_limits
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("lesson_tools: threadpoolctl is not installed, so NumPy keeps its own thread count "
+              "(pip install threadpoolctl, or -e '.[lessons]')")
+        return None
     threads = choose_num_threads()
     threadpool_limits(threads, user_api="blas")  # not as a context: for the whole lesson
     return threads
@@ -215,20 +220,23 @@ def _grid_values(spec: Any, count: int) -> list[Any]:
 
 
 def _slider_grid(draw: Callable[..., None], ranges: dict[str, Any]) -> Any:
-    """One panel per combination: a row per value of the first range, a column per value of the second."""
+    """One panel per value: with one range, rows of three; with two, a row per value of the
+    first and a column per value of the second (more ranges: every combination, in rows of three)."""
     from matplotlib.figure import Figure
     keys = list(ranges)
-    count = 4 if len(keys) == 1 else 3
-    values = [_grid_values(ranges[key], count) for key in keys]
-    rows = len(values[0]) if len(keys) > 1 else 1
+    values = [_grid_values(ranges[key], 4 if len(keys) == 1 else 3) for key in keys]
     combos = list(itertools.product(*values))
-    cols = len(combos) // rows
-    figure = Figure(figsize=(3.3 * cols, 2.7 * rows), layout="constrained")
+    cols = len(values[1]) if len(keys) == 2 else min(3, len(combos))
+    rows = math.ceil(len(combos) / cols)
+    figure = Figure(figsize=(3.2 * cols, 2.6 * rows))  # no layout engine: they cost seconds a grid
     axes = np.atleast_1d(figure.subplots(rows, cols)).ravel()
+    figure.subplots_adjust(hspace=0.35, wspace=0.25)
     for ax, combo in zip(axes, combos):
         chosen = dict(zip(keys, combo))
         draw(ax, **chosen)
         ax.set_title(_caption(chosen), fontsize=9)
+    for ax in axes[len(combos):]:
+        ax.set_visible(False)
     return figure
 
 

@@ -35,12 +35,6 @@ EXERCISE_HEADER = '# %% tags=["exercise"]'
 DRAWS = re.compile(r"^\s*(?:\w+ = )?(?:show|slider)\(", re.M)  # a cell that shows a picture
 PICTURES = ("image/png", "image/svg+xml")
 TIMEOUT = 300
-# Lessons still to be moved to the conventions of lesson_tools (issue 19): their verification is
-# still inline and their exercise is answered in the next cell.
-NOT_YET_CONVERTED = {"03_gradcheck", "04_broadcasting", "05_mlp_digits", "06_residual_connections",
-                     "07_attention", "08_multi_head_attention", "09_positional_encoding", "10_add_and_norm",
-                     "11_masked_attention", "14_translation", "15_bert_and_gpt", "16_cost_of_attention"}
-CONVERTED = [path for path in LESSONS if path.stem not in NOT_YET_CONVERTED]
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
@@ -75,7 +69,7 @@ def test_lesson_has_a_title_chinese_terms_and_an_exercise(path: Path) -> None:
     assert re.search(r"^# ## Exercise", text, re.M), f"{path.name}: needs an '## Exercise' section"
 
 
-@pytest.mark.parametrize("path", CONVERTED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_lesson_checks_in_check_cells_and_hides_its_solutions(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     headers = re.findall(r"^# %%.*$", text, re.M)
@@ -123,7 +117,7 @@ def execute(notebook, tmp_path: Path, env: dict[str, str]):
     nbclient = pytest.importorskip("nbclient", reason="nbclient and ipykernel are in the test extra")
     pytest.importorskip("ipykernel", reason="nbclient and ipykernel are in the test extra")
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    client = nbclient.NotebookClient(notebook, timeout=TIMEOUT, kernel_name="python3",
+    client = nbclient.NotebookClient(notebook, timeout=TIMEOUT, startup_timeout=TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env=env)
     return notebook
@@ -134,10 +128,8 @@ def test_lesson_runs_as_a_notebook(path: Path, tmp_path: Path) -> None:
     jupytext = pytest.importorskip("jupytext", reason="jupytext is in the test extra")
     import nbformat
     notebook = jupytext.read(path)
-    converted = path.stem not in NOT_YET_CONVERTED
-    if converted:  # a last cell: each exercise's check rejects its planted mistake
-        notebook.cells.append(nbformat.v4.new_code_cell(
-            f'import lesson_tools\nprint("proved:", lesson_tools.prove_exercises(globals(), "{path.stem}"))'))
+    notebook.cells.append(nbformat.v4.new_code_cell(  # a last cell: each check rejects its planted mistake
+        f'import lesson_tools\nprint("proved:", lesson_tools.prove_exercises(globals(), "{path.stem}"))'))
     env = environment(tmp_path)
     del env["MPLBACKEND"]  # the kernel's own inline backend; show() displays PNGs either way
     executed = execute(notebook, tmp_path, env)  # raises CellExecutionError on any cell's error
@@ -157,8 +149,8 @@ def test_lesson_runs_as_a_notebook(path: Path, tmp_path: Path) -> None:
         warnings = [output["text"] for output in cell.outputs
                     if output["output_type"] == "stream" and output["name"] == "stderr" and "Warning" in output["text"]]
         assert not warnings, f"{where}warned:\n{''.join(warnings)}"
-    if converted:
-        assert "proved: [" in text_of(executed.cells[-1].outputs[0]), executed.cells[-1].outputs
+    assert "proved: [" in "".join(text_of(output) for output in executed.cells[-1].outputs), \
+        executed.cells[-1].outputs
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
@@ -166,8 +158,7 @@ def test_lesson_runs_as_a_script(path: Path, tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=environment(tmp_path),
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0, f"{path.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
-    if path.stem not in NOT_YET_CONVERTED:
-        assert "right:" in done.stdout and "not answered yet" not in done.stdout, done.stdout[-3000:]
+    assert "right:" in done.stdout and "not answered yet" not in done.stdout, done.stdout[-3000:]
 
 
 def run_python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
