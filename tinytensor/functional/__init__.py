@@ -8,9 +8,11 @@ linear.py         linear, y = x W^T + b as one node
 embedding.py      embedding, one_hot
 loss.py           cross_entropy, mse_loss, binary_cross_entropy(_with_logits), kl_div
 padding.py        pad
+attention.py      scaled_dot_product_attention: softmax(Q K^T / sqrt(d_k) + mask) V as one node
 """
 from ..ops.pointwise import relu, sigmoid, tanh
 from .activation import gelu, log_softmax, logsigmoid, logsumexp, softmax
+from .attention import scaled_dot_product_attention
 from .dropout import dropout
 from .embedding import embedding, one_hot
 from .linear import linear
@@ -20,4 +22,5 @@ from .padding import pad
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
            "embedding", "gelu", "kl_div", "layer_norm", "linear", "log_softmax", "logsigmoid", "logsumexp",
-           "mse_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh"]
+           "mse_loss", "one_hot", "pad", "relu", "scaled_dot_product_attention", "sigmoid", "softmax",
+           "tanh"]
