@@ -10,6 +10,7 @@ loss.py           cross_entropy, mse_loss, binary_cross_entropy(_with_logits), k
 padding.py        pad
 attention.py      scaled_dot_product_attention: softmax(Q K^T / sqrt(d_k) + mask) V as one node
 """
+from .. import missing
 from ..ops.pointwise import relu, sigmoid, tanh
 from .activation import gelu, log_softmax, logsigmoid, logsumexp, softmax
 from .attention import scaled_dot_product_attention
@@ -24,3 +25,6 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_en
            "embedding", "gelu", "kl_div", "layer_norm", "linear", "log_softmax", "logsigmoid", "logsumexp",
            "mse_loss", "one_hot", "pad", "relu", "scaled_dot_product_attention", "sigmoid", "softmax",
            "tanh"]
+
+
+__getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)
