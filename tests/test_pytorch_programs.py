@@ -95,8 +95,7 @@ PROGRAM_MARKS: dict[str, list[pytest.MarkDecorator]] = {
         "DataLoader(sampler=, generator=, num_workers=, pin_memory=)", "torch.Generator().manual_seed",
         "torch.cuda.manual_seed_all", "Tensor.scatter_(0, 0-d index, value=)", "F.pad", "torch.as_tensor",
         "Tensor.__format__ (f'{label}' prints the number)", "Tensor.__index__ (labels[label])")],
-    "tutorial_model_autograd": [needs(
-        "torch.accelerator.is_available, current_accelerator", "F.binary_cross_entropy_with_logits")],
+    "tutorial_model_autograd": [],
     "tutorial_optimization_save_load": [needs(
         "torch.backends.mps.is_available", f"{DATA}: DataLoader, TensorDataset",
         "torch.load(weights_only=True)", "Tensor.__format__")],
@@ -104,13 +103,7 @@ PROGRAM_MARKS: dict[str, list[pytest.MarkDecorator]] = {
         "torch.autograd.Function with ctx (staticmethod forward/backward, save_for_backward, saved_tensors, "
         "needs_input_grad, apply, non-tensor arguments, gradcheck, a second derivative through it)",
         "torch.autograd.backward", "torch.optim.RMSprop")],
-    "optim_schedules": [needs(
-        "torch.cuda.manual_seed_all", "nn.ParameterList", "nn.ParameterDict (a plain dict's keys sorted)",
-        "nn.BCEWithLogitsLoss(pos_weight=, reduction=), nn.BCELoss",
-        "F.binary_cross_entropy, F.binary_cross_entropy_with_logits",
-        "optim.RMSprop(alpha=, momentum=, centered=)", "optim.Adagrad(lr_decay=, weight_decay=)",
-        "lr_scheduler.StepLR, MultiStepLR, ExponentialLR, LinearLR, CosineAnnealingLR, SequentialLR, "
-        "OneCycleLR (momentum cycled too), ReduceLROnPlateau")],
+    "optim_schedules": [],
     "transformer_language_model": [needs(
         "nn.TransformerEncoderLayer, nn.TransformerEncoder, nn.Transformer.generate_square_subsequent_mask, "
         "nn.MultiheadAttention (under nn)",

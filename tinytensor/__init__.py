@@ -27,6 +27,7 @@ Where things are:
     accelerator.py  torch.accelerator's questions, answered for CUDA
     backends.py     torch.backends' switches (cudnn, mps, cuda.matmul): kept, with no effect
     missing.py      what a PyTorch name tinytensor lacks answers: "tinytensor has no torch.X; use Y"
+    as_torch/       run a PyTorch program unchanged: `import torch` gives tinytensor
 
 The names below are the functions themselves (``tt.exp`` is what ``x.exp()``
 calls), under PyTorch's names, so ``import tinytensor as torch`` runs everyday
@@ -88,7 +89,7 @@ long, int, bool = int64, int32, bool_  # noqa: A001
 __version__ = "0.1.0"
 
 from . import cuda, data, nn, optim, utils  # noqa: E402 - the building blocks, built on everything above
-from . import accelerator, backends, missing  # noqa: E402 - what PyTorch scripts ask at their top
+from . import accelerator, as_torch, backends, missing  # noqa: E402 - for programs written for PyTorch
 from .backends import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .threads import get_num_threads, set_num_threads  # noqa: E402
@@ -116,6 +117,7 @@ __all__ += [
     "multinomial", "nonzero", "outer", "prod", "roll", "rsqrt", "scatter", "scatter_add", "sign", "sort",
     "unique",
 ]
-__all__ += ["accelerator", "backends", "get_float32_matmul_precision", "set_float32_matmul_precision"]
+__all__ += ["accelerator", "as_torch", "backends", "get_float32_matmul_precision",
+            "set_float32_matmul_precision"]
 
 __getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)
