@@ -1,4 +1,4 @@
-"""The loss modules: CrossEntropyLoss (padding ignored, label smoothing) and MSELoss."""
+"""The loss modules: CrossEntropyLoss (padding ignored, label smoothing, class weights, torch's argument order) and MSELoss."""
 from __future__ import annotations
 
 import numpy as np
@@ -77,3 +77,50 @@ def test_mse_loss_parity_with_torch(device) -> None:
     loss.backward()
     expected.backward()
     np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy())
+
+
+# ----------------------------------------------------------------------------
+# torch's positional order (weight first) and class weights
+# ----------------------------------------------------------------------------
+def test_cross_entropy_loss_takes_torchs_arguments_in_torchs_order() -> None:
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    import inspect  # noqa: PLC0415
+
+    def names(f):
+        return [p for p in inspect.signature(f).parameters if p != "self"]
+
+    assert names(nn.CrossEntropyLoss.__init__) == names(torch.nn.CrossEntropyLoss.__init__)
+    assert names(nn.functional.cross_entropy) == names(torch.nn.functional.cross_entropy)
+    loss = nn.CrossEntropyLoss(None, None, PAD)  # positionally: weight, size_average, ignore_index
+    assert loss.ignore_index == PAD and loss.weight is None
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+def test_class_weights_match_torch_values_and_gradients(device, reduction, label_smoothing) -> None:
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    logits, targets = logits_and_targets()
+    weight = np.array([0.5, 2.0, 1.0, 3.0])
+    x = tt.tensor(logits, device=device, requires_grad=True)
+    mine = nn.CrossEntropyLoss(tt.tensor(weight, device=device), None, PAD, None, reduction,
+                               label_smoothing).to(device)(x, tt.tensor(targets, device=device))
+    xt = torch.tensor(logits, requires_grad=True)
+    theirs = torch.nn.CrossEntropyLoss(torch.tensor(weight), None, PAD, None, reduction,
+                                       label_smoothing)(xt, torch.tensor(targets))
+    np.testing.assert_allclose(mine.numpy(), theirs.detach().numpy(), rtol=1e-12)
+    upstream = np.arange(1.0, 6.0) if reduction == "none" else 1.0
+    (mine * tt.tensor(upstream, device=device)).sum().backward()
+    (theirs * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_class_weights_gradcheck_and_bad_weights(device) -> None:
+    logits, targets = logits_and_targets()
+    weight = tt.tensor([0.5, 2.0, 1.0, 3.0], device=device)
+    target = tt.tensor(targets, device=device)
+    x = tt.tensor(logits, device=device, requires_grad=True)
+    assert tt.gradcheck(lambda a: nn.functional.cross_entropy(a, target, weight, label_smoothing=0.1), [x])
+    assert tt.gradgradcheck(lambda a: nn.functional.cross_entropy(a, target, weight), [x])
+    with pytest.raises(ValueError, match=r"weight must be a float Tensor of shape \(4,\), one weight per class"):
+        nn.functional.cross_entropy(x, target, tt.ones(3, device=device))
+    assert nn.CrossEntropyLoss(weight).state_dict()["weight"].tolist() == weight.tolist()  # a buffer, as torch's

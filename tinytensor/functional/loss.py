@@ -8,6 +8,9 @@ distribution q: (1 - eps) on the true class plus eps spread evenly over all C cl
 
     loss_i = -sum_c q_i[c] log p_i[c] * w_i     w_i = 1/(counted positions) for the mean, 0 if ignored
 
+Class weights v (PyTorch's ``weight``) multiply each q_i[c] by v[c], and the mean then
+divides by the sum of v[target_i] over the counted positions, as PyTorch's does.
+
 It is two nodes, as in PyTorch (log_softmax, then the negative log-likelihood):
 
     log_softmax   dL/dlogits = g - softmax(logits) * sum(g)     (it keeps log p, nothing else)
@@ -45,19 +48,25 @@ from .activation import log_softmax, logsigmoid
 
 
 class NLLLoss(Function):
-    """-sum_c q[c] log p[c] per row, weighted, from log p (N, C) and N integer targets."""
+    """-sum_c q[c] log p[c] per row, weighted, from log p (N, C) and N integer targets.
+
+    With class weights v (PyTorch's ``weight``), q[c] becomes q[c] v[c], and the mean
+    divides by the sum of v[target] over the counted rows instead of their number.
+    """
 
     name = "nll_loss"
     keeps_inputs = False  # backward needs q and the weights: constants
 
-    def __init__(self, target: Any, ignore_index: int, label_smoothing: float, reduction: str) -> None:
-        self.target, self.ignore_index = target, ignore_index
+    def __init__(self, target: Any, ignore_index: int, label_smoothing: float, reduction: str,
+                 class_weight: Any = None) -> None:
+        self.target, self.ignore_index, self.class_weight = target, ignore_index, class_weight
         self.smoothing, self.reduction = label_smoothing, reduction
 
     def forward(self, log_p: Any) -> Any:
         weight = (self.target != self.ignore_index).astype(log_p.dtype)  # 0 for an ignored row
         if self.reduction == "mean":
-            weight /= weight.sum()
+            counted = weight if self.class_weight is None else weight * self.class_weight[self.safe_target]
+            weight /= counted.sum()
         self.saved = weight
         losses = -(self.wanted(log_p.shape, log_p.dtype) * log_p).sum(axis=1) * weight
         return losses if self.reduction == "none" else losses.sum()
@@ -74,13 +83,22 @@ class NLLLoss(Function):
         xp = backend.xp_of(self.target)
         n, classes = shape
         q = xp.full(shape, self.smoothing / classes, dtype=dtype)
-        q[xp.arange(n), xp.where(self.target != self.ignore_index, self.target, 0)] += 1.0 - self.smoothing
-        return q
+        q[xp.arange(n), self.safe_target] += 1.0 - self.smoothing
+        return q if self.class_weight is None else q * self.class_weight.astype(dtype)
+
+    @property
+    def safe_target(self) -> Any:
+        """The targets, an ignored one replaced by class 0 (its row's weight is 0 anyway)."""
+        return backend.xp_of(self.target).where(self.target != self.ignore_index, self.target, 0)
 
 
-def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
-                  label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
-    """PyTorch's F.cross_entropy: logits (N, C) or (N, C, d1, ...), integer targets (N, d1, ...)."""
+def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names
+                  size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """PyTorch's F.cross_entropy: logits (N, C) or (N, C, d1, ...), integer targets (N, d1, ...);
+    ``weight`` (C,), if given, weighs each class."""
+    logits = input
+    reduction = legacy_reduction("cross_entropy", size_average, reduce, reduction)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -96,8 +114,22 @@ def cross_entropy(logits: Tensor, target: Any, ignore_index: int = -100,
                 ignore=ignore_index)
     if logits.ndim > 2:  # move classes last, then treat every position as one row
         logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
-    loss = NLLLoss(ids.reshape(-1), ignore_index, label_smoothing, reduction)(log_softmax(logits, 1))
+    class_weight = None if weight is None else _class_weight(weight, logits).data
+    nll = NLLLoss(ids.reshape(-1), ignore_index, label_smoothing, reduction, class_weight)
+    loss = nll(log_softmax(logits, 1))
     return loss.reshape(expected) if reduction == "none" else loss
+
+
+def _class_weight(weight: Tensor, logits: Tensor) -> Tensor:
+    """cross_entropy's ``weight``: one float per class, on the logits' device, a constant."""
+    if not isinstance(weight, Tensor) or weight.shape != (logits.shape[1],) or weight.dtype.kind != "f":
+        raise ValueError(f"cross_entropy: weight must be a float Tensor of shape ({logits.shape[1]},), "
+                         f"one weight per class, got {getattr(weight, 'shape', type(weight).__name__)} "
+                         f"{getattr(weight, 'dtype', '')}".rstrip())
+    if weight.device != logits.device:
+        raise RuntimeError(f"cross_entropy: weight is on {weight.device} but the logits on "
+                           f"{logits.device}; move it with .to('{logits.device}')")
+    return weight.detach()
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
