@@ -1,4 +1,5 @@
-"""The loss modules: CrossEntropyLoss (padding ignored, label smoothing, class weights, torch's argument order) and MSELoss."""
+"""The loss modules: CrossEntropyLoss (padding ignored, label smoothing, class weights, torch's argument
+order) and MSELoss."""
 from __future__ import annotations
 
 import numpy as np
