@@ -94,9 +94,10 @@ def _cupy_or_reason() -> tuple[Any, str]:
         try:
             import cupy  # noqa: PLC0415 - optional dependency, imported on demand
         except ImportError:
-            return None, ("CuPy is not installed. Install it with "
-                          "`pip install 'tinytensor[cuda]'` (CUDA 13) or pick the wheel for your "
-                          "CUDA version, e.g. `pip install cupy-cuda12x`.")
+            return None, ("CuPy is not installed. Install the CuPy wheel for your CUDA version "
+                          "(nvidia-smi shows it): `pip install cupy-cuda13x` for CUDA 13, "
+                          "`pip install cupy-cuda12x` for CUDA 12; or, in your tinytensor "
+                          "checkout, `pip install -e \".[cuda]\"` (CUDA 13).")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CUDA driver missing or broken
