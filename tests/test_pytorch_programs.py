@@ -305,6 +305,20 @@ def test_program_runs_unchanged_on_tinytensor(program: str, torch_run: Callable)
     assert_same(reference, candidate)
 
 
+EXAMPLE = ROOT / "examples" / "pytorch_gpt.py"  # the GPT that `python -m visualize` draws
+
+
+@requires_torch
+def test_the_example_gpt_written_for_torch_runs_unchanged_on_tinytensor(tmp_path: Path,
+                                                                         torch_server: TorchServer) -> None:
+    reference = torch_server.launch("torch", EXAMPLE, tmp_path)
+    assert reference.returncode == 0, reference.failure("pytorch_gpt")
+    candidate = launch("tinytensor", EXAMPLE, tmp_path)
+    assert candidate.returncode == 0, candidate.failure("pytorch_gpt")
+    assert_same(reference, candidate)
+    assert len(reference.observed["losses"]) == 61 and len(reference.observed["grads"]) >= 20
+
+
 # ---------------------------------------------------------------------------
 # The harness checks itself
 # ---------------------------------------------------------------------------
