@@ -115,7 +115,7 @@ def _memory(what: str, tensor: Any, group: ProcessGroup, written: bool) -> Any:
     if tensor.dtype.name not in DTYPES:
         raise TypeError(f"{what}: {tensor.dtype} tensors are not supported; the collectives take "
                         f"{', '.join(DTYPES)}")
-    array = tensor.data
+    array = tensor.array
     if not array.flags.c_contiguous:
         raise ValueError(f"{what}: the {_describe(tensor)} is not contiguous in memory (a transposed, "
                          f"sliced or broadcast view); the engines read and write the memory itself: pass "

@@ -131,7 +131,7 @@ class Attention(_AttentionNode):
         scores = q @ k.swapaxes(-1, -2)                     # (..., T, S)
         scores *= self.scale
         if self.mask is not None:
-            scores += self.mask.data
+            scores += self.mask.array
         weights = softmax_array(scores, -1)                 # an all -inf row gives zeros
         used = self.dropped(weights)
         self.saved = (weights, used)  # for backward and for the weights node; release() frees it

@@ -114,7 +114,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # n
                 ignore=ignore_index)
     if logits.ndim > 2:  # move classes last, then treat every position as one row
         logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
-    class_weight = None if weight is None else _class_weight(weight, logits).data
+    class_weight = None if weight is None else _class_weight(weight, logits).array
     nll = NLLLoss(ids.reshape(-1), ignore_index, label_smoothing, reduction, class_weight)
     loss = nll(log_softmax(logits, 1))
     return loss.reshape(expected) if reduction == "none" else loss
@@ -185,7 +185,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise TypeError(f"binary_cross_entropy: input is {input.dtype} but target is {target.dtype}; "
                         f"make them one dtype, e.g. target.to(input.dtype)")
     with backend.on_device(input.device):
-        inside = bool(((input.data >= 0) & (input.data <= 1)).all())  # NaN is outside too
+        inside = bool(((input.array >= 0) & (input.array <= 1)).all())  # NaN is outside too
     if not inside:
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                            "(probabilities); for logits use binary_cross_entropy_with_logits")
