@@ -80,15 +80,22 @@ with as_torch.imports():
     assert lines[2] == "tinytensor"
 
 
-def test_it_refuses_to_start_when_the_real_torch_is_already_imported():
+def test_a_real_torch_imported_before_is_set_aside_for_the_block_and_put_back():
     script = """\
 import types, sys
-sys.modules['torch'] = types.ModuleType('torch')  # as if the real torch had been imported
+real = sys.modules['torch'] = types.ModuleType('torch')  # as if the real torch had been imported
 from tinytensor import as_torch
+with as_torch.imports():
+    import torch
+    print(torch.__name__)
+import torch
+print(torch is real)
 try:
     as_torch.install()
 except RuntimeError as error:
     print(error)
 """
     out = run(["-c", script], cwd=ROOT)
-    assert out.stdout.startswith("tinytensor.as_torch: the real torch is already imported in this process")
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["tinytensor", "True"], out.stderr
+    assert lines[2].startswith("tinytensor.as_torch: the real torch is already imported in this process")

@@ -19,9 +19,10 @@ submodule tinytensor lacks answers as a missing name does (missing.py):
 How: Python asks each finder on ``sys.meta_path`` for a module before it looks
 on disk. ``TorchIsTinytensor``, put first, answers for ``torch`` and ``torch.*``
 with a loader that hands back the tinytensor module already imported. The real
-torch must not be imported yet (its modules would be found in ``sys.modules``
-first), and ``install()`` says so rather than run the program on the wrong
-library. __main__.py is the command line.
+torch's modules, where it was imported already, would be found in ``sys.modules``
+first: ``imports()`` sets them aside for its block, and ``install()``, for good,
+refuses rather than run a program on the wrong library. __main__.py is the
+command line.
 """
 from __future__ import annotations
 
@@ -68,11 +69,11 @@ class _Same(importlib.abc.Loader):
 
 
 def install() -> TorchIsTinytensor:
-    """From now on, torch is tinytensor in this process (``imports()`` undoes it at the end)."""
+    """From now on, torch is tinytensor in this process (for a process that runs one program)."""
     if "torch" in sys.modules and not sys.modules["torch"].__name__.startswith("tinytensor"):
         raise RuntimeError("tinytensor.as_torch: the real torch is already imported in this process, so "
-                           "`import torch` would keep giving it; turn the alias on before anything "
-                           "imports torch (or run the program with python -m tinytensor.as_torch)")
+                           "`import torch` would keep giving it; install the alias before anything "
+                           "imports torch, or run the program inside as_torch.imports()")
     finder = TorchIsTinytensor()
     sys.meta_path.insert(0, finder)
     return finder
@@ -80,16 +81,19 @@ def install() -> TorchIsTinytensor:
 
 @contextlib.contextmanager
 def imports() -> Iterator[None]:
-    """Inside the block, ``import torch...`` gives tinytensor's modules; after it, nothing is left
-    of the alias (the torch names it added to sys.modules go too)."""
-    before = {name for name in sys.modules if _is_torch(name)}
-    finder = install()
+    """Inside the block, ``import torch...`` gives tinytensor's modules. A torch imported before
+    (the real one) is set aside for the block and put back after it, and nothing of the alias
+    stays: code imported before or after the block keeps the torch it had."""
+    aside = {name: sys.modules.pop(name) for name in list(sys.modules) if _is_torch(name)}
+    finder = TorchIsTinytensor()
+    sys.meta_path.insert(0, finder)
     try:
         yield
     finally:
         sys.meta_path.remove(finder)
-        for name in [n for n in sys.modules if _is_torch(n) and n not in before]:
+        for name in [n for n in sys.modules if _is_torch(n)]:
             del sys.modules[name]
+        sys.modules.update(aside)
 
 
 def _is_torch(name: str) -> bool:
