@@ -239,13 +239,14 @@ def torch_worker(args: argparse.Namespace, work: Path, config: Config, torch: An
         for done, indices in enumerate(batches, 1):
             start = time.perf_counter()
             loss, count = run.step(indices)
+            step, tokens = step + 1, tokens + count
             pending, pending_tokens = pending + loss.detach() * count, pending_tokens + count
-            if done % 20 == 0 or done == len(batches):   # the trainer reads its loss as often
+            evaluating = step % args.eval_every == 0 or done == len(batches) or step == args.max_steps
+            if evaluating or done % 20 == 0 or done == 1:  # when the trainer reads its loss
                 loss_sum, loss_tokens = loss_sum + float(pending), loss_tokens + pending_tokens
                 pending, pending_tokens = torch.zeros(()), 0
             seconds += time.perf_counter() - start
-            step, tokens = step + 1, tokens + count
-            if step % args.eval_every == 0 or done == len(batches) or step == args.max_steps:
+            if evaluating:
                 bleu = score(run.translator.translate([zh for zh, _ in valid]), [en for _, en in valid]).bleu
                 curve.append(point(step, seconds, bleu, tokens, loss_sum / loss_tokens if loss_tokens
                                    else math.nan))

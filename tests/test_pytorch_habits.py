@@ -392,3 +392,18 @@ def test_a_star_import_hides_none_of_pythons_builtins():
     exec("from tinytensor import *", namespace)
     assert not {"sum", "max", "min", "abs", "all", "any", "pow", "int", "float", "bool"} & set(namespace)
     assert {"tensor", "no_grad", "cat", "softmax"} <= set(namespace)
+
+
+def test_a_python_number_written_into_a_float64_tensor_keeps_its_float64_value(device):
+    """x[i] = 0.9 and copy_([...]) cast the number straight to x's dtype, as PyTorch does
+    (they went through float32 first, and 0.9 became 0.8999999761581421)."""
+    x = tt.zeros(3, dtype=tt.float64, device=device)
+    x[0] = 0.9
+    x[1:] = [0.1, 1 / 3]
+    assert x.tolist() == [0.9, 0.1, 1 / 3]
+    y = tt.zeros(2, dtype=tt.float64, device=device)
+    y.copy_([0.9, 0.7])
+    assert y.tolist() == [0.9, 0.7]
+    n = tt.zeros(2, dtype=tt.int64, device=device)
+    n[0] = 2**40 + 1  # an int64 past float32's 24-bit mantissa stays exact
+    assert n.tolist() == [2**40 + 1, 0]

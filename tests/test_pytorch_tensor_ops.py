@@ -148,6 +148,16 @@ def test_values_and_gradients_match_torch(name, device, torch):
         np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def test_a_0d_index_into_a_1d_tensor_counts_as_1d(device, torch):
+    """The beginner tutorial's one-hot target: zeros(10).scatter_(0, tensor(y), value=1)."""
+    for lib, where in ((tt, device), (torch, "cpu")):
+        one_hot = lib.zeros(5, device=where).scatter_(0, lib.tensor(3, device=where), value=1)
+        written = lib.zeros(5, device=where).scatter(0, lib.tensor(1, device=where), lib.tensor(7.0, device=where))
+        assert one_hot.tolist() == [0, 0, 0, 1, 0] and written.tolist() == [0, 7, 0, 0, 0]
+    with pytest.raises(ValueError, match="index must have as many dimensions as the input"):
+        tt.zeros(2, 3, device=device).scatter_(0, tt.tensor(1, device=device), value=1)
+
+
 def test_scatter_sends_src_beyond_index_a_zero_gradient(device):
     """src may be larger than index: only its first index.shape block is written, so the rest gets 0.
     (PyTorch 2.13 computes this gradient in index's shape and then refuses it, an error of its own.)"""
@@ -450,7 +460,8 @@ def test_bad_input_says_what_is_wrong(name):
 
 
 # ----------------------------------------------------------------------------
-# Host-device syncs: one where the result's size depends on the values, none elsewhere
+# Host-device syncs: one where the result's size depends on the values, none elsewhere (index range
+# checks included: on a GPU their verdict waits on the device for the next read, test_devices.py)
 # ----------------------------------------------------------------------------
 NO_SYNC = {
     "sort": lambda x, d: x.sort(descending=True),
@@ -460,14 +471,14 @@ NO_SYNC = {
                                       tt.outer(x[0], x[1])],
     "pointwise": lambda x, d: [x.sign(), x.rsqrt(), x.isnan(), x.isinf(), x.isfinite()],
     "roll flip diag": lambda x, d: [x.roll(1, 0), x.flip(1), x.diag(), x[0].diag(1)],
+    "scatter (its range check waits on the GPU)": lambda x, d: x.scatter(1, tt.tensor([[0], [2]], device=d), 1.0),
+    "index_fill (its range check waits on the GPU)": lambda x, d: x.index_fill(0, tt.tensor([1], device=d), 1.0),
 }
 ONE_SYNC = {
     "nonzero": lambda x, d: x.nonzero(),
     "unique": lambda x, d: x.unique(return_inverse=True, return_counts=True),
     "unique dim": lambda x, d: x.unique(dim=1),
     "multinomial": lambda x, d: x.abs().multinomial(2),
-    "scatter (the range check)": lambda x, d: x.scatter(1, tt.tensor([[0], [2]], device=d), 1.0),
-    "index_fill (the range check)": lambda x, d: x.index_fill(0, tt.tensor([1], device=d), 1.0),
 }
 
 

@@ -152,9 +152,9 @@ def test_token_ids_outside_the_vocabulary(device):
                                  num_decoder_layers=1).to(device)
     with pytest.raises(IndexError, match=r"src holds a token id outside its vocabulary: embedding: "
                                          r"index 10 is out of range for a table of 10 rows \(valid: 0..9\)"):
-        model(tt.tensor([[3, 10]], device=device), tt.tensor([[1, 2]], device=device))
+        model(tt.tensor([[3, 10]], device=device), tt.tensor([[1, 2]], device=device)).sum().item()
     with pytest.raises(IndexError, match=r"tgt_in holds a token id outside its vocabulary.*index -1"):
-        model(tt.tensor([[3, 4]], device=device), tt.tensor([[1, -1]], device=device))
+        model(tt.tensor([[3, 4]], device=device), tt.tensor([[1, -1]], device=device)).sum().item()
     with pytest.raises(ValueError, match=r"src must be a \(batch, length\) tensor of token ids, got \(4,\)"):
         model(tt.tensor([3, 4, 5, 6], device=device), tt.tensor([[1, 2]], device=device))
 

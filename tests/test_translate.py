@@ -145,6 +145,20 @@ def test_a_short_run_on_every_device_learns_and_its_checkpoint_loads_anywhere(tm
     assert len(here.translate(["我有一只猫。", "他没有车。"])) == 2
 
 
+def test_an_evaluation_mid_epoch_records_the_loss_of_every_step_before_it(tmp_path):
+    """The loss is read every 20 steps; an evaluation in between reads it first (before, one at step 10
+    showed step 1's loss alone, and benchmarks/bench_translate.py's torch loop, nan)."""
+    trainer = Trainer(TINY, tmp_path, progress_bar=False, eval_every=10, stop_at_step=11)
+    trainer.valid_data = Encoded(*(part[:16] for part in (trainer.valid_data.pairs, trainer.valid_data.sources,
+                                                         trainer.valid_data.targets)))
+    losses, records, step = [], [], trainer.step
+    trainer.step = lambda indices: losses.append(step(indices)) or losses[-1]
+    trainer.on_evaluation = records.append
+    trainer.run()
+    expected = sum(loss.item() * tokens for loss, tokens in losses[:10]) / sum(tokens for _, tokens in losses[:10])
+    assert [r["step"] for r in records] == [10] and records[0]["train_loss"] == pytest.approx(expected, rel=1e-6)
+
+
 def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, device):
     config = TINY.with_overrides(dropout=0.1)  # dropout: the device's random state must resume too
     straight = Trainer(config, tmp_path / "a", device, seed=1, progress_bar=False, stop_at_step=40)

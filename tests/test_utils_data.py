@@ -202,6 +202,14 @@ def test_random_sampler_passes_and_replacement():
     assert sorted(subset) == [10, 20, 30, 40]
 
 
+def test_sampling_with_replacement_is_a_stream_drawn_in_blocks():
+    """minGPT samples with num_samples=int(1e10): the draws come 32 at a time, as PyTorch's."""
+    endless = iter(data.RandomSampler(range(7), replacement=True, num_samples=10**10))
+    first = [next(endless) for _ in range(100)]
+    assert all(0 <= i < 7 for i in first) and len(set(first)) == 7
+    assert len(list(data.RandomSampler(range(7), replacement=True, num_samples=70))) == 70
+
+
 def test_samplers_and_batch_samplers_drive_the_loader():
     numbers = list(range(10))
     evens = data.DataLoader(numbers, sampler=[0, 2, 4, 6, 8], batch_size=2)

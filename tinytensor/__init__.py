@@ -14,8 +14,9 @@ Where things are:
     backend/        NumPy (CPU) and CuPy (GPU), the only package that imports them: arrays and
                     devices, random generators, checkpoint files, malloc's freed memory
     tensor.py       the Tensor class: what autograd needs
+    tensor_types.py PyTorch's older constructors: Tensor([1, 2]), FloatTensor, LongTensor..., x.type()
     autograd/       grad mode, Function (a graph node), the values backward computes with,
-                    the graph walker, backward, gradcheck
+                    the graph walker, backward, gradcheck, Functions written as PyTorch's
     ops/            every op, forward and backward side by side, and its function
     methods.py      x.exp(), x.sum(dim=1)...: the functions of ops/, attached to Tensor
     functional/     softmax, layer_norm, cross_entropy... (as torch.nn.functional)
@@ -39,11 +40,13 @@ from . import autograd, functional  # noqa: E402
 from . import methods  # noqa: E402,F401 - attaches x.exp(), x.sum()... to Tensor
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .backend import (Device, bool_, cuda_is_available, float16, float32, float64, int32, int64,
-                      manual_seed)
-from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
-                       ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,
-                       zeros_like)
+from .backend import (Device, bool_, cuda_is_available, float16, float32, float64, int8, int16, int32,
+                      int64, manual_seed, uint8)
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+                       get_default_device, linspace, ones, ones_like, rand, rand_like, randint, randn,
+                       randn_like, randperm, set_default_device, tensor, zeros, zeros_like)
+from .tensor_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
+                           IntTensor, LongTensor, ShortTensor)
 from .functional import log_softmax, logsumexp, softmax
 from .generator import Generator
 from .ops.arithmetic import add, div, mul, neg, pow, square, sub
@@ -68,6 +71,10 @@ from .ops.scan import cumprod, cumsum
 from .ops.scatter import index_fill, scatter, scatter_add
 from .ops.shape import flip, roll
 from .ops.sorting import argsort, sort, unique
+from .ops.out import accepts_out
+
+# torch.mul(a, b, out=c) writes into c (ops/out.py); x.mul(y), a * b and the ops inside do not need it
+add, sub, mul, div, matmul, mm, bmm = (accepts_out(f) for f in (add, sub, mul, div, matmul, mm, bmm))
 
 
 
@@ -84,6 +91,7 @@ clamp = clip
 # PyTorch's names for the dtypes (after the functions above, whose hints mean Python's int and bool)
 float, double, half = float32, float64, float16  # noqa: A001
 long, int, bool = int64, int32, bool_  # noqa: A001
+short = int16
 
 
 __version__ = "0.1.0"
@@ -116,6 +124,11 @@ __all__ += [
     "argsort", "cumprod", "cumsum", "diag", "einsum", "flip", "index_fill", "isfinite", "isinf", "isnan",
     "multinomial", "nonzero", "outer", "prod", "roll", "rsqrt", "scatter", "scatter_add", "sign", "sort",
     "unique",
+]
+__all__ += [
+    "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
+    "LongTensor", "ShortTensor", "as_tensor", "get_default_device", "int8", "int16", "set_default_device",
+    "short", "uint8",
 ]
 __all__ += ["accelerator", "as_torch", "backends", "get_float32_matmul_precision",
             "set_float32_matmul_precision"]

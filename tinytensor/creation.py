@@ -1,13 +1,15 @@
 """Making tensors: ``tensor``, ``zeros``, ``ones``, ``full``, ``arange``, ``rand``, ``randn``, ``*_like``...
 
 Every function takes ``dtype=`` (default float32 for floating values) and
-``device=`` ("cpu", "cuda", "cuda:1"), as in PyTorch. Random tensors come from
+``device=`` ("cpu", "cuda", "cuda:1"), as in PyTorch; without it a tensor is made
+on the default device, the CPU unless ``set_default_device`` says otherwise. Random tensors come from
 the device's seeded generator: ``manual_seed(0)`` makes them repeat; given
 ``generator=`` (a tinytensor.Generator, generator.py) they come from that one.
 
 ``empty`` gives zeros: PyTorch's leaves the memory as it was, which is faster and
 whose values mean nothing; here the values at least mean something.
-``from_numpy`` shares the array's memory, as PyTorch's does; ``tensor`` copies.
+``from_numpy`` shares the array's memory, as PyTorch's does; ``tensor`` copies;
+``as_tensor`` shares where it can.
 """
 from __future__ import annotations
 
@@ -20,6 +22,32 @@ from .ops.axes import shape_arg
 from .tensor import Tensor
 
 
+_default_device = backend.CPU  # where a tensor is made when no device= says (set_default_device)
+
+
+def set_default_device(device: "str | Device | None") -> None:
+    """Make tensors on ``device`` when a creation function is given no ``device=`` (as
+    torch.set_default_device; None: back to the CPU). Layers made afterwards start there too.
+    ``*_like`` functions follow their tensor, and ``from_numpy`` stays on the CPU."""
+    global _default_device
+    _default_device = backend.CPU if device is None else Device(device)
+
+
+def get_default_device() -> Device:
+    """Where creation functions make tensors by default ("cpu" unless set_default_device said else)."""
+    return _default_device
+
+
+def _where(device: "str | Device | None", data: Any = None) -> Device:
+    """``device``; without it, where ``data`` is (a Tensor, or an array on a GPU), else the default."""
+    if device is not None:
+        return Device(device)
+    if isinstance(data, Tensor):
+        return data.device
+    on_gpu = backend.is_array(data) and backend.device_of(data).type == "cuda"
+    return backend.device_of(data) if on_gpu else _default_device
+
+
 def _make(array: Any, requires_grad: bool) -> Tensor:
     t = Tensor._make(array, None)
     return t.requires_grad_(True) if requires_grad else t
@@ -27,7 +55,11 @@ def _make(array: Any, requires_grad: bool) -> Tensor:
 
 def tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None,
            requires_grad: bool = False) -> Tensor:
-    """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array)."""
+    """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array).
+
+    Without ``device=`` it is made where ``data`` is (a Tensor or a GPU array), else on the
+    default device."""
+    device = _where(device, data)
     if isinstance(data, Tensor):
         data = data.array
     elif isinstance(data, (list, tuple)) and any(isinstance(item, Tensor) for item in data):
@@ -46,7 +78,7 @@ def full(size: "int | Sequence[int]", fill_value: float, dtype: Any = None, devi
     if dtype is None and isinstance(fill_value, (bool, int)):  # full(2, 7) is int64, as PyTorch
         dtype = backend.bool_ if isinstance(fill_value, bool) else backend.int64
     shape = (size,) if isinstance(size, int) else tuple(size)
-    array = backend.full(shape, fill_value, backend.resolve_dtype(dtype), Device(device or "cpu"))
+    array = backend.full(shape, fill_value, backend.resolve_dtype(dtype), _where(device))
     return _make(array, requires_grad)
 
 
@@ -67,7 +99,7 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         start, end = 0, start
     if dtype is None:
         dtype = backend.int64 if all(isinstance(v, int) for v in (start, end, step)) else None
-    array = backend.arange(start, end, step, backend.resolve_dtype(dtype), Device(device or "cpu"))
+    array = backend.arange(start, end, step, backend.resolve_dtype(dtype), _where(device))
     return Tensor._make(array, None)
 
 
@@ -85,7 +117,7 @@ def randn(*shape: Any, generator: Generator | None = None, dtype: Any = None, de
 
 def _floats(op: str, shape: tuple, generator: Generator | None, dtype: Any, device: Any) -> Any:
     """rand's or randn's array, from ``generator`` or else the device's own generator."""
-    shape, dtype, device = shape_arg(shape), backend.resolve_dtype(dtype), Device(device or "cpu")
+    shape, dtype, device = shape_arg(shape), backend.resolve_dtype(dtype), _where(device)
     if generator is None:
         return (backend.uniform if op == "rand" else backend.normal)(shape, dtype, device)
     if not backend.is_floating(dtype):
@@ -140,7 +172,7 @@ def randint(low: int, high: int | None = None, size: "Sequence[int] | None" = No
         low, high = 0, low
     if size is None or high is None:
         raise TypeError("randint: give the size, e.g. randint(0, 10, (3, 4)) or randint(10, (3, 4))")
-    device, shape = Device(device or "cpu"), shape_arg((size,))
+    device, shape = _where(device), shape_arg((size,))
     if generator is None:
         return _cast(backend.integers(low, high, shape, device), dtype, device)
     ids = generator.draws_on(device, "randint").integers(low, high, size=shape, dtype=backend.int64)
@@ -149,7 +181,7 @@ def randint(low: int, high: int | None = None, size: "Sequence[int] | None" = No
 
 def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
     """0..n-1 in a random order."""
-    device = Device(device or "cpu")
+    device = _where(device)
     if generator is None:
         return _cast(backend.permutation(n, device), dtype, device)
     return _cast(generator.draws_on(device, "randperm").permutation(n).astype(backend.int64), dtype, device)
@@ -166,15 +198,56 @@ def _cast(array: Any, dtype: Any, device: Device) -> Tensor:
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
         requires_grad: bool = False) -> Tensor:
     """The identity matrix, n x m (n x n by default)."""
-    array = backend.eye(n, n if m is None else m, backend.resolve_dtype(dtype), Device(device or "cpu"))
+    array = backend.eye(n, n if m is None else m, backend.resolve_dtype(dtype), _where(device))
     return _make(array, requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from start to end, both included."""
-    array = backend.linspace(start, end, steps, backend.resolve_dtype(dtype), Device(device or "cpu"))
+    array = backend.linspace(start, end, steps, backend.resolve_dtype(dtype), _where(device))
     return _make(array, requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None) -> Tensor:
+    """``data`` as a tensor, sharing its memory where it can (as torch.as_tensor).
+
+    A Tensor already of that dtype and device is returned itself (else converted,
+    differentiably, as ``.to``); a NumPy (or CuPy) array of that dtype on that device
+    is shared: writing one writes the other. Anything else is copied, as ``tensor(data)``.
+    """
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if backend.is_array(data):
+        dtype = None if dtype is None else backend.resolve_dtype(dtype)
+        return Tensor._make(backend.as_array(data, dtype, _where(device, data)), None)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    """``x.new_tensor(data)``: a copy of ``data`` with x's dtype and device unless given."""
+    return tensor(data, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def new_full(x: Tensor, size: "int | Sequence[int]", fill_value: float, dtype: Any = None,
+             device: Any = None, requires_grad: bool = False) -> Tensor:
+    """``x.new_full(size, value)``: ``size`` filled with value, of x's dtype and device unless given."""
+    return full(size, fill_value, dtype=dtype or x.dtype, device=device or x.device,
+                requires_grad=requires_grad)
+
+
+def new_zeros(x: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return new_full(x, shape_arg(size), 0, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def new_ones(x: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    return new_full(x, shape_arg(size), 1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+new_empty = new_zeros  # zeros, as empty (the module docstring says why)
 
 
 def from_numpy(array: Any) -> Tensor:

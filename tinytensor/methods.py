@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import backend, functional
+from . import backend, creation, functional, tensor_types
 from .ops import (arithmetic, broadcast, comparison, conversion, indexing, inplace, matmul, pointwise,
                   reduction, selection)
 from .ops import sampling, scan, scatter, sorting
@@ -69,7 +69,8 @@ METHODS = {
     "__itruediv__": inplace.div_,
     # a few words for what tensor.py has under another name
     "dim": lambda x: x.ndim, "ndimension": lambda x: x.ndim, "nelement": lambda x: x.numel(),
-    "type": lambda x, dtype=None: f"tinytensor.{x.dtype}" if dtype is None else x.to(dtype),
+    "type": tensor_types.type_, "byte": lambda x: x.to(backend.uint8), "char": lambda x: x.to(backend.int8),
+    "short": lambda x: x.to(backend.int16),
     # more of PyTorch's: signs and tests of values, orders, scans, products, writing at indices, drawing
     "sign": pointwise.sign, "rsqrt": pointwise.rsqrt, "isnan": comparison.isnan,
     "isinf": comparison.isinf, "isfinite": comparison.isfinite, "nonzero": comparison.nonzero,
@@ -79,6 +80,10 @@ METHODS = {
     "outer": matmul.outer, "scatter": scatter.scatter, "scatter_add": scatter.scatter_add,
     "index_fill": scatter.index_fill, "scatter_": inplace.scatter_, "scatter_add_": inplace.scatter_add_,
     "index_fill_": inplace.index_fill_, "multinomial": sampling.multinomial,
+    # new tensors of x's dtype and device (creation.py), and where with x as the values kept
+    "new_zeros": creation.new_zeros, "new_ones": creation.new_ones, "new_empty": creation.new_empty,
+    "new_full": creation.new_full, "new_tensor": creation.new_tensor,
+    "where": lambda x, condition, other: selection.where(condition, x, other),
 }
 
 PROPERTIES = {"is_cuda": lambda x: x.device.type == "cuda"}

@@ -57,8 +57,6 @@ USE_INSTEAD: dict[str, str] = {
     "torch.complex64": COMPLEX,
     "torch.complex128": COMPLEX,
     "torch.cfloat": COMPLEX,
-    "torch.int8": "use int32 or int64",
-    "torch.int16": "use int32 or int64",
     "torch.vmap": "put the batch in a leading dimension (every op broadcasts over it), or loop in Python",
     "torch.func": "put the batch in a leading dimension, and take gradients with tinytensor.autograd.grad",
     "torch.fft": "use numpy.fft on x.numpy() (no gradient flows through it)",

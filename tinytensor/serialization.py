@@ -69,10 +69,15 @@ def save(obj: Any, path: "str | os.PathLike[str]") -> None:
     _write_atomically(os.path.realpath(path), arrays)  # a link: write the file it points to
 
 
-def load(path: "str | os.PathLike[str]", map_location: "str | Device | None" = None) -> Any:
-    """Read what ``save`` wrote. Tensors go to ``map_location`` ("cpu", "cuda"...), else back
-    to the device they were saved from."""
-    device = None if map_location is None else Device(map_location)
+def load(path: "str | os.PathLike[str]", map_location: "str | Device | dict | None" = None,
+         weights_only: bool | None = None) -> Any:
+    """Read what ``save`` wrote. Tensors go to ``map_location`` ("cpu", "cuda"..., or a dict from
+    the device saved to the device wanted, {"cuda:0": "cpu"}), else back to where they were saved.
+
+    ``weights_only`` is PyTorch's switch between a safe load and unpickling any object. A
+    tinytensor checkpoint holds no pickle, only data, so every load is the safe one, whatever it says.
+    """
+    device = _placement(map_location)
     _remove_stale_temporaries(*os.path.split(os.path.realpath(path)))
     with open(path, "rb") as file:  # outside the try: a missing file is not a corrupted one
         try:
@@ -86,6 +91,15 @@ def load(path: "str | os.PathLike[str]", map_location: "str | Device | None" = N
         except (ValueError, TypeError, AttributeError, EOFError, OSError, NotImplementedError,
                 zipfile.BadZipFile) as error:  # what zipfile, NumPy and json raise on bad bytes
             raise _corrupted(path, _reason(error)) from None
+
+
+def _placement(map_location: Any) -> "Device | dict[Device, Device] | None":
+    if map_location is None or isinstance(map_location, (str, Device)):
+        return None if map_location is None else Device(map_location)
+    if isinstance(map_location, dict):
+        return {Device(saved): Device(wanted) for saved, wanted in map_location.items()}
+    raise TypeError(f"load: map_location must be a device ('cpu', 'cuda:0') or a dict from saved device "
+                    f"to device, got {type(map_location).__name__}")
 
 
 def _write_atomically(path: str, arrays: dict[str, Any]) -> None:
@@ -160,7 +174,7 @@ def _umask() -> int:
     return mask
 
 
-def _read(file: Any, device: Device | None) -> Any:
+def _read(file: Any, device: "Device | dict | None") -> Any:
     arrays = backend.read_npz(file)
     structure = json.loads(arrays.pop(STRUCTURE).tobytes().decode("utf-8"))
     if structure.get("format") != FORMAT:
@@ -260,7 +274,8 @@ def _encode(obj: Any, arrays: dict[str, Any], seen: dict[int, str], where: str) 
                     f"tensors, numbers, strings, bools, None, and lists, tuples and dicts of them")
 
 
-def _decode(node: Any, arrays: dict[str, Any], device: Device | None, made: dict[str, Tensor]) -> Any:
+def _decode(node: Any, arrays: dict[str, Any], device: "Device | dict | None",
+            made: dict[str, Tensor]) -> Any:
     """The object ``node`` describes; ``made`` keeps one Tensor per stored array."""
     if isinstance(node, list):
         return [_decode(item, arrays, device, made) for item in node]
@@ -273,9 +288,11 @@ def _decode(node: Any, arrays: dict[str, Any], device: Device | None, made: dict
                 for key, value in node["dict"]}
     key = node["tensor"]
     if key not in made:
-        target = device or Device(node["device"])
+        saved = Device(node["device"])
+        target = device.get(saved, saved) if isinstance(device, dict) else device or saved
         if target.type == "cuda" and not backend.cuda_is_available():
             raise RuntimeError(f"load: a tensor was saved on {target}, but this machine has no usable "
                                f"GPU; load it with map_location='cpu'")
-        made[key] = Tensor(arrays[key], device=target, requires_grad=node.get("requires_grad", False))
+        made[key] = Tensor._make(backend.as_array(arrays[key], None, target), None)
+        made[key].requires_grad_(node.get("requires_grad", False))
     return made[key]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable
 
-from . import backend
+from . import autograd, backend
 from .autograd import engine, function, grad_mode, inplace
 from .autograd.graph import node_of
 from .backend import Device
@@ -31,18 +31,16 @@ class Tensor:
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (graph nodes live in dicts)
     __array_ufunc__ = None      # make `numpy_array * tensor` call Tensor.__rmul__
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
-                 device: "str | Device | None" = None, name: str | None = None) -> None:
-        if isinstance(data, Tensor):
-            data = data.array
-        self.array = backend.as_array(data, dtype, device)
-        self.grad: Tensor | None = None
-        self.grad_fn = None
-        self.requires_grad = False
-        self.name = name
-        self.hooks: tuple = ()
-        if requires_grad:
-            self.requires_grad_(True)
+    def __init__(self, *data: Any, device: "str | Device | None" = None) -> None:
+        """PyTorch's old constructor: ``Tensor([1, 2])`` holds float32 values whatever the data,
+        ``Tensor(2, 3)`` is a (2, 3) tensor (tensor_types.py). ``tinytensor.tensor(data)`` keeps
+        the data's kind (integers stay int64) and is what to use."""
+        self._adopt(tensor_types.legacy_array("Tensor", data, backend.DEFAULT_FLOAT, device))
+
+    def _adopt(self, array: Any) -> None:
+        """Set a new Tensor's fields around ``array``: a leaf, no gradient yet (ops use ``_make``)."""
+        self.array, self.grad, self.grad_fn, self.requires_grad, self.name, self.hooks = (
+            array, None, None, False, None, ())
 
     @staticmethod
     def _make(array: Any, grad_fn: Any) -> "Tensor":
@@ -90,11 +88,13 @@ class Tensor:
         if self.numel() != 1:
             raise ValueError(f"item(): only a tensor with one element can be converted to a "
                              f"Python number, this one has shape {self.shape}")
-        return self.array.item()
+        return backend.to_host(self.array).item()
 
+    # item(), numpy() and the reads built on them (tolist, bool, float, int, repr, .cpu(), saving)
+    # take values to the host through backend.to_host, which reports the GPU's waiting checks.
     def numpy(self) -> Any:
         """The values as a NumPy array on the CPU (a copy when the tensor is on the GPU)."""
-        return backend.to_numpy(self.array)
+        return backend.to_host(self.array)
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
@@ -110,6 +110,19 @@ class Tensor:
 
     def __int__(self) -> int:
         return int(self.item())
+
+    def __index__(self) -> int:
+        """A tensor as an index: ``items[t]``, ``range(t)``, ``x[i:i + n]`` with i a tensor."""
+        if self.dtype.kind not in "iub" or self.numel() != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index; "
+                            f"this one is {self.dtype} of shape {self.shape}")
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"``: a 0-d tensor formats as the number it holds, as in PyTorch."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return super().__format__(spec)  # str(x), or a TypeError for a spec: a number's spec fits no tensor
 
     def __repr__(self) -> str:
         body = repr(self.numpy()).replace("array(", "tensor(", 1)[:-1]
@@ -185,17 +198,21 @@ class Tensor:
         return RemovableHandle(node, hook)
 
     def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+                 create_graph: bool = False, inputs: "Tensor | list[Tensor] | None" = None) -> None:
         """Compute the gradient of this tensor w.r.t. every leaf, into each leaf's ``.grad``.
 
         ``gradient`` is dL/d(self); it may be left out when self has one element.
         ``retain_graph`` keeps the saved values so backward can run again;
-        ``create_graph`` records the backward pass itself, for higher derivatives.
+        ``create_graph`` records the backward pass itself, for higher derivatives;
+        ``inputs`` fills only those tensors' ``.grad`` (autograd.backward).
         """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn. "
                                "Set requires_grad=True on an input (and do not run the forward "
                                "under no_grad).")
+        if inputs is not None:
+            autograd.backward(self, gradient, retain_graph, create_graph, inputs)
+            return
         engine.run_backward([self], [_seed_like(gradient, self, "backward")],
                             retain_graph=create_graph if retain_graph is None else retain_graph,
                             create_graph=create_graph)
@@ -394,7 +411,7 @@ def as_operand(value: Any, like: Tensor) -> Tensor:
         return Tensor._make(backend.scalar(value, dtype, like.array), None)
     if isinstance(value, Tensor):
         return value
-    return Tensor(value, device=like.device)
+    return Tensor._make(backend.as_array(value, None, like.device), None)
 
 
 # The one import circle that is inherent: a Tensor's operators are ops, and an op's result is
@@ -402,3 +419,4 @@ def as_operand(value: Any, like: Tensor) -> Tensor:
 function.use_tensor_class(Tensor)
 from .ops import arithmetic, comparison, conversion, indexing, matmul  # noqa: E402
 from .ops import shape as shape_ops  # noqa: E402
+from . import tensor_types  # noqa: E402 - the old constructor, Tensor(2, 3), builds on the class

@@ -96,7 +96,7 @@ def merge(attn_mask: Any, key_padding_mask: Any, batch: int, heads: int, queries
 def additive(mask: Any, name: str, like: Tensor) -> Tensor:
     """A bool or float mask as a tensor of like's dtype to add to the scores: True -> -inf, False -> 0."""
     if not isinstance(mask, Tensor):
-        mask = Tensor(mask)
+        mask = tt.as_tensor(mask)
     if mask.requires_grad:
         raise ValueError(f"{name}: a mask that requires grad is not supported (masks are "
                          f"constants added to the scores); pass {name}.detach()")

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinytensor import Tensor, nn
+from tinytensor.ops.indexing import index_error_context
 
 from . import masks
 from .embedding import PositionalEncoding, TokenEmbedding
@@ -73,8 +74,7 @@ class Seq2SeqTransformer(nn.Module):
         if not isinstance(ids, Tensor) or ids.ndim != 2:
             raise ValueError(f"{type(self).__name__}: {name} must be a (batch, length) tensor of token "
                              f"ids, got {getattr(ids, 'shape', type(ids).__name__)}")
-        try:
+        # A bad id raises at once on the CPU, at the next read on a GPU (the check does not make
+        # the GPU wait); either way the message says which input held it, then which id it was.
+        with index_error_context(f"{type(self).__name__}: {name} holds a token id outside its vocabulary: "):
             return embedding(ids)
-        except IndexError as error:  # the embedding's message says which id and the valid range
-            raise IndexError(f"{type(self).__name__}: {name} holds a token id outside its "
-                             f"vocabulary: {error}") from None

@@ -126,7 +126,8 @@ def _described(trainer: Trainer) -> str:
     config = trainer.config
     return (f"config {config.name}: d_model {config.d_model}, {config.nhead} heads, "
             f"{config.num_encoder_layers} + {config.num_decoder_layers} layers, {config.epochs} epochs of "
-            f"{len(trainer.train_data):,} pairs in batches of about {config.batch_tokens} target tokens; "
+            f"{len(trainer.train_data):,} pairs in batches of about {config.batch_tokens} target tokens"
+            f"{' (a few fixed shapes)' if config.fixed_shapes else ''}; "
             f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters")
 
 

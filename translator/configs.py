@@ -35,6 +35,7 @@ class Config:
     clip_norm: float = 1.0
     norm_first: bool = False
     max_source_tokens: int = 64   # longer sentences are refused, with a message saying so
+    fixed_shapes: bool | None = None  # batches in a few fixed shapes (data.py); None: on a GPU only
 
     def model_arguments(self) -> dict[str, Any]:
         """What Seq2SeqTransformer takes, besides the vocabulary sizes."""

@@ -103,6 +103,8 @@ class Trainer:
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
+        if self.config.fixed_shapes is None:  # decided once, and kept in checkpoints: a resumed run batches alike
+            self.config = self.config.with_overrides(fixed_shapes=self.device != "cpu")
         corpus = _corpus()                       # the data: the same for every run and seed
         self.src_vocab, self.tgt_vocab = build_vocabularies(corpus["train"])
         self.train_data = Encoded.of(corpus["train"], self.src_vocab, self.tgt_vocab)
@@ -204,7 +206,8 @@ class Trainer:
     def _epoch(self) -> bool:
         """The rest of the current epoch's batches; False if it was interrupted."""
         epoch = self.progress.epoch
-        batches = self.train_data.batches(self.config.batch_tokens, seed=self.seed * 1000 + epoch)
+        batches = self.train_data.batches(self.config.batch_tokens, seed=self.seed * 1000 + epoch,
+                                          fixed_shapes=self.config.fixed_shapes)
         self.epoch_batches = len(batches)
         bar = self._bar(len(batches), f"epoch {epoch + 1}/{self.config.epochs}")
         pending = tt.zeros((), device=self.device)  # the loss since the last readout, summed on the device
@@ -217,7 +220,9 @@ class Trainer:
             self.progress.tokens += tokens
             stopping = self.stop_requested or self.progress.step == self.stop_at_step
             saving = not stopping and self._save_due()
-            if stopping or saving or self.progress.batch % 20 == 0 or self.progress.batch in (1, len(batches)):
+            evaluating = bool(self.eval_every) and self.progress.step % self.eval_every == 0
+            if stopping or saving or evaluating or self.progress.batch % 20 == 0 or \
+                    self.progress.batch in (1, len(batches)):  # an evaluation records the loss so far
                 self._read_loss(pending, pending_tokens)  # one sync every 20 steps (and the first: the bar shows it)
                 pending, pending_tokens = tt.zeros((), device=self.device), 0
             self.progress.train_seconds += time.perf_counter() - start
@@ -230,7 +235,7 @@ class Trainer:
                 return False
             if saving:
                 self.save("last")
-            if self.eval_every and self.progress.step % self.eval_every == 0:
+            if evaluating:
                 self.evaluate()
         if bar is not None:
             bar.close()
@@ -286,7 +291,8 @@ class Trainer:
         would make the host wait for the GPU after every batch.
         """
         total, tokens = tt.zeros((), device=self.device), 0
-        for indices in self.valid_data.batches(self.config.batch_tokens * 4, seed=None, shuffle=False):
+        for indices in self.valid_data.batches(self.config.batch_tokens * 4, seed=None, shuffle=False,
+                                               fixed_shapes=self.config.fixed_shapes):
             src, tgt_in, tgt_out = self.valid_data.batch(indices, self.device)
             logits = self.model(src, tgt_in)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),

@@ -383,7 +383,7 @@ def _unary(ufunc: Callable) -> Callable:
 
 # The methods CuPy's ndarray has that tinytensor calls (checked against cupy/_core/core.pyx).
 METHODS = ("all", "any", "argmax", "argmin", "clip", "cumprod", "cumsum", "max", "mean", "min", "prod",
-           "ravel", "repeat", "reshape", "squeeze", "std", "sum", "swapaxes", "transpose", "var")
+           "ravel", "repeat", "reshape", "squeeze", "std", "sum", "swapaxes", "transpose", "var", "view")
 for _name in METHODS:
     setattr(ndarray, _name, _method(_name))
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from .. import backend
 from ..backend import ndarray
 from . import grad_mode, inplace, value
-from .function import Function
+from .function import Function  # first: custom_function.py builds on it
+from .custom_function import CustomFunctionNode
 from .graph import node_of, topological_order
 from .value import Value, as_tensor, as_value
 
@@ -143,7 +144,7 @@ def _freed(node: Function) -> RuntimeError:
 
 
 def _not_an_array_method(node: Function, error: AttributeError) -> Exception:
-    if grad_mode.is_grad_enabled():  # under create_graph the values are Tensors: a real mistake
+    if grad_mode.is_grad_enabled() or isinstance(node, CustomFunctionNode):  # Tensors: a real mistake
         return error
     return AttributeError(
         f"backward of {node.name}: {error}. In an ordinary backward the gradient and "

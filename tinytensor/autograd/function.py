@@ -29,10 +29,15 @@ and some input requires grad, links the result into the graph:
 Backward reads nothing else. Readers of the graph (the pictures, visualize/)
 also read three labels, ``scope``, ``shape`` and ``dtype``: the module an op
 ran in and what it made (the end of this file says more).
+
+PyTorch's tutorials write a new op another way: ``@staticmethod forward(ctx, ...)``
+and ``backward(ctx, ...)`` on Tensors, run with ``MyOp.apply(x)``. A subclass
+written so works too; custom_function.py says how.
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
 import re
 from typing import Any, Iterator
 
@@ -48,7 +53,7 @@ def use_tensor_class(tensor_class: type) -> None:
     """Make ops return ``tensor_class``'s objects: tensor.py calls this once the class exists
     (the import circle between them is tied there)."""
     global Tensor
-    Tensor = value.Tensor = tensor_class
+    Tensor = value.Tensor = custom_function.Tensor = tensor_class
 
 
 class Function:
@@ -110,7 +115,7 @@ class Function:
     @property
     def name(self) -> str:
         """The op's name in errors and pictures: ``Mul`` -> ``mul``, ``SumTo`` -> ``sum_to``."""
-        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", type(self).__name__).lower()
+        return snake_case(type(self).__name__)
 
     operands = property(value.operands)
     output = property(value.output)
@@ -123,6 +128,23 @@ class Function:
     def release(self) -> None:
         """Drop what backward needed; the structure (``parents``) stays."""
         self.inputs = self.out_data = self.saved = None
+
+    # -- PyTorch's way of writing an op -------------------------------------
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run an op written as PyTorch writes one, with ``@staticmethod forward(ctx, ...)`` and
+        ``@staticmethod backward(ctx, ...)`` on Tensors: custom_function.py says how."""
+        if not _written_as_pytorch(cls):
+            raise TypeError(f"{cls.__name__}.apply: {cls.__name__} is written tinytensor's way, "
+                            f"forward(self, *arrays) on arrays; call it as {cls.__name__}()(...). apply "
+                            f"runs a Function whose forward and backward are @staticmethods taking ctx, "
+                            f"as in PyTorch")
+        return custom_function.apply(cls, args, kwargs)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if _written_as_pytorch(cls):  # its instances are never nodes: apply records a CustomFunctionNode
+            cls.__call__ = _call_apply_instead
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -201,4 +223,22 @@ def module_scope(path: str) -> Iterator[None]:
         _scope_path = outer
 
 
+def snake_case(name: str) -> str:
+    """A class's name as an op's: ``SumTo`` -> ``sum_to``, ``Legendre3`` -> ``legendre3``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _written_as_pytorch(cls: type) -> bool:
+    """Whether ``cls`` writes forward as PyTorch does, a staticmethod (ctx first) on Tensors."""
+    return isinstance(inspect.getattr_static(cls, "forward"), staticmethod)
+
+
+def _call_apply_instead(self: Function, *args: Any, **kwargs: Any) -> Any:
+    name = type(self).__name__
+    raise TypeError(f"{name}()(...): {name}'s forward is a @staticmethod taking ctx, as in PyTorch; "
+                    f"run it with {name}.apply(...), on the class")
+
+
+from . import custom_function  # noqa: E402 - it builds on Function
+from .custom_function import FunctionCtx, once_differentiable  # noqa: E402,F401 - PyTorch's names here too
 from .graph import node_of  # noqa: E402 - graph.py walks Function nodes, so it comes after the class

@@ -26,6 +26,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from . import value
+
 writes = 0  # in-place writes so far, in the whole program
 _written: dict[int, tuple[Any, int]] = {}  # id(owner) -> (weak reference to it, count at its last write)
 
@@ -57,7 +59,8 @@ def check(node: Any) -> None:
     """Raise if an array ``node``'s backward reads was written in place after it was recorded."""
     arrays = [t.array for t in node.inputs] if node.keeps_inputs else []  # else no input is read
     arrays.append(node.out_data)
-    arrays += node.saved if isinstance(node.saved, tuple) else [node.saved]
+    saved = node.saved if isinstance(node.saved, tuple) else [node.saved]
+    arrays += [s.array if isinstance(s, value.Tensor) else s for s in saved]  # Tensors: custom_function.py
     for array in arrays:
         if array is not None and hasattr(array, "shape") and written_since(array, node.recorded_at):
             raise RuntimeError(

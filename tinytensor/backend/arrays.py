@@ -30,6 +30,9 @@ float32 = numpy.dtype("float32")
 float64 = numpy.dtype("float64")
 int32 = numpy.dtype("int32")
 int64 = numpy.dtype("int64")
+int16 = numpy.dtype("int16")
+int8 = numpy.dtype("int8")
+uint8 = numpy.dtype("uint8")
 bool_ = numpy.dtype("bool")
 
 DEFAULT_FLOAT = float32
@@ -112,14 +115,17 @@ def use_cuda_module(module: Any) -> None:
 
     The tests use it where no GPU is: they run every device test on a strict
     CuPy stand-in (tests/cupy_standin) that fails where CuPy would. The GPU
-    generators made so far are forgotten, as they belonged to the other module.
+    generators and check reports made so far are forgotten, as they belonged to
+    the other module.
     """
     global _cuda_module, _current_gpu
     _cuda_module, _current_gpu = module, 0
     _cupy_or_reason.cache_clear()
     cuda_device_count.cache_clear()
-    from .generators import forget_gpu_generators  # noqa: PLC0415 - generators.py builds on this file
+    from .checks import forget_reports  # noqa: PLC0415 - checks.py and generators.py build on this file
+    from .generators import forget_gpu_generators  # noqa: PLC0415
     forget_gpu_generators()
+    forget_reports()
 
 
 def cuda_is_available() -> bool:
@@ -132,13 +138,6 @@ def cuda_device_count() -> int:
     """How many GPUs CuPy sees (0 without CuPy or without a GPU)."""
     cupy = _cupy_or_reason()[0]
     return 0 if cupy is None else int(cupy.cuda.runtime.getDeviceCount())
-
-
-def synchronize(device: Device) -> None:
-    """Wait until the GPU has finished the work queued on it (before reading a clock, say)."""
-    if device.type == "cuda":
-        with on_device(device):
-            _cupy().cuda.Device(device.index).synchronize()
 
 
 def current_gpu() -> int:
@@ -235,6 +234,8 @@ def as_array(data: Any, dtype: Any = None, device: "Device | str | None" = None,
     """
     on_gpu = hasattr(data, "__cuda_array_interface__")
     device = Device(device) if device is not None else (device_of(data) if on_gpu else CPU)
+    if dtype is not None and not hasattr(data, "dtype"):  # Python numbers: NumPy checks each fits
+        data = numpy.asarray(data, dtype=dtype)            # (300 is no uint8), where a cast would wrap
     array = to_device(data, device)
     if dtype is None and array.dtype.kind == "f" and not hasattr(data, "dtype"):
         dtype = DEFAULT_FLOAT
@@ -273,7 +274,8 @@ def to_device(array: Any, device: Device) -> Any:
         if isinstance(array, (ndarray, numpy.generic)):
             return numpy.asarray(array)
         if hasattr(array, "__cuda_array_interface__"):
-            return array.get()
+            from .checks import to_host  # noqa: PLC0415 - checks.py builds on this file
+            return to_host(array)  # the one way values leave a GPU: it reports the checks waiting there
         return numpy.asarray(array)
     with on_device(device):
         return _cupy().asarray(array)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy
 
 from .arrays import CPU, Device, _cupy, cuda_device_count, float32, float64, int64, on_device
+from .checks import to_host
 
 _generators: dict[Device, Any] = {}
 _seed: int | None = None
@@ -107,7 +108,7 @@ def get_rng_state() -> dict[str, Any]:
     for device, gen in _generators.items():
         if device.type == "cuda":
             with on_device(device):
-                state[str(device)] = _cuda_state(gen).get()
+                state[str(device)] = to_host(_cuda_state(gen))
     return state
 
 

@@ -101,8 +101,10 @@ class RandomSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         n, wanted = len(self.data_source), self.num_samples
-        if self.replacement:
-            yield from randint(0, n, (wanted,), generator=self.generator).tolist()
+        if self.replacement:  # in blocks of 32, as PyTorch: num_samples=10**10 is an endless stream
+            for _ in range(wanted // 32):
+                yield from randint(0, n, (32,), generator=self.generator).tolist()
+            yield from randint(0, n, (wanted % 32,), generator=self.generator).tolist()
             return
         for _ in range(wanted // n):
             yield from _shuffled(n, self.generator)

@@ -43,7 +43,7 @@ def one_hot(ids: Any, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape ids.shape + (num_classes,) with a 1 at each id (no gradient)."""
     ids = integer_ids("one_hot", ids, ids.device if isinstance(ids, Tensor) else "cpu")
     if num_classes < 0:
-        num_classes = int(ids.max()) + 1
+        num_classes = int(backend.to_host(ids.max())) + 1  # a read from the device, as in PyTorch
     check_range("one_hot", ids, num_classes, f"class {{}} is out of range for {num_classes} classes")
     device = backend.device_of(ids)
     classes = backend.arange(0, num_classes, 1, backend.int64, device)

@@ -28,6 +28,7 @@ from .. import backend
 from ..autograd import inplace
 from ..autograd.function import module_scope
 from ..hints import did_you_mean
+from ..optim.optimizer import zero_grads
 from ..tensor import Tensor, to_arguments
 from .parameter import Parameter
 
@@ -290,10 +291,10 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget the gradients (``.grad = None``; backward then starts each one afresh)."""
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``.grad = None`` (backward then starts each one afresh), or
+        zeros written into them with ``set_to_none=False``, as PyTorch's."""
+        zero_grads(self.parameters(), set_to_none)
 
     def to(self, *args: Any, dtype: Any = None, device: Any = None) -> "Module":
         """Move (``to("cuda")``) and/or cast (``to(tinytensor.float64)``) every parameter and buffer.

@@ -16,8 +16,13 @@ from ..tensor import Tensor
 class Parameter(Tensor):
     __slots__ = ()
 
-    def __init__(self, data: Tensor, requires_grad: bool = True) -> None:
-        super().__init__(data, requires_grad=requires_grad)  # shares data's memory, as PyTorch
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
+        if data is not None and not isinstance(data, Tensor):
+            raise TypeError(f"Parameter: expected a Tensor, got {type(data).__name__}; make one first, "
+                            f"e.g. nn.Parameter(tinytensor.tensor(values))")
+        self._adopt((Tensor() if data is None else data).array)  # shares data's memory, as PyTorch
+        if requires_grad:
+            self.requires_grad_(True)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

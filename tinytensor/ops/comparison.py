@@ -51,8 +51,8 @@ def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_
     b = b if isinstance(b, Tensor) else Tensor(b, device=a.device)
     _check_same_device("allclose", (a, b))
     with backend.on_device(a.device):  # CuPy answers with a 0-d array on the GPU, NumPy with a bool
-        return bool(backend.xp_of(a.array).allclose(a.array, b.array, rtol=rtol, atol=atol,
-                                                   equal_nan=equal_nan))
+        return bool(backend.to_host(backend.xp_of(a.array).allclose(a.array, b.array, rtol=rtol, atol=atol,
+                                                                   equal_nan=equal_nan)))
 
 
 def equal(a: Tensor, b: Tensor) -> bool:

@@ -44,7 +44,7 @@ def erf_array(a: Any) -> Any:
     result *= near
     result *= TWO_OVER_SQRT_PI
     far = size >= _ERF_SWITCH
-    if far.any():
+    if backend.to_host(far.any()):  # a read: on a GPU a sync, and size[far] another (docs/gpu.md)
         x = size[far]
         fraction = xp.zeros_like(x)
         for k in range(_ERFC_DEPTH, 0, -1):  # the continued fraction, from its tail up

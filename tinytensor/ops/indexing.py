@@ -12,18 +12,28 @@ indexing again, so second derivatives pass through indexing too.
 ``gather(x, dim, index)`` (PyTorch's) and ``topk`` are indexing as well: they
 build the index and let ``GetItem`` pick, so their gradients come for free.
 
-Integer indices are checked before anything is picked, because the two array
-libraries disagree about an index past the end: NumPy raises IndexError, CuPy
-wraps it around (index 7 of 5 rows is row 2) and trains on the wrong row
-without a word. So ``x[index]``, ``gather``, ``index_select``, embedding,
-one_hot and cross_entropy's targets raise one IndexError, the same on every
-device. On the GPU the check costs one host-device sync per call: the whole
-verdict is reduced to one boolean on the device, and only that is read.
+Integer indices are checked, because the two array libraries disagree about
+an index past the end: NumPy raises IndexError, CuPy wraps it around (index 7
+of 5 rows is row 2) and trains on the wrong row without a word. So ``x[index]``,
+``gather``, ``index_select``, embedding, one_hot and cross_entropy's targets
+raise one IndexError, with the same message on every device. Python numbers in
+an index are checked at once. Index arrays are checked by ``backend.check``: on
+the CPU at once, before anything is picked; on a GPU without making the host
+wait (no sync: a training step makes none), the verdict kept on the device and
+the IndexError raised at the next read from it (``.item()``, printing...), as
+PyTorch's device-side asserts surface at the next sync. Until then the op goes
+on with the wrapped index, and what it computes is undefined.
+
+Where a model knows what a bad index means, ``index_error_context`` puts that
+first in the message ("src holds a token id outside its vocabulary: ..."),
+whether the error is raised at once or later.
 """
 from __future__ import annotations
 
+import contextlib
+import operator
 from collections import namedtuple
-from typing import Any
+from typing import Any, Iterator
 
 from .. import backend
 from ..autograd.function import Function, Value
@@ -37,17 +47,17 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 
 def checked_index(op: str, x: Tensor, index: Any) -> Any:
-    """``index`` as arrays on x's device, every integer in it range-checked: numbers on the
-    host, arrays on the device with one sync (``x[index]`` and ``x[index] = value`` use it)."""
+    """``index`` as arrays on x's device, every integer in it range-checked: numbers here, arrays
+    by ``backend.check`` (``x[index]`` and ``x[index] = value`` use it)."""
     index = _plain_index(index, x.device)
-    numbers, arrays = [], []
-    for part in _integer_parts(index, x.shape):
-        (numbers if isinstance(part[0], int) else arrays).append(part)
-    for i, dim, size in numbers:
-        if not -size <= i < size:
-            raise IndexError(_out_of_range(op, i, dim, size))
-    if arrays:
-        _check_arrays(op, arrays)
+    for i, dim, size in _integer_parts(index, x.shape):
+        if isinstance(i, int):
+            if not -size <= i < size:
+                raise IndexError(_context() + _out_of_range(op, i, dim, size))
+        elif i.size:  # negatives count from the end
+            with backend.on_device(backend.device_of(i)):
+                backend.check((i < -size) | (i >= size), i, IndexError,
+                              _template(_out_of_range(op, "{}", dim, size)))
     return index
 
 
@@ -63,6 +73,9 @@ def _plain_index(index: Any, device: Any) -> Any:
         return _own_copy(index.array, device)
     if isinstance(index, list):
         return backend.as_array(index, device=device)
+    if isinstance(index, slice):  # x[i:i + n] with i a tensor: its bounds as the ints they hold
+        bounds = (index.start, index.stop, index.step)
+        return slice(*(operator.index(b) if isinstance(b, Tensor) else b for b in bounds))
     return index
 
 
@@ -90,27 +103,7 @@ def _is_mask(part: Any) -> bool:
     return getattr(part, "dtype", None) is not None and part.dtype.kind == "b"
 
 
-def _check_arrays(op: str, parts: list[tuple[Any, int, int]]) -> None:
-    """Each index array must hold -size..size-1 for its dimension (negatives count from the end)."""
-    with backend.on_device(backend.device_of(parts[0][0])):
-        flags = [((ids < -size) | (ids >= size)).any() for ids, _, size in parts if ids.size]
-        if not flags or not _any(flags):  # the one host-device sync
-            return
-        for ids, dim, size in parts:
-            bad = (ids < -size) | (ids >= size)
-            if bad.any():
-                raise IndexError(_out_of_range(op, int(ids[bad][0]), dim, size))
-
-
-def _any(flags: list[Any]) -> bool:
-    """Whether some of the 0-d device booleans is true, read from the device at once."""
-    verdict = flags[0]
-    for flag in flags[1:]:
-        verdict = verdict | flag
-    return bool(verdict)
-
-
-def _out_of_range(op: str, index: int, dim: int, size: int) -> str:
+def _out_of_range(op: str, index: "int | str", dim: int, size: int) -> str:
     return (f"{op}: index {index} is out of range for dimension {dim} of size {size} "
             f"(valid: {-size}..{size - 1})")
 
@@ -179,7 +172,8 @@ def _own_copy(array: Any, device: Any) -> Any:
 
 
 def check_range(op: str, ids: Any, size: int, problem: str, ignore: int | None = None) -> None:
-    """Every id must be in 0..size-1, except those equal to ``ignore``; one host-device sync.
+    """Every id must be in 0..size-1, except those equal to ``ignore``: at once on the CPU, at the
+    next read on a GPU (``backend.check``, no sync).
 
     ``problem`` describes a bad id, with ``{}`` where its value goes.
     """
@@ -189,8 +183,30 @@ def check_range(op: str, ids: Any, size: int, problem: str, ignore: int | None =
         bad = (ids < 0) | (ids >= size)
         if ignore is not None:
             bad &= ids != ignore
-        if bad.any():  # the one sync; reading the culprit after it costs only a failing call
-            raise IndexError(f"{op}: {problem.format(int(ids[bad][0]))} (valid: 0..{size - 1})")
+        backend.check(bad, ids, IndexError, _template(f"{op}: {problem} (valid: 0..{size - 1})"))
+
+
+_contexts: list[str] = []  # what index_error_context has put first, innermost last
+
+
+@contextlib.contextmanager
+def index_error_context(prefix: str) -> Iterator[None]:
+    """Index checks made inside the block start their message with ``prefix`` (what a bad index
+    means there), whether the IndexError is raised at once (CPU) or at the next read (GPU)."""
+    _contexts.append(prefix)
+    try:
+        yield
+    finally:
+        _contexts.pop()
+
+
+def _context() -> str:
+    return "".join(_contexts)
+
+
+def _template(message: str) -> str:
+    """``message`` (with ``{}`` where the bad index goes) after the context, as a format string."""
+    return _context().replace("{", "{{").replace("}", "}}") + message
 
 
 def gather(x: Tensor, dim: int, index: Any) -> Tensor:

@@ -58,7 +58,7 @@ def zero_(x: Tensor) -> Tensor:
 
 def copy_(x: Tensor, src: Any) -> Tensor:
     """x's values become src's (broadcast to x's shape, cast to x's dtype, moved to x's device)."""
-    values = src.array if isinstance(src, Tensor) else backend.as_array(src)
+    values = src.array if isinstance(src, Tensor) else backend.as_array(src, x.dtype)  # 0.9 stays 0.9 in float64
     return _write("copy_", x, lambda a: a.__setitem__(Ellipsis, backend.to_device(values, x.device)), src)
 
 
@@ -81,7 +81,7 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
 def setitem(x: Tensor, index: Any, value: Any) -> None:
     """``x[index] = value``: the indexed elements take value (broadcast, cast to x's dtype)."""
     index = indexing.checked_index("setitem", x, index)
-    values = _operand("setitem", value, x) if isinstance(value, Tensor) else backend.as_array(value)
+    values = _operand("setitem", value, x) if isinstance(value, Tensor) else backend.as_array(value, x.dtype)
     _write("setitem", x, lambda a: a.__setitem__(index, backend.to_device(values, x.device)), value)
 
 

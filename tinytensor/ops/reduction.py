@@ -65,7 +65,8 @@ class Sum(Reduction):
     keeps_inputs = False
 
     def forward(self, a: Any) -> Any:
-        return a.sum(axis=self.axes, keepdims=self.keepdims)
+        whole = a.dtype.kind != "f"  # integers and booleans sum in int64, as PyTorch (NumPy: uint8 in uint64)
+        return a.sum(axis=self.axes, keepdims=self.keepdims, dtype=backend.int64 if whole else None)
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
         return (self.spread(grad),)

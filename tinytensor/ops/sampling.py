@@ -94,9 +94,9 @@ def _check_weights(weights: Any) -> None:
     xp = backend.xp_of(weights)
     bad = ~xp.isfinite(weights) | (weights < 0)
     empty = weights.sum(axis=1) <= 0
-    if not bool(bad.any() | empty.any()):
+    if not bool(backend.to_host(bad.any() | empty.any())):
         return
-    if bool(bad.any()):
+    if bool(backend.to_host(bad.any())):
         raise ValueError("multinomial: the weights must be finite and >= 0, but they hold inf, nan "
                          "or a negative number (probability tensor contains either inf, nan or "
                          "element < 0)")

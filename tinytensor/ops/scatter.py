@@ -78,7 +78,7 @@ def prepare(op: str, x: Tensor, dim: int, index: Any, src: Any, value: Any,
             reduce: str | None) -> tuple[Scatter, Tensor]:
     """Check scatter's arguments by PyTorch's rules; return the op that writes, and src as a Tensor.
 
-    index has x's number of dimensions (and src's); along every dimension it is no
+    index has x's number of dimensions (and src's; 0-d counts as 1-d); along every dimension it is no
     longer than src, and along every dimension but ``dim`` no longer than x; its
     values are positions 0..x.shape[dim]-1 (no negatives: PyTorch refuses them).
     """
@@ -93,6 +93,9 @@ def prepare(op: str, x: Tensor, dim: int, index: Any, src: Any, value: Any,
                          f"use x.reshape(1)")
     ids = integer_ids(op, index, x.device)
     axis = normalize_axes(dim, x.ndim)[0]
+    if ids.ndim == 0 and x.ndim == 1:  # one position, as a 0-d tensor: PyTorch counts it as 1-d
+        ids = ids.reshape(1)
+        src = src.reshape(1) if isinstance(src, Tensor) else src
     if ids.ndim != x.ndim:
         raise ValueError(f"{op}: index must have as many dimensions as the input, got index shape "
                          f"{ids.shape} for input shape {x.shape}")

@@ -102,7 +102,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``condition`` holds, else ``b`` (either or both may be a number)."""
     cond = condition.array if isinstance(condition, Tensor) else backend.as_array(condition)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # two numbers: on cond's device
-        b = Tensor(b, device=backend.device_of(cond))
+        b = Tensor._make(backend.as_array(b, None, backend.device_of(cond)), None)
     like = a if isinstance(a, Tensor) else b
     if isinstance(condition, Tensor) and condition.device != like.device:
         raise RuntimeError(f"where: the condition is on {condition.device} but the values are on "

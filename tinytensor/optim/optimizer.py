@@ -33,7 +33,6 @@ from typing import Any, Callable, Iterable
 from .. import backend
 from ..autograd import inplace
 from ..autograd.grad_mode import enable_grad, no_grad
-from ..creation import zeros_like
 from ..tensor import Tensor
 
 
@@ -87,13 +86,10 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients, so the next backward starts from zero (it adds into .grad).
 
-        ``None`` (the default) frees the memory; ``set_to_none=False`` puts zeros
-        there instead, as new tensors.
+        ``None`` (the default) frees the memory; ``set_to_none=False`` writes zeros
+        into each gradient instead, as PyTorch does.
         """
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    p.grad = None if set_to_none else zeros_like(p.grad)
+        zero_grads([p for group in self.param_groups for p in group["params"]], set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, by the subclass's rule, on its device.
@@ -172,6 +168,17 @@ def check_non_negative(owner: str, **values: float) -> None:
     bad = [f"{name}={value}" for name, value in values.items() if not 0.0 <= value]
     if bad:
         raise ValueError(f"{owner}: invalid {', '.join(bad)}: must be >= 0")
+
+
+def zero_grads(params: Iterable[Tensor], set_to_none: bool) -> None:
+    """Each ``p.grad`` to None, or its values to zeros in place (Module.zero_grad uses it too)."""
+    for p in params:
+        if p.grad is not None:
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad = p.grad.detach()  # out of the graph a create_graph backward made it in
+                p.grad.zero_()
 
 
 def _python_numbers(group: dict[str, Any]) -> dict[str, Any]:
