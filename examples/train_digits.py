@@ -36,7 +36,8 @@ def load_digits(seed: int) -> tuple[TensorDataset, TensorDataset]:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError:
         raise SystemExit("This example needs scikit-learn for its bundled digits: "
-                         "pip install 'tinytensor[examples]'") from None
+                         "pip install scikit-learn (or pip install -e \".[examples]\" in your "
+                         "tinytensor checkout)") from None
     images, labels = sklearn_digits(return_X_y=True)
     order = np.random.default_rng(seed).permutation(len(labels))
     images, labels = images[order].astype(np.float32) / 16.0, labels[order].astype(np.int64)

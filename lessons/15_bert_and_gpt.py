@@ -329,6 +329,32 @@ with checks("BERT finds Do from the right-hand side; GPT's first guess ignores i
     check.close("GPT's P(Do) is the frequency", gpt_probs[do], starts_with_do, atol=0.05)
 
 # %% [markdown]
+# ## A GPT written for PyTorch, opened up
+#
+# Most GPTs a learner meets are written for PyTorch, as nanoGPT's `model.py` is.
+# [`examples/pytorch_gpt.py`](../examples/pytorch_gpt.py) is one in that manner: it starts with
+# `import torch`. Inside `tinytensor.as_torch.imports()` that import gives tinytensor, so the
+# file runs here unchanged, and its graph is drawn grouped by its own module names: a block
+# `transformer.h.0` of `attn` and `mlp`, each added back (purple), and one weight,
+# `transformer.wte.weight`, feeding both the token embedding and `lm_head` (weight tying).
+
+# %%
+import runpy
+
+import visualize
+from tinytensor import as_torch
+from visualize.gallery import PYTORCH_GPT
+
+with as_torch.imports():  # inside, `import torch` is tinytensor
+    program = runpy.run_path(str(PYTORCH_GPT), run_name="pytorch_gpt")
+tt.manual_seed(0)
+small = program["GPT"](program["GPTConfig"](block_size=4, vocab_size=6, n_layer=1, n_head=2, n_embd=4))
+_, small_loss = small(tt.tensor([[0, 3, 1, 4]]), tt.tensor([[3, 1, 4, 2]]))
+show(visualize.draw_graph(small_loss, model=small, grads=visualize.trace_backward(small_loss), depth=3),
+     "pytorch_gpt.svg")
+assert small.transformer.wte.weight is small.lm_head.weight and isinstance(small, tt.nn.Module)
+
+# %% [markdown]
 # ## Exercise
 #
 # BERT and GPT differ in their mask, so give BERT's trained stack GPT's causal mask and ask it

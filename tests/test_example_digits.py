@@ -12,7 +12,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "train_digits.py"
 
 def test_train_digits_learns(capsys, device):
     pytest.importorskip("sklearn", reason="the example's data ships with scikit-learn: "
-                                          "pip install 'tinytensor[examples]'")
+                                          "pip install -e '.[examples]'")
     spec = importlib.util.spec_from_file_location("train_digits", SCRIPT)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)

@@ -31,7 +31,7 @@ def test_lambda_lr_scales_the_base_rate():
 
 
 def test_lambda_lr_matches_torch_with_param_groups():
-    torch = pytest.importorskip("torch", reason="PyTorch is the reference; pip install 'tinytensor[torch]'")
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference; pip install -e '.[torch]'")
     def schedule(epoch: int) -> float:
         return 0.95 ** epoch if epoch > 2 else (epoch + 1) / 3
     ours = optim.Adam([{"params": [tt.zeros(1, requires_grad=True)]},

@@ -21,7 +21,7 @@ def test_gains() -> None:
 
 
 def test_gains_match_torch() -> None:
-    torch = pytest.importorskip("torch", reason="PyTorch is the reference: pip install 'tinytensor[torch]'")
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference: pip install -e '.[torch]'")
     for name, param in [("linear", None), ("relu", None), ("tanh", None), ("leaky_relu", 0.3)]:
         assert nn.init.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param))
 

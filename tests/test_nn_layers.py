@@ -7,7 +7,7 @@ import pytest
 import tinytensor as tt
 from tinytensor import nn
 
-TORCH_REASON = "PyTorch is the reference for parity tests: pip install 'tinytensor[torch]'"
+TORCH_REASON = "PyTorch is the reference for parity tests: pip install -e '.[torch]'"
 
 
 def double(x: np.ndarray | list, device: str, requires_grad: bool = True) -> tt.Tensor:

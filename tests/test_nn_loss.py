@@ -1,4 +1,5 @@
-"""The losses: CrossEntropyLoss (padding ignored, label smoothing), nll_loss and MSELoss."""
+"""The losses: CrossEntropyLoss (padding ignored, label smoothing, class weights, torch's argument
+order), nll_loss and MSELoss."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import tinytensor as tt
 from tinytensor import nn
 
-TORCH_REASON = "PyTorch is the reference for parity tests: pip install 'tinytensor[torch]'"
+TORCH_REASON = "PyTorch is the reference for parity tests: pip install -e '.[torch]'"
 PAD = 0
 
 
@@ -118,30 +119,31 @@ def test_an_adam_step_on_a_batch_of_padding_changes_no_weight(device) -> None:
         np.testing.assert_array_equal(p.numpy(), old)
 
 
+@pytest.mark.parametrize("weight", [None, [0.5, 2.0, 0.0, 3.0]], ids=["unweighted", "class-weights"])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("targets", [[1, PAD, 3], [PAD, PAD, PAD], [[2, PAD], [PAD, 0], [1, 1]]],
-                         ids=["some-ignored", "all-ignored", "(N, d)"])
-def test_nll_loss_matches_torch(targets, reduction, device) -> None:
+@pytest.mark.parametrize("targets", [[1, PAD, 3], [PAD, PAD, PAD], [[2, PAD], [PAD, 0], [1, 1]], [2, 2, PAD]],
+                         ids=["some-ignored", "all-ignored", "(N, d)", "weights-sum-to-0"])
+def test_nll_loss_matches_torch(targets, reduction, weight, device) -> None:
     torch = pytest.importorskip("torch", reason=TORCH_REASON)
     import tinytensor.functional as F
     shape = (3, 4) if np.ndim(targets) == 1 else (3, 4, 2)
     log_p = np.log(np.random.default_rng(4).dirichlet(np.ones(4), size=shape[:1] + shape[2:]))
     log_p = np.moveaxis(log_p, -1, 1)  # classes second: (N, C) or (N, C, d)
     x, ref = tt.tensor(log_p, requires_grad=True, device=device), torch.tensor(log_p, requires_grad=True)
-    loss = F.nll_loss(x, tt.tensor(targets, device=device), ignore_index=PAD, reduction=reduction)
-    expected = torch.nn.functional.nll_loss(ref, torch.tensor(targets), ignore_index=PAD, reduction=reduction)
+    w = None if weight is None else tt.tensor(weight, dtype=tt.float64, device=device)
+    loss = F.nll_loss(x, tt.tensor(targets, device=device), w, ignore_index=PAD, reduction=reduction)
+    expected = torch.nn.functional.nll_loss(ref, torch.tensor(targets), None if weight is None else
+                                            torch.tensor(weight, dtype=torch.float64), ignore_index=PAD,
+                                            reduction=reduction)
     np.testing.assert_allclose(loss.numpy(), expected.detach().numpy(), rtol=1e-12)
     loss.sum().backward()
     expected.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), ref.grad.numpy())
-    assert tt.gradcheck(lambda t: F.nll_loss(t, tt.tensor(targets, device=device), ignore_index=PAD,
+    # The mean over counted weights that sum to 0 is NaN in both; PyTorch's gradient is then
+    # 0/0 = NaN where a weight of 0 was counted, ours 0 (nothing counted, nothing to move), as
+    # for an all-ignored batch, where PyTorch's gradient is 0 too.
+    np.testing.assert_array_equal(x.grad.numpy(), np.nan_to_num(ref.grad.numpy(), nan=0.0))
+    assert tt.gradcheck(lambda t: F.nll_loss(t, tt.tensor(targets, device=device), w, ignore_index=PAD,
                                              reduction=reduction), [x])
-
-
-def test_nll_loss_refuses_class_weights_it_does_not_apply() -> None:
-    import tinytensor.functional as F
-    with pytest.raises(ValueError, match=r"nll_loss: class weights \(weight=...\) are not supported"):
-        F.nll_loss(tt.zeros(2, 3), tt.tensor([0, 1]), tt.ones(3))
 
 
 def test_cross_entropy_takes_pytorchs_arguments_in_pytorchs_order() -> None:
@@ -149,10 +151,7 @@ def test_cross_entropy_takes_pytorchs_arguments_in_pytorchs_order() -> None:
     compared elementwise with the targets, a silently wrong mask when their lengths agreed."""
     import tinytensor.functional as F
     logits, targets = tt.zeros(3, 3), tt.tensor([0, 1, 2])
-    for call in (lambda: F.cross_entropy(logits, targets, tt.tensor([1.0, 2.0, 3.0])),
-                 lambda: nn.CrossEntropyLoss(tt.tensor([1.0, 2.0, 3.0]))(logits, targets)):
-        with pytest.raises(ValueError, match=r"class weights \(weight=...\) are not supported"):
-            call()
+    assert F.cross_entropy(logits, targets, tt.tensor([1.0, 2.0, 3.0])).item() == pytest.approx(np.log(3))
     assert F.cross_entropy(logits, targets, None, None, 1).item() == pytest.approx(np.log(3))
     with pytest.warns(UserWarning, match="use reduction='sum' instead"):
         assert F.cross_entropy(logits, targets, size_average=False).item() == pytest.approx(3 * np.log(3))
@@ -164,3 +163,50 @@ def test_cross_entropy_says_probability_targets_are_not_supported() -> None:
     with pytest.raises(TypeError, match=r"cross_entropy: targets of class probabilities \(float, shape \(2, 3\)\) "
                                         r"are not supported here; give the class indices \(int64, shape \(2,\)\)"):
         F.cross_entropy(tt.zeros(2, 3), tt.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]]))
+
+
+# ----------------------------------------------------------------------------
+# torch's positional order (weight first) and class weights
+# ----------------------------------------------------------------------------
+def test_cross_entropy_loss_takes_torchs_arguments_in_torchs_order() -> None:
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    import inspect  # noqa: PLC0415
+
+    def names(f):
+        return [p for p in inspect.signature(f).parameters if p != "self"]
+
+    assert names(nn.CrossEntropyLoss.__init__) == names(torch.nn.CrossEntropyLoss.__init__)
+    assert names(nn.functional.cross_entropy) == names(torch.nn.functional.cross_entropy)
+    loss = nn.CrossEntropyLoss(None, None, PAD)  # positionally: weight, size_average, ignore_index
+    assert loss.ignore_index == PAD and loss.weight is None
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+def test_class_weights_match_torch_values_and_gradients(device, reduction, label_smoothing) -> None:
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    logits, targets = logits_and_targets()
+    weight = np.array([0.5, 2.0, 1.0, 3.0])
+    x = tt.tensor(logits, device=device, requires_grad=True)
+    mine = nn.CrossEntropyLoss(tt.tensor(weight, device=device), None, PAD, None, reduction,
+                               label_smoothing).to(device)(x, tt.tensor(targets, device=device))
+    xt = torch.tensor(logits, requires_grad=True)
+    theirs = torch.nn.CrossEntropyLoss(torch.tensor(weight), None, PAD, None, reduction,
+                                       label_smoothing)(xt, torch.tensor(targets))
+    np.testing.assert_allclose(mine.numpy(), theirs.detach().numpy(), rtol=1e-12)
+    upstream = np.arange(1.0, 6.0) if reduction == "none" else 1.0
+    (mine * tt.tensor(upstream, device=device)).sum().backward()
+    (theirs * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_class_weights_gradcheck_and_bad_weights(device) -> None:
+    logits, targets = logits_and_targets()
+    weight = tt.tensor([0.5, 2.0, 1.0, 3.0], device=device)
+    target = tt.tensor(targets, device=device)
+    x = tt.tensor(logits, device=device, requires_grad=True)
+    assert tt.gradcheck(lambda a: nn.functional.cross_entropy(a, target, weight, label_smoothing=0.1), [x])
+    assert tt.gradgradcheck(lambda a: nn.functional.cross_entropy(a, target, weight), [x])
+    with pytest.raises(ValueError, match=r"weight must be a float Tensor of shape \(4,\), one weight per class"):
+        nn.functional.cross_entropy(x, target, tt.ones(3, device=device))
+    assert nn.CrossEntropyLoss(weight).state_dict()["weight"].tolist() == weight.tolist()  # a buffer, as torch's

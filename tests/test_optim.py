@@ -112,7 +112,7 @@ def quadratic_loss(weights: list, targets: list) -> object:
 
 @pytest.mark.parametrize("name, kwargs", CASES)
 def test_matches_torch_optim(name: str, kwargs: dict, device):
-    torch = pytest.importorskip("torch", reason="PyTorch is the reference; pip install 'tinytensor[torch]'")
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference; pip install -e '.[torch]'")
     weights, targets = quadratic_problem(seed=len(name) + len(kwargs))
     ours = [tt.tensor(w, dtype=tt.float64, requires_grad=True, device=device) for w in weights]
     theirs = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
@@ -282,7 +282,7 @@ def test_clip_grad_norm_scales_all_gradients_together(device):
 
 
 def test_clip_grad_norm_matches_torch(device):
-    torch = pytest.importorskip("torch", reason="PyTorch is the reference; pip install 'tinytensor[torch]'")
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference; pip install -e '.[torch]'")
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal((4, 3)), rng.standard_normal(7)]
     ours = [tt.zeros(g.shape, dtype=tt.float64, requires_grad=True, device=device) for g in grads]

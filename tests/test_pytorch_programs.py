@@ -25,14 +25,11 @@ the replay itself is checked). Then it compares:
 * that the run consumed all of torch's random choices (a library that drew
   fewer did something else: shuffled another way, sampled less).
 
-Scaffolding for phase 2 of issue 16: most programs stop today at an API
-tinytensor lacks, so those tests are marked ``xfail(strict=True)`` with the
-APIs they need. When the APIs land the test passes, strict turns the XPASS
-into a failure, and whoever sees it removes the mark. The marks go once every
-program passes. The torch half of every program is tested on its own (never
-marked), and the harness checks itself: torch replaying its own record gives
-its own numbers exactly, and a start perturbed by 1% is caught by every
-comparison. Without PyTorch those tests skip, saying why.
+Every program passes: the APIs issue 16 asked for are all there. The torch half
+of every program is tested on its own, and the harness checks itself: torch
+replaying its own record gives its own numbers exactly, and a start perturbed
+by 1% is caught by every comparison. Without PyTorch those tests skip, saying
+why. examples/pytorch_gpt.py, the GPT the pictures draw, is compared the same way.
 """
 from __future__ import annotations
 
@@ -56,32 +53,7 @@ LAUNCH = PROGRAMS / "launch.py"
 requires_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                                     reason="PyTorch not installed: these programs are compared with it "
                                            "(pip install -e '.[test,torch]')")
-
-
-def needs(*apis: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason="needs " + "; ".join(apis) + " (issue 16)")
-
-
-PROGRAM_MARKS: dict[str, list[pytest.MarkDecorator]] = {
-    "annotated_transformer": [],
-    "nanogpt": [needs(
-        "F.scaled_dot_product_attention(is_causal=True, dropout_p=)",
-        "torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32")],
-    "mingpt_sort": [],
-    "micrograd_check": [],
-    "tutorial_tensors": [needs(
-        "torch.backends.mps.is_available, torch.backends.cudnn.deterministic/benchmark",
-        "torch.accelerator.is_available")],
-    "tutorial_data": [needs("torch.cuda.manual_seed_all")],
-    "tutorial_model_autograd": [needs("torch.accelerator.is_available, current_accelerator")],
-    "tutorial_optimization_save_load": [needs("torch.backends.mps.is_available")],
-    "learning_with_examples": [],
-    "optim_schedules": [needs("torch.cuda.manual_seed_all")],
-    "transformer_language_model": [needs(
-        "nn.TransformerEncoderLayer, nn.TransformerEncoder, nn.Transformer.generate_square_subsequent_mask, "
-        "nn.MultiheadAttention (under nn)",
-        "F.scaled_dot_product_attention (bool attn_mask True = may attend, float mask added, is_causal)")],
-}
+NAMES = sorted(path.stem for path in PROGRAMS.glob("*.py") if path.stem != "launch")  # the twelve programs
 
 
 # ---------------------------------------------------------------------------
@@ -256,7 +228,7 @@ def assert_same(reference: Run, candidate: Run, rtol: float = 1e-4) -> None:
 # The programs
 # ---------------------------------------------------------------------------
 @requires_torch
-@pytest.mark.parametrize("program", sorted(PROGRAM_MARKS))
+@pytest.mark.parametrize("program", NAMES)
 def test_program_runs_under_torch(program: str, torch_run: Callable) -> None:
     """The reference half: each program is correct PyTorch (and so fit to compare with)."""
     run, run_dir = torch_run(program)
@@ -265,8 +237,7 @@ def test_program_runs_under_torch(program: str, torch_run: Callable) -> None:
 
 
 @requires_torch
-@pytest.mark.parametrize("program", [pytest.param(name, marks=marks)
-                                     for name, marks in sorted(PROGRAM_MARKS.items())])
+@pytest.mark.parametrize("program", NAMES)
 def test_program_runs_unchanged_on_tinytensor(program: str, torch_run: Callable) -> None:
     reference, run_dir = torch_run(program)
     if reference.returncode != 0:
@@ -274,6 +245,20 @@ def test_program_runs_unchanged_on_tinytensor(program: str, torch_run: Callable)
     candidate = launch("tinytensor", program, run_dir)
     assert candidate.returncode == 0, candidate.failure(program)
     assert_same(reference, candidate)
+
+
+EXAMPLE = ROOT / "examples" / "pytorch_gpt.py"  # the GPT that `python -m visualize` draws
+
+
+@requires_torch
+def test_the_example_gpt_written_for_torch_runs_unchanged_on_tinytensor(tmp_path: Path,
+                                                                         torch_server: TorchServer) -> None:
+    reference = torch_server.launch("torch", EXAMPLE, tmp_path)
+    assert reference.returncode == 0, reference.failure("pytorch_gpt")
+    candidate = launch("tinytensor", EXAMPLE, tmp_path)
+    assert candidate.returncode == 0, candidate.failure("pytorch_gpt")
+    assert_same(reference, candidate)
+    assert len(reference.observed["losses"]) == 61 and len(reference.observed["grads"]) >= 20
 
 
 # ---------------------------------------------------------------------------

@@ -250,3 +250,28 @@ def test_initialization_has_pytorchs_scale():
 def test_generate_square_subsequent_mask_is_pytorchs():
     np.testing.assert_array_equal(T.Transformer.generate_square_subsequent_mask(4).numpy(),
                                   torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
+
+
+# ----------------------------------------------------------------------------
+# Under nn, where a PyTorch user looks for them
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["MultiheadAttention", "Transformer", "TransformerEncoder",
+                                  "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer"])
+def test_the_model_classes_are_under_nn_with_torchs_arguments(name):
+    import inspect  # noqa: PLC0415
+
+    ours, theirs = getattr(tt.nn, name), getattr(torch.nn, name)
+    assert ours is getattr(T, name)  # the model's own class, imported on first use
+    mine = list(inspect.signature(ours.__init__).parameters)
+    missing = [p for p in inspect.signature(theirs.__init__).parameters if p not in mine]
+    # what the README lists as not there; torch's device/dtype factory arguments
+    assert set(missing) <= {"kdim", "vdim", "add_bias_kv", "add_zero_attn", "device", "dtype",
+                            "enable_nested_tensor", "mask_check"}, missing
+
+
+def test_generate_square_subsequent_mask_is_torchs():
+    for size in (1, 3, 5):
+        ours = tt.nn.Transformer.generate_square_subsequent_mask(size)
+        theirs = torch.nn.Transformer.generate_square_subsequent_mask(size)
+        assert ours.dtype == tt.float32 and ours.tolist() == theirs.tolist()
+    assert tt.nn.Transformer.generate_square_subsequent_mask(2, dtype=tt.float64).dtype == tt.float64

@@ -24,7 +24,11 @@ Where things are:
     random.py       get_rng_state and set_rng_state: every device's random state, for checkpoints
     generator.py    Generator, a seeded random stream of one's own (as torch.Generator)
     threads.py      set_num_threads, get_num_threads, choose_num_threads: BLAS threads on a busy CPU
-    cuda.py         tinytensor.cuda.is_available() and friends
+    cuda.py         tinytensor.cuda.is_available(), manual_seed_all() and friends
+    accelerator.py  torch.accelerator's questions, answered for CUDA
+    backends.py     torch.backends' switches (cudnn, mps, cuda.matmul): kept, with no effect
+    missing.py      what a PyTorch name tinytensor lacks answers: "tinytensor has no torch.X; use Y"
+    as_torch/       run a PyTorch program unchanged: `import torch` gives tinytensor
 
 The names below are the functions themselves (``tt.exp`` is what ``x.exp()``
 calls), under PyTorch's names, so ``import tinytensor as torch`` runs everyday
@@ -93,6 +97,8 @@ short = int16
 __version__ = "0.1.0"
 
 from . import cuda, data, nn, optim, utils  # noqa: E402 - the building blocks, built on everything above
+from . import accelerator, as_torch, backends, missing  # noqa: E402 - for programs written for PyTorch
+from .backends import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .threads import get_num_threads, set_num_threads  # noqa: E402
 
@@ -124,3 +130,7 @@ __all__ += [
     "LongTensor", "ShortTensor", "as_tensor", "get_default_device", "int8", "int16", "set_default_device",
     "short", "uint8",
 ]
+__all__ += ["accelerator", "as_torch", "backends", "get_float32_matmul_precision",
+            "set_float32_matmul_precision"]
+
+__getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)

@@ -260,8 +260,9 @@ class Tensor:
     def cpu(self) -> "Tensor":
         return self.to("cpu")
 
-    def cuda(self, index: int = 0) -> "Tensor":
-        return self.to(f"cuda:{index}")
+    def cuda(self, index: int | None = None) -> "Tensor":
+        """On GPU ``index``, or on the current one (tinytensor.cuda.set_device), as PyTorch's."""
+        return self.to("cuda" if index is None else f"cuda:{index}")
 
     # ------------------------------------------------------------------
     # Arithmetic (tinytensor/ops/arithmetic.py); numbers become tensors of our dtype

@@ -23,7 +23,8 @@ of shape (B, S), into one additive tensor of shape (B or 1, heads or 1, T, S);
 before the softmax, the only place a mask is applied.
 
 (Careful: ``torch.nn.functional.scaled_dot_product_attention`` uses the opposite
-boolean convention, True = may attend. tinytensor uses the one above everywhere.)
+boolean convention, True = may attend, and so does tinytensor's function of that
+name, which mirrors it. The model uses the convention above everywhere.)
 """
 from __future__ import annotations
 

@@ -101,8 +101,8 @@ def _graphviz() -> Any:
     try:
         import graphviz  # noqa: PLC0415 - optional dependency, needed only for pictures
     except ImportError:
-        raise ImportError("drawing graphs needs the graphviz Python package: "
-                          "pip install 'tinytensor[viz]' (or pip install graphviz)") from None
+        raise ImportError("drawing graphs needs the graphviz Python package: pip install graphviz "
+                          "(or pip install -e \".[viz]\" in your tinytensor checkout)") from None
     return graphviz
 
 

@@ -39,7 +39,7 @@ def font_for(text: str) -> Any:
     if pip_font is None:
         raise ImportError(f"no installed font has every character of the labels ({candidates[0].name} "
                           f"lacks {lacking!r}); for Chinese: pip install {PIP_FONT} "
-                          f"(or pip install 'tinytensor[viz]')")
+                          f"(or pip install -e \".[viz]\" in your tinytensor checkout)")
     raise ValueError(f"no font matplotlib knows has every character of the labels (Noto Sans SC "
                      f"lacks {lacking!r}); install a font that has them")
 

@@ -10,6 +10,8 @@ names label the picture, and names for a few other tensors.
     residual_stack  two such blocks, drawn with depth=2: each Linear and LayerNorm one box
     encoder_layer   one Transformer encoder layer (post-norm, as the paper), each sublayer one box
     decoder_layer   one decoder layer: masked self-attention, cross-attention to a memory, FFN
+    pytorch_gpt     a GPT written for PyTorch (examples/pytorch_gpt.py), run unchanged on tinytensor
+                    through tinytensor.as_torch: its modules grouped by the program's own names
 
 and the plots: gradient flow with and without residuals (gradient_flow.py), post-norm
 against pre-norm (norm_placement.py), and the attention of a tiny model trained here,
@@ -17,11 +19,12 @@ in a few seconds, to reverse words (reversal.py).
 """
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 from typing import Any, Callable
 
 import tinytensor as tt
-from tinytensor import Tensor, nn
+from tinytensor import Tensor, as_torch, nn
 from tinytensor.functional import gelu
 from transformer import TransformerDecoderLayer, TransformerEncoderLayer, causal_mask
 
@@ -139,10 +142,34 @@ def decoder_layer() -> Scene:
     return loss, {"model": layer, "names": names, "depth": 0, "rankdir": "TB"}
 
 
+PYTORCH_GPT = Path(__file__).resolve().parent.parent / "examples" / "pytorch_gpt.py"
+
+
+def pytorch_gpt() -> Scene:
+    """A one-block GPT written for PyTorch, run unchanged: its loss on 4 tokens, as nanoGPT computes it.
+
+    The program is read from the checkout's examples/ and run under ``as_torch.imports()``, so its
+    ``import torch`` is tinytensor; the boxes are grouped by the program's own module names.
+    """
+    if not PYTORCH_GPT.exists():
+        raise FileNotFoundError(f"{PYTORCH_GPT} is not here: this scene draws a program of the "
+                                f"tinytensor checkout's examples/ (run python -m visualize from one)")
+    with as_torch.imports():
+        program = runpy.run_path(str(PYTORCH_GPT), run_name="pytorch_gpt")  # defines, does not train
+    tt.manual_seed(0)
+    config = program["GPTConfig"](block_size=4, vocab_size=6, n_layer=1, n_head=2, n_embd=4, bias=False)
+    model = program["GPT"](config)
+    idx, targets = tt.tensor([[0, 3, 1, 4]]), tt.tensor([[3, 1, 4, 2]])
+    _, loss = model(idx, targets)
+    # depth=3: each block's sublayers (ln_1, attn, ln_2, mlp) one box each; depth=None opens them
+    return loss, {"model": model, "names": {"idx": idx, "targets": targets, "loss": loss}, "depth": 3,
+                  "rankdir": "TB"}
+
+
 SCENES: dict[str, Callable[[], Scene]] = {
     "neuron": neuron, "mlp": mlp, "residual_block": residual_block, "residual_stack": residual_stack,
-    "encoder_layer": encoder_layer, "decoder_layer": decoder_layer}
-REPLAYS = ("neuron", "residual_block")  # the scenes that also get a step-by-step page
+    "encoder_layer": encoder_layer, "decoder_layer": decoder_layer, "pytorch_gpt": pytorch_gpt}
+REPLAYS = ("neuron", "residual_block", "pytorch_gpt")  # the scenes that also get a step-by-step page
 
 
 def write_scene(name: str, out: Path, fmt: str = "svg") -> list[Path]:

@@ -101,7 +101,7 @@ def new_figure(figsize: tuple[float, float] = (7.5, 4.2), **options: Any) -> tup
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
         from matplotlib.figure import Figure  # noqa: PLC0415
     except ImportError:
-        raise ImportError("the plots need matplotlib: pip install 'tinytensor[viz]' "
-                          "(or pip install matplotlib)") from None
+        raise ImportError("the plots need matplotlib: pip install matplotlib (or pip install -e "
+                          "\".[viz]\" in your tinytensor checkout)") from None
     figure = Figure(figsize=figsize, dpi=100, **options)
     return figure, FigureCanvasAgg(figure)

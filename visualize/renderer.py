@@ -7,7 +7,7 @@ same command line, ``PROGRAM -Tsvg in.dot``, and we take the first we find:
 1. Graphviz's own ``dot``, when it is installed (``apt install graphviz``,
    ``brew install graphviz``);
 2. ``graphviz-pure``, a port of Graphviz that pip installs as a wheel
-   (``pip install graphviz-pure``, part of ``tinytensor[viz]``), with no system
+   (``pip install graphviz-pure``, part of the ``viz`` extra), with no system
    library. Its binary lands in the environment's ``bin`` directory, which may
    not be on PATH, so we also look next to the running Python.
 

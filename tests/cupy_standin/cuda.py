@@ -66,5 +66,10 @@ class Device:
         return f"<CUDA Device {self.id}>"
 
 
+def get_device_properties(device_id: int) -> dict[str, Any]:
+    """``cupy.cuda.runtime.getDeviceProperties(i)``: a dict of the driver's facts; the name as bytes."""
+    return {"name": f"CuPy stand-in {_check(device_id)}".encode()}
+
+
 runtime = SimpleNamespace(getDeviceCount=lambda: DEVICE_COUNT, getDevice=get_device_id,
-                          CUDARuntimeError=CUDARuntimeError)
+                          getDeviceProperties=get_device_properties, CUDARuntimeError=CUDARuntimeError)

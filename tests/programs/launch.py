@@ -5,10 +5,10 @@
     python tests/programs/launch.py torch-replay PROGRAM RUN_DIR   # torch replaying (the harness's self-test)
     python tests/programs/launch.py serve      # torch runs on request, each in a fork (see serve)
 
-With ``tinytensor``, an import hook makes ``import torch``, ``import torch.nn as
-nn``, ``from torch.utils.data import DataLoader``... resolve to tinytensor's
-modules of the same names (torch.X.Y is tinytensor.X.Y); the real torch is
-never imported. The program's text is the same in every run.
+With ``tinytensor``, tinytensor.as_torch makes ``import torch``, ``import
+torch.nn as nn``, ``from torch.utils.data import DataLoader``... resolve to
+tinytensor's modules of the same names (torch.X.Y is tinytensor.X.Y); the real
+torch is never imported. The program's text is the same in every run.
 
 Why a replay. Two libraries cannot share random numbers: their generators
 differ. Everything else they can share: the same program on the same
@@ -48,8 +48,6 @@ test's check of itself uses 1e-2, which every comparison must catch.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
 import os
 import pickle
 import runpy
@@ -67,37 +65,6 @@ TAPE, OBSERVED = "tape.pkl", "observed-{mode}.pkl"
 
 class Mismatch(AssertionError):
     """The replaying library asked for, or started from, something other than what torch did."""
-
-
-# ---------------------------------------------------------------------------
-# torch -> tinytensor, for every import of the program
-# ---------------------------------------------------------------------------
-class TorchIsTinytensor(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """``import torch.X.Y`` gives the module tinytensor.X.Y, itself (not a copy)."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != "torch" and not fullname.startswith("torch."):
-            return None
-        real = "tinytensor" + fullname[len("torch"):]
-        try:
-            module = importlib.import_module(real)
-        except ModuleNotFoundError as error:
-            if error.name and (real == error.name or real.startswith(error.name + ".")):
-                raise ModuleNotFoundError(f"No module named {fullname!r}: tinytensor has no {real}",
-                                          name=fullname) from None
-            raise
-        return importlib.util.spec_from_loader(fullname, _Same(module))
-
-
-class _Same(importlib.abc.Loader):
-    def __init__(self, module: Any) -> None:
-        self.module, self.spec = module, module.__spec__
-
-    def create_module(self, spec: Any) -> Any:
-        return self.module
-
-    def exec_module(self, module: Any) -> None:
-        module.__spec__ = self.spec  # the import system wrote torch's name there; keep tinytensor's
 
 
 # ---------------------------------------------------------------------------
@@ -145,7 +112,8 @@ class Launcher:
         self.mode, self.program, self.run_dir = mode, os.path.abspath(program), run_dir
         self.perturb = float(os.environ.get("TT_PROGRAMS_PERTURB", "0"))
         if mode == "tinytensor":
-            sys.meta_path.insert(0, TorchIsTinytensor())
+            from tinytensor import as_torch  # noqa: PLC0415 - only this mode imports tinytensor
+            as_torch.install()
         import torch  # noqa: PLC0415 - tinytensor under torch's name when the hook is in place
         self.lib = torch
         self.tape = Tape(mode, run_dir)

@@ -42,6 +42,8 @@ class Device:
     """Where a tensor's memory lives: ``Device("cpu")`` or ``Device("cuda:0")``.
 
     Compares equal to its string form, so ``t.device == "cpu"`` reads naturally.
+    ``Device("cuda")`` is the current GPU (cuda:0 until ``set_current_gpu``), fixed
+    when the Device is made.
     """
 
     __slots__ = ("type", "index")
@@ -56,7 +58,7 @@ class Device:
         if index and not index.isdigit():
             raise ValueError(f"unknown device {spec!r}: the index after 'cuda:' must be a number")
         self.type = name
-        self.index = int(index) if index else (0 if name == "cuda" else None)
+        self.index = int(index) if index else (_current_gpu if name == "cuda" else None)
 
     def __str__(self) -> str:
         return self.type if self.index is None else f"{self.type}:{self.index}"
@@ -84,6 +86,7 @@ CPU = Device("cpu")
 # CuPy, loaded on first use
 # ----------------------------------------------------------------------------
 _cuda_module: Any = None  # what drives "cuda" instead of CuPy (use_cuda_module), else None
+_current_gpu = 0  # the GPU that "cuda" names (set_current_gpu, as torch.cuda.set_device)
 
 
 @functools.lru_cache(maxsize=None)
@@ -94,9 +97,10 @@ def _cupy_or_reason() -> tuple[Any, str]:
         try:
             import cupy  # noqa: PLC0415 - optional dependency, imported on demand
         except ImportError:
-            return None, ("CuPy is not installed. Install it with "
-                          "`pip install 'tinytensor[cuda]'` (CUDA 13) or pick the wheel for your "
-                          "CUDA version, e.g. `pip install cupy-cuda12x`.")
+            return None, ("CuPy is not installed. Install the CuPy wheel for your CUDA version "
+                          "(nvidia-smi shows it): `pip install cupy-cuda13x` for CUDA 13, "
+                          "`pip install cupy-cuda12x` for CUDA 12; or, in your tinytensor "
+                          "checkout, `pip install -e \".[cuda]\"` (CUDA 13).")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CUDA driver missing or broken
@@ -114,8 +118,8 @@ def use_cuda_module(module: Any) -> None:
     generators and check reports made so far are forgotten, as they belonged to
     the other module.
     """
-    global _cuda_module
-    _cuda_module = module
+    global _cuda_module, _current_gpu
+    _cuda_module, _current_gpu = module, 0
     _cupy_or_reason.cache_clear()
     cuda_device_count.cache_clear()
     from .checks import forget_reports  # noqa: PLC0415 - checks.py and generators.py build on this file
@@ -134,6 +138,30 @@ def cuda_device_count() -> int:
     """How many GPUs CuPy sees (0 without CuPy or without a GPU)."""
     cupy = _cupy_or_reason()[0]
     return 0 if cupy is None else int(cupy.cuda.runtime.getDeviceCount())
+
+
+def current_gpu() -> int:
+    """The index of the GPU that device "cuda" names (as torch.cuda.current_device)."""
+    _cupy()
+    return _current_gpu
+
+
+def set_current_gpu(index: int) -> None:
+    """Make device "cuda" name GPU ``index`` from now on (as torch.cuda.set_device)."""
+    global _current_gpu
+    _cupy()
+    count = cuda_device_count()
+    if not 0 <= index < count:
+        raise RuntimeError(f"device cuda:{index} does not exist: this machine has {count} GPU"
+                           f"{'s' if count > 1 else ''} (cuda:0 to cuda:{count - 1})")
+    _current_gpu = index
+
+
+def gpu_name(index: int) -> str:
+    """The GPU's name as its driver reports it (as torch.cuda.get_device_name)."""
+    with on_device(Device(f"cuda:{index}")):
+        name = _cupy().cuda.runtime.getDeviceProperties(index)["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 def cuda_unavailable_reason() -> str:

@@ -32,6 +32,15 @@ def manual_seed(seed: int) -> None:
     _generators.clear()
 
 
+def seed_gpu(device: Device, seed: int) -> None:
+    """Restart one GPU's generator from ``seed`` (as torch.cuda.manual_seed), the others untouched.
+
+    The same stream as ``manual_seed(seed)`` gives that GPU: a generator made from the seed.
+    """
+    with on_device(device):
+        _generators[device] = _cupy().random.default_rng(int(seed))
+
+
 def generator(device: Device) -> Any:
     """The random generator of ``device``, created from the seed on first use."""
     gen = _generators.get(device)

@@ -73,6 +73,7 @@ Where things are:
     mpi.py, nccl.py    the engines
     ../data/distributed.py   DistributedSampler: each rank's share of the examples
 """
+from .. import missing
 from .collectives import all_gather, all_reduce, barrier, broadcast, reduce_scatter
 from .process_group import (DistBackendError, DistError, default_pg_nccl_timeout, default_pg_timeout,
                             destroy_process_group, get_backend, get_rank, get_world_size,
@@ -84,3 +85,6 @@ __all__ = ["DistBackendError", "DistError", "ReduceOp", "Work", "all_gather", "a
            "broadcast", "default_pg_nccl_timeout", "default_pg_timeout", "destroy_process_group",
            "get_backend", "get_rank", "get_world_size", "init_process_group", "is_available",
            "is_initialized", "reduce_scatter"]
+
+
+__getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)

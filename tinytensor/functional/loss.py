@@ -10,8 +10,10 @@ class plus eps spread evenly over all C classes:
 
     loss_i = -sum_c q_i[c] log p_i[c] * w_i     w_i = 1/(counted positions) for the mean, 0 if ignored
 
-It is two nodes, as in PyTorch (log_softmax, then the negative log-likelihood, which is
-``nll_loss`` on log-probabilities, without smoothing):
+Class weights v (PyTorch's ``weight``) multiply each q_i[c] by v[c], and the mean then
+divides by the sum of v[target_i] over the counted positions, as PyTorch's does.
+
+It is two nodes, as in PyTorch (log_softmax, then the negative log-likelihood):
 
     log_softmax   dL/dlogits = g - softmax(logits) * sum(g)     (it keeps log p, nothing else)
     nll_loss      dL/dlog p  = -q * w                            (it keeps w; q is made again)
@@ -48,20 +50,33 @@ from .activation import log_softmax, logsigmoid
 
 
 class NLLLoss(Function):
-    """-sum_c q[c] log p[c] per row, weighted, from log p (N, C) and N integer targets."""
+    """-sum_c q[c] log p[c] per row, weighted, from log p (N, C) and N integer targets.
+
+    With class weights v (PyTorch's ``weight``), q[c] becomes q[c] v[c], and the mean
+    divides by the sum of v[target] over the counted rows instead of their number.
+    """
 
     name = "nll_loss"
     keeps_inputs = False  # backward needs q and the weights: constants
 
-    def __init__(self, target: Any, ignore_index: int, label_smoothing: float, reduction: str) -> None:
-        self.target, self.ignore_index = target, ignore_index
+    def __init__(self, target: Any, ignore_index: int, label_smoothing: float, reduction: str,
+                 class_weight: Any = None) -> None:
+        self.target, self.ignore_index, self.class_weight = target, ignore_index, class_weight
         self.smoothing, self.reduction = label_smoothing, reduction
 
     def forward(self, log_p: Any) -> Any:
         xp = backend.xp_of(log_p)
-        counted = (self.target != self.ignore_index).astype(log_p.dtype)  # 0 for an ignored row
-        weight = counted / xp.maximum(counted.sum(), 1) if self.reduction == "mean" else counted
-        self.saved = weight  # every row ignored: all 0, so the gradient is 0 (never 0/0)
+        mask = (self.target != self.ignore_index).astype(log_p.dtype)  # 0 for an ignored row
+        weight = mask
+        if self.reduction == "mean":
+            counted = mask if self.class_weight is None else mask * self.class_weight[self.safe_target]
+            total = counted.sum()
+            weight = mask / xp.where(total != 0, total, 1)  # every row ignored: all 0, never 0/0
+        self.saved = weight
+        losses = -(self.wanted(log_p.shape, log_p.dtype) * log_p).sum(axis=1) * weight
+        if self.reduction != "mean":
+            return losses if self.reduction == "none" else losses.sum()
+        return xp.where(total != 0, losses.sum(), xp.nan)  # the mean of no row: NaN, as PyTorch's
         losses = -(self.wanted(log_p.shape, log_p.dtype) * log_p).sum(axis=1) * weight
         if self.reduction != "mean":
             return losses if self.reduction == "none" else losses.sum()
@@ -79,17 +94,22 @@ class NLLLoss(Function):
         xp = backend.xp_of(self.target)
         n, classes = shape
         q = xp.full(shape, self.smoothing / classes, dtype=dtype)
-        q[xp.arange(n), xp.where(self.target != self.ignore_index, self.target, 0)] += 1.0 - self.smoothing
-        return q
+        q[xp.arange(n), self.safe_target] += 1.0 - self.smoothing
+        return q if self.class_weight is None else q * self.class_weight.astype(dtype)
+
+    @property
+    def safe_target(self) -> Any:
+        """The targets, an ignored one replaced by class 0 (its row's weight is 0 anyway)."""
+        return backend.xp_of(self.target).where(self.target != self.ignore_index, self.target, 0)
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names
                   size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """PyTorch's F.cross_entropy: logits ``input`` (N, C) or (N, C, d1, ...), integer targets
-    (N, d1, ...). Class weights (``weight``) and targets given as probabilities are not supported."""
+    (N, d1, ...); ``weight`` (C,), if given, weighs each class. Targets given as probabilities
+    are not supported."""
     reduction = legacy_reduction("cross_entropy", size_average, reduce, reduction)
-    no_class_weights("cross_entropy", weight)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if isinstance(target, Tensor) and target.dtype.kind == "f" and target.shape == input.shape:
@@ -97,7 +117,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # n
                         f"not supported here; give the class indices (int64, shape "
                         f"{input.shape[:1] + input.shape[2:]}), e.g. target.argmax(1) for one-hot rows")
     rows, ids, shape = _rows("cross_entropy", "logits", input, target, ignore_index, reduction)
-    loss = NLLLoss(ids, ignore_index, label_smoothing, reduction)(log_softmax(rows, 1))
+    class_weight = _class_weight("cross_entropy", weight, rows)
+    loss = NLLLoss(ids, ignore_index, label_smoothing, reduction, class_weight)(log_softmax(rows, 1))
     return loss.reshape(shape) if reduction == "none" else loss
 
 
@@ -107,21 +128,13 @@ def nll_loss(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: 
     """PyTorch's F.nll_loss: -input[target] averaged over the counted positions, for
     log-probabilities ``input`` (N, C) or (N, C, d1, ...) and integer targets (N, d1, ...).
 
-    ``cross_entropy(logits, t)`` is ``nll_loss(log_softmax(logits, 1), t)``. Class weights
-    (``weight``) are not supported here.
+    ``cross_entropy(logits, t)`` is ``nll_loss(log_softmax(logits, 1), t)``; ``weight`` (C,),
+    if given, weighs each class.
     """
     reduction = legacy_reduction("nll_loss", size_average, reduce, reduction)
-    no_class_weights("nll_loss", weight)
     rows, ids, shape = _rows("nll_loss", "input", input, target, ignore_index, reduction)
-    loss = NLLLoss(ids, ignore_index, 0.0, reduction)(rows)
+    loss = NLLLoss(ids, ignore_index, 0.0, reduction, _class_weight("nll_loss", weight, rows))(rows)
     return loss.reshape(shape) if reduction == "none" else loss
-
-
-def no_class_weights(op: str, weight: Any) -> None:
-    """Refuse ``weight`` (PyTorch's third argument: given by position, it once became ignore_index)."""
-    if weight is not None:
-        raise ValueError(f"{op}: class weights (weight=...) are not supported in tinytensor; weight "
-                         f"each position's loss instead: {op}(..., reduction='none') * w[target]")
 
 
 def _rows(op: str, called: str, input: Tensor, target: Any, ignore_index: int,  # noqa: A002
@@ -143,6 +156,20 @@ def _rows(op: str, called: str, input: Tensor, target: Any, ignore_index: int,  
     return input, ids.reshape(-1), expected
 
 
+def _class_weight(op: str, weight: Tensor | None, rows: Tensor) -> Any:
+    """``weight`` (PyTorch's third argument): None, or one float per class on the input's
+    device, returned as a constant array."""
+    if weight is None:
+        return None
+    classes = rows.shape[1]
+    if not isinstance(weight, Tensor) or weight.shape != (classes,) or weight.dtype.kind != "f":
+        raise ValueError(f"{op}: weight must be a float Tensor of shape ({classes},), one weight per "
+                         f"class, got {getattr(weight, 'shape', type(weight).__name__)} "
+                         f"{getattr(weight, 'dtype', '')}".rstrip())
+    if weight.device != rows.device:
+        raise RuntimeError(f"{op}: weight is on {weight.device} but the input on {rows.device}; "
+                           f"move it with .to('{rows.device}')")
+    return weight.array
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error, ((input - target)^2).mean()."""
     _check_reduction("mse_loss", reduction)

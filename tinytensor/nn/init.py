@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import missing
 from ..autograd.grad_mode import no_grad
 from ..ops import inplace
 from ..tensor import Tensor
@@ -96,3 +97,6 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     fan = fan_in if mode == "fan_in" else fan_out
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return uniform_(tensor, -bound, bound)
+
+
+__getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)

@@ -1,6 +1,7 @@
 """Losses as modules: each holds its settings and calls its function in tinytensor.functional.
 
     CrossEntropyLoss    loss = mean over counted positions of -log softmax(logits)[target]
+    NLLLoss             loss = mean over counted positions of -input[target], input = log p
     MSELoss             loss = mean((input - target)^2)
     BCELoss             loss = mean(-(y log x + (1 - y) log(1 - x))), x a probability
     BCEWithLogitsLoss   the same from logits z, x = sigmoid(z): exact where BCELoss must clamp
@@ -17,25 +18,36 @@ from __future__ import annotations
 from typing import Any
 
 from .. import functional
-from ..functional.loss import legacy_reduction, no_class_weights
+from ..functional.loss import legacy_reduction
 from ..tensor import Tensor
 from .module import Module
 
 
 class CrossEntropyLoss(Module):
-    """PyTorch's arguments, in PyTorch's order; class weights (``weight``) are not supported."""
-
     def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
                  ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__()
         self.reduction = legacy_reduction("CrossEntropyLoss", size_average, reduce, reduction)
-        no_class_weights("CrossEntropyLoss", weight)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+        _weights(self, weight=weight)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002 - PyTorch's name
-        return functional.cross_entropy(input, target, ignore_index=self.ignore_index,
+        return functional.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
                                         reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(Module):
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None,
+                 ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = legacy_reduction("NLLLoss", size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+        _weights(self, weight=weight)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        return functional.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                                   reduction=self.reduction)
 
 
 class MSELoss(Module):

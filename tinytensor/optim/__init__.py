@@ -10,6 +10,7 @@ clip.py           clip_grad_norm_ (PyTorch has it as torch.nn.utils.clip_grad_no
 lr_scheduler.py   LambdaLR, StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, CosineAnnealingLR,
                   OneCycleLR, SequentialLR, ReduceLROnPlateau; TransformerWarmup, CosineWithWarmup
 """
+from .. import missing
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam
@@ -20,3 +21,5 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "clip_grad_norm_", "lr_scheduler"]
+
+__getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)

@@ -47,6 +47,7 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
 
+from .. import missing
 from .optimizer import Optimizer
 
 EPOCH_DEPRECATED = ("scheduler.step(epoch) is deprecated in PyTorch: call scheduler.step() once per step; "
@@ -647,3 +648,6 @@ class CosineWithWarmup(LRScheduler):
         progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
         cosine = (1 + math.cos(math.pi * progress)) / 2
         return [self.min_lr + (base_lr - self.min_lr) * cosine for base_lr in self.base_lrs]
+
+
+__getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)

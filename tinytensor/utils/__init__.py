@@ -2,6 +2,9 @@
 
 data    tinytensor.data under PyTorch's name (the classes live in tinytensor/data/)
 """
+from .. import missing
 from . import data
 
 __all__ = ["data"]
+
+__getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)
