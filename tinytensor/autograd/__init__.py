@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from .engine import observe, run_backward
+from .engine import observe, queue_callback, run_backward
 from .function import Function
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .graph import node_of, topological_order
@@ -55,5 +55,5 @@ def grad(outputs: "Tensor | Sequence[Tensor]", inputs: "Tensor | Sequence[Tensor
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
 __all__ = ["Function", "GradcheckError", "enable_grad", "grad", "gradcheck", "gradgradcheck",
-           "inference_mode", "is_grad_enabled", "no_grad", "node_of", "observe", "run_backward",
+           "inference_mode", "is_grad_enabled", "no_grad", "node_of", "observe", "queue_callback", "run_backward",
            "set_grad_enabled", "topological_order"]
