@@ -11,13 +11,14 @@ activation.py     ReLU, GELU, Tanh, Sigmoid, Softmax, LogSoftmax, Flatten, Ident
 container.py      ModuleList, Sequential, ModuleDict, ParameterList, ParameterDict
 loss.py           CrossEntropyLoss, MSELoss, BCELoss, BCEWithLogitsLoss, KLDivLoss
 utils.py          clip_grad_norm_ (from tinytensor.optim)
+parallel/         DistributedDataParallel: one model, N processes (tinytensor.distributed)
 
 ``tinytensor.nn.functional`` is tinytensor.functional, under PyTorch's name.
 """
 import sys
 
 from .. import functional
-from . import init, utils
+from . import init, parallel, utils
 from .activation import GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout
@@ -35,4 +36,4 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embed
            "Identity", "KLDivLoss", "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict",
            "ModuleList", "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential", "Sigmoid",
            "Softmax", "Tanh",
-           "functional", "init", "utils"]
+           "functional", "init", "parallel", "utils"]
