@@ -138,6 +138,21 @@ def test_construction_refusals(ranks):
             assert str(got[key]).startswith(start), (key, str(got[key]))
 
 
+@pytest.mark.parametrize("caps_mb", [[1.0, 25.0], [0.5], [0.01, 0.3]])
+def test_buckets_are_assigned_as_pytorchs(caps_mb):
+    """By size, one dtype each, the first smaller: torch's own assignment of the same tensors."""
+    torch = pytest.importorskip("torch", reason="torch is the reference for the bucket assignment")
+    from tinytensor.nn.parallel.distributed import assign_buckets
+    rng = np.random.default_rng(0)
+    spec = [(int(n), str(rng.choice(["float32", "float64"]))) for n in rng.integers(1, 200_000, size=40)]
+    params = [tt.nn.Parameter(tt.zeros(n, dtype=dtype)) for n, dtype in spec]
+    position = {id(p): i for i, p in enumerate(params)}
+    ours = [[position[id(p)] for p in bucket] for bucket in assign_buckets(params, caps_mb)]
+    theirs, _ = torch.distributed._compute_bucket_assignment_by_size(
+        [torch.zeros(n, dtype=getattr(torch, dtype)) for n, dtype in spec], [int(c * 1024 * 1024) for c in caps_mb])
+    assert ours == theirs and len(ours) > 2
+
+
 def test_without_a_process_group_the_error_says_so():
     with pytest.raises(ValueError, match="Default process group has not been initialized"):
         tt.nn.parallel.DistributedDataParallel(script.Net())

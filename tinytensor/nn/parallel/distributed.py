@@ -107,24 +107,27 @@ class Bucket:
 def assign_buckets(params: list[Parameter], caps_mb: list[float]) -> list[list[Parameter]]:
     """Parameters (in the order their gradients should travel) in buckets of one dtype and device each.
 
-    A bucket is closed once it holds ``caps_mb[k]`` MB or more (k counting the closed buckets
-    of its dtype; the last cap repeats), so a parameter larger than the cap has a bucket of
-    its own. Buckets come in the order of their first parameter.
+    A bucket is closed once it holds ``caps_mb[k]`` MB or more (k: how many buckets of its
+    dtype were closed before it; the last cap repeats), so a parameter larger than the cap has
+    a bucket of its own. Buckets come in the order of their first parameter.
     """
-    open_buckets: dict[Any, list[Parameter]] = {}
+    filling: dict[Any, tuple[list[Parameter], int]] = {}  # (dtype, device) -> its bucket being filled, bytes
     closed: dict[Any, int] = {}
-    done: list[list[Parameter]] = []
+    buckets: list[list[Parameter]] = []
     for p in params:
         key = (p.dtype, p.device)
-        bucket = open_buckets.setdefault(key, [])
-        bucket.append(p)
+        bucket, size = filling.get(key, ([], 0))
+        bucket, size = bucket + [p], size + p.numel() * p.dtype.itemsize
         cap = caps_mb[min(closed.get(key, 0), len(caps_mb) - 1)] * MB
-        if sum(q.numel() * q.dtype.itemsize for q in bucket) >= cap:
-            done.append(open_buckets.pop(key))
+        if size >= cap:
+            buckets.append(bucket)
             closed[key] = closed.get(key, 0) + 1
-    done += [bucket for bucket in open_buckets.values() if bucket]
-    order = {id(p): i for i, p in enumerate(params)}
-    return sorted(done, key=lambda bucket: order[id(bucket[0])])
+            filling.pop(key, None)
+        else:
+            filling[key] = (bucket, size)
+    buckets += [bucket for bucket, _ in filling.values()]
+    first = {id(p): i for i, p in enumerate(params)}
+    return sorted(buckets, key=lambda bucket: first[id(bucket[0])])
 
 
 class DistributedDataParallel(Module):
