@@ -149,6 +149,16 @@ def test_refusals_name_the_collective_and_what_to_do(ranks):
             assert str(got[key]).startswith(start), (key, str(got[key]))
 
 
+def test_python_objects_are_gathered_and_broadcast(ranks):
+    n = len(ranks)
+    expected = [{"rank": r, "big": 2 ** 100 + r, "text": "x" * (r * 13)} for r in range(n)]
+    for got in ranks:
+        assert str(got["objects/gathered"]) == repr(expected)
+        assert str(got["objects/broadcast"]) == repr([f"from rank {n - 1}", {"n": n - 1}, None])
+        assert str(got["refuse/object_list"]).startswith(
+            f"ValueError: all_gather_object: object_list must be a list of one item per rank ({n})")
+
+
 def test_distributed_sampler_shares_are_disjoint_and_cover(ranks):
     n = len(ranks)
     shares = ranks[0]["sampler/shares"]  # every rank's share, gathered

@@ -14,10 +14,18 @@ warns at backward; a silently wrong gradient is worse than an error here): call
 it on ``x.detach()``, which shares the memory. A leaf that requires grad (a
 parameter) is fine, as in PyTorch. An array rewritten in place is registered as
 such, so a backward that needs its old values refuses (autograd/inplace.py).
+
+``all_gather_object`` and ``broadcast_object_list`` carry Python objects (a
+random generator's state, an error message), pickled into int64 tensors, as
+PyTorch's do: pickle can make any object when it is read back, so use them only
+between the processes of your own job, as here.
 """
 from __future__ import annotations
 
+import pickle
 from typing import Any, Callable
+
+import numpy
 
 from ..tensor import Tensor
 from .process_group import DistBackendError, ProcessGroup, default_group
@@ -67,6 +75,53 @@ def reduce_scatter(output: Tensor, input_list: list[Tensor], op: ReduceOp = Redu
     op = checked("reduce_scatter", op, output.dtype)
     return _run(group_, f"reduce_scatter({_describe(output)}, op={op.name})",
                 lambda: group_.engine.reduce_scatter(array, inputs, op), [array], async_op)
+
+
+def all_gather_object(object_list: list[Any], obj: Any, group: None = None) -> None:
+    """``object_list[r]`` becomes rank r's ``obj``, on every rank (any object pickle can carry)."""
+    group_ = _group("all_gather_object", group)
+    if not isinstance(object_list, list) or len(object_list) != group_.size:
+        raise ValueError(f"all_gather_object: object_list must be a list of one item per rank "
+                         f"({group_.size}), got {object_list!r}")
+    mine = _pickled(obj, group_)
+    lengths = [Tensor(numpy.zeros((), numpy.int64), device=group_.engine.device) for _ in range(group_.size)]
+    all_gather(lengths, Tensor(numpy.array(mine.numel()), device=group_.engine.device))
+    longest = max(int(length.item()) for length in lengths)
+    padded = Tensor(numpy.zeros(longest, numpy.int64), device=group_.engine.device)
+    padded.data[:mine.numel()] = mine.data
+    gathered = [Tensor(numpy.zeros(longest, numpy.int64), device=group_.engine.device)
+                for _ in range(group_.size)]
+    all_gather(gathered, padded)
+    object_list[:] = [_unpickled(words) for words in gathered]
+
+
+def broadcast_object_list(object_list: list[Any], src: int = 0, group: None = None) -> None:
+    """Every rank's ``object_list`` (a list of the same length everywhere) becomes rank ``src``'s."""
+    group_ = _group("broadcast_object_list", group)
+    if not isinstance(object_list, list):
+        raise ValueError(f"broadcast_object_list: object_list must be a list, got {object_list!r}")
+    sent = _pickled(object_list, group_) if group_.rank == src else None
+    length = Tensor(numpy.array(0 if sent is None else sent.numel()), device=group_.engine.device)
+    broadcast(length, src)
+    words = sent if sent is not None else Tensor(numpy.zeros(int(length.item()), numpy.int64),
+                                                 device=group_.engine.device)
+    broadcast(words, src)
+    object_list[:] = _unpickled(words)
+
+
+def _pickled(obj: Any, group: ProcessGroup) -> Tensor:
+    """``obj`` pickled, its bytes padded to whole int64 words (a dtype every engine carries),
+    the first word their count."""
+    data = pickle.dumps(obj)
+    words = numpy.zeros(2 + len(data) // 8, numpy.int64)
+    words[0] = len(data)
+    words.view(numpy.uint8)[8:8 + len(data)] = numpy.frombuffer(data, numpy.uint8)
+    return Tensor(words, device=group.engine.device)
+
+
+def _unpickled(words: Tensor) -> Any:
+    array = words.numpy()
+    return pickle.loads(array.view(numpy.uint8)[8:8 + int(array[0])].tobytes())
 
 
 def barrier(group: None = None, async_op: bool = False) -> Work | None:
