@@ -171,10 +171,10 @@ def all_reduce_after(ddp: Any) -> None:
     """The same buckets as DDP's, all-reduced one after another once backward has finished."""
     for bucket in ddp._buckets:
         for i, p in enumerate(bucket.params):
-            bucket.slot(i)[...] = p.grad.data
+            bucket.slot(i)[...] = p.grad.array
         dist.all_reduce(bucket.buffer, op=dist.ReduceOp.AVG)
         for i, p in enumerate(bucket.params):
-            p.grad.data[...] = bucket.slot(i)
+            p.grad.array[...] = bucket.slot(i)
 
 
 def gathered_tokens(run: Trainer, mine: list[list[int]]) -> list[int]:

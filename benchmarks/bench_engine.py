@@ -96,11 +96,7 @@ class TT:
 
     @staticmethod
     def sgd_(p: Any, lr: float) -> None:
-        # no in-place Tensor ops in tinytensor (yet): update the array itself
-        if hasattr(p, "sub_"):
-            p.sub_(p.grad * lr)
-        else:
-            p.data -= lr * p.grad.data
+        p.sub_(p.grad * lr)
         p.grad = None
 
     @staticmethod
@@ -305,7 +301,7 @@ def load_weights(model: Any, arrays: list[np.ndarray]) -> bool:
     if len(ours) != len(arrays) or any(tuple(p.shape) != a.shape for p, a in zip(ours, arrays)):
         return False
     for p, a in zip(ours, arrays):
-        p.data[...] = a
+        p.array[...] = a
     return True
 
 

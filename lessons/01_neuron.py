@@ -19,6 +19,11 @@
 # Read along: [`tinytensor/autograd/function.py`](../tinytensor/autograd/function.py) (one op,
 # one node), [`tinytensor/autograd/engine.py`](../tinytensor/autograd/engine.py) (the walk
 # backward), [`visualize/dot.py`](../visualize/dot.py) (the pictures).
+#
+# **How a lesson reads.** Cells marked *check* (collapsed in Jupyter: click to open them) compare
+# the numbers of the section with an independent reference and print one line; the lesson is
+# right where they pass. An *exercise* has a cell for you to write in, then a check that reads
+# your names; its solution is in [`solutions/`](solutions/01_neuron.py) when you want it.
 
 # %%
 import math
@@ -27,9 +32,9 @@ from pathlib import Path
 
 import tinytensor as tt
 import visualize
-from lesson_tools import device, optional_torch, show
+from lesson_tools import checks, device, exercise, optional_torch, show
 
-torch = optional_torch()  # torch is optional: the hand formulas below are the checks that always run
+torch = optional_torch()  # a second reference for the checks, when installed; never needed
 
 dev = device()
 print("device:", dev)
@@ -63,28 +68,25 @@ o = results["o"]
 print("n =", results["n"].item())
 print("o =", o.item())
 
-# The same forward with Python's math module: an independent reference.
-n_ref = 2.0 * -3.0 + 0.0 * 1.0 + 6.8813735870195432
-o_ref = math.tanh(n_ref)
-assert math.isclose(results["n"].item(), n_ref, rel_tol=1e-15)
-assert math.isclose(o.item(), o_ref, rel_tol=1e-15)
-
 # %% [markdown]
 # Why that strange bias? `n = 2*(-3) + 0*1 + b = b - 6 = 0.8813735870195432`, which is
 # `atanh(1/√2)`: the bias was chosen so that `o = 1/√2 = 0.7071` exactly, and `1 - o² = 1/2`,
 # which makes the gradients below round numbers.
 
-# %%
-assert math.isclose(n_ref, math.atanh(1 / math.sqrt(2)), rel_tol=1e-15)
-assert math.isclose(o.item(), 1 / math.sqrt(2), rel_tol=1e-15)
-print(f"o = {o.item():.4f} = 1/sqrt(2)")
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("n and o against Python's math, o = 1/sqrt(2)") as check:
+    n_ref = 2.0 * -3.0 + 0.0 * 1.0 + 6.8813735870195432
+    check.close("n", results["n"].item(), n_ref, rtol=1e-15)
+    check.close("o", o.item(), math.tanh(n_ref), rtol=1e-15)
+    check.close("n = atanh(1/sqrt 2)", n_ref, math.atanh(1 / math.sqrt(2)), rtol=1e-15)
+    check.close("o = 1/sqrt 2", o.item(), 1 / math.sqrt(2), rtol=1e-15)
 
 # %% [markdown]
 # ## The graph before backward
 #
 # `visualize.draw_graph(o, ...)` draws the graph tinytensor recorded: yellow boxes are inputs,
 # blue ones parameters (what training would change), white ones intermediate results, the green
-# one the output; grey ovals are the ops. Each box shows its value (`data`). No gradient yet.
+# one the output; grey ovals are the ops. Each box shows its value. No gradient yet.
 
 # %%
 params = {name: leaves[name] for name in ("w1", "w2", "b")}
@@ -105,7 +107,7 @@ show(visualize.draw_graph(o, params=params, names=names), "01_neuron_before.svg"
 # * `x2*w2`: `do/dx2 = w2 * 1/2 = 0.5`, `do/dw2 = x2 * 1/2 = 0.0` (x2 is 0: nudging w2 does nothing).
 
 # %%
-do_dn = 1 - o_ref ** 2
+do_dn = 1 - o.item() ** 2
 by_hand = {
     "x1": -3.0 * do_dn,  # w1 * do/dn
     "w1": 2.0 * do_dn,   # x1 * do/dn
@@ -113,11 +115,14 @@ by_hand = {
     "w2": 0.0 * do_dn,   # x2 * do/dn
     "b": do_dn,          # the adds pass do/dn through
 }
-assert math.isclose(do_dn, 0.5, rel_tol=1e-15)
-# micrograd's lecture: x1.grad = -1.5, w1.grad = 1.0, x2.grad = 0.5, w2.grad = 0.0
-for name, lecture in {"x1": -1.5, "w1": 1.0, "x2": 0.5, "w2": 0.0, "b": 0.5}.items():
-    assert math.isclose(by_hand[name], lecture, rel_tol=1e-15, abs_tol=1e-15), name
 print("by hand:", {name: round(g, 4) for name, g in by_hand.items()})
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+LECTURE = {"x1": -1.5, "w1": 1.0, "x2": 0.5, "w2": 0.0, "b": 0.5}  # micrograd's lecture's numbers
+with checks("do/dn = 1/2 and the five hand gradients against micrograd's lecture") as check:
+    check.close("do/dn", do_dn, 0.5, rtol=1e-15)
+    for name, lecture in LECTURE.items():
+        check.close(f"do/d{name}", by_hand[name], lecture, rtol=1e-15, atol=1e-15)
 
 # %% [markdown]
 # ## Backward by tinytensor
@@ -130,36 +135,43 @@ print("by hand:", {name: round(g, 4) for name, g in by_hand.items()})
 trace = visualize.trace_backward(o)
 for name, leaf in leaves.items():
     print(f"{name}.grad = {leaf.grad.item():+.4f}")
-    # 1 - o**2 rounds to 0.4999999999999999 in float64, so compare to the last few bits
-    assert math.isclose(leaf.grad.item(), by_hand[name], rel_tol=1e-12, abs_tol=1e-15), name
-for name in ("n", "x1*w1", "x2*w2", "x1*w1 + x2*w2"):
-    assert math.isclose(trace[results[name]].item(), do_dn, rel_tol=1e-12), name
-assert trace[o].item() == 1.0
 
 # %% [markdown]
 # The engine visits the nodes in reverse topological order: a node's gradient is complete only
-# after every node that used it has sent its share back. `trace.order` lists them as visited.
+# after every node that used it has sent its share back. `trace.order` lists them as visited,
+# and `tt.autograd.topological_order`, the walker backward uses, lists the ops of a graph.
 
 # %%
 label = {id(t.grad_fn or t): name for name, t in {**leaves, **results}.items()}
 visited = [label[id(node)] for node in trace.order]
 print(" -> ".join(visited))
-assert visited[0] == "o" and visited[1] == "n"
-# every node comes after all the nodes computed from it
-for later, earlier in [("x1*w1", "x1*w1 + x2*w2"), ("x1", "x1*w1"), ("w2", "x2*w2"), ("b", "n")]:
-    assert visited.index(earlier) < visited.index(later)
 
-# %% [markdown]
-# PyTorch, when it is installed, computes the same five gradients.
 
-# %%
-if torch is not None:
-    tx = {name: torch.tensor(leaf.item(), dtype=torch.float64, requires_grad=True)
-          for name, leaf in leaves.items()}
-    torch.tanh(tx["x1"] * tx["w1"] + tx["x2"] * tx["w2"] + tx["b"]).backward()
-    for name, leaf in leaves.items():
-        assert math.isclose(leaf.grad.item(), tx[name].grad.item(), rel_tol=1e-15, abs_tol=1e-15)
-    print("torch agrees")
+def op_names(root):
+    """The ops of root's graph, parents first (the leaves are not ops)."""
+    return [node.name for node in tt.autograd.topological_order([root.grad_fn])
+            if isinstance(node, tt.autograd.Function)]
+
+
+print("the ops of o:", op_names(o))
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("backward's gradients against the hand ones (and PyTorch's), the order of the walk") as check:
+    for name, leaf in leaves.items():  # 1 - o**2 rounds to 0.4999999999999999: the last few bits
+        check.close(f"{name}.grad", leaf.grad.item(), by_hand[name], rtol=1e-12, atol=1e-15)
+    for name in ("n", "x1*w1", "x2*w2", "x1*w1 + x2*w2"):
+        check.close(f"d o/d({name})", trace[results[name]].item(), do_dn, rtol=1e-12)
+    check.equal("backward starts with do/do", trace[o].item(), 1.0)
+    check.equal("the walk starts at o, then n", visited[:2], ["o", "n"])
+    for later, earlier in [("x1*w1", "x1*w1 + x2*w2"), ("x1", "x1*w1"), ("w2", "x2*w2"), ("b", "n")]:
+        check.true(f"{earlier} is visited before {later}", visited.index(earlier) < visited.index(later))
+    check.equal("five ops", sorted(op_names(o)), ["add", "add", "mul", "mul", "tanh"])
+    if torch is not None:
+        tx = {name: torch.tensor(leaf.item(), dtype=torch.float64, requires_grad=True)
+              for name, leaf in leaves.items()}
+        torch.tanh(tx["x1"] * tx["w1"] + tx["x2"] * tx["w2"] + tx["b"]).backward()
+        for name, leaf in leaves.items():
+            check.close(f"torch's {name}.grad", leaf.grad.item(), tx[name].grad.item(), rtol=1e-15, atol=1e-15)
 
 # %% [markdown]
 # ## The graph after backward
@@ -186,44 +198,26 @@ page = visualize.render_backprop(results2["o"], scratch / "01_neuron_backprop.ht
                                  names={"x1": leaves2["x1"], "x2": leaves2["x2"], **results2},
                                  title="Lesson 1: the neuron, backward step by step")
 show(page, "01_neuron_backprop.html")
-assert math.isclose(leaves2["x1"].grad.item(), -1.5, rel_tol=1e-12)  # render_backprop ran backward
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+with checks("the page's backward gave the same gradients") as check:
+    for name, leaf in leaves2.items():
+        check.close(f"{name}.grad", leaf.grad.item(), by_hand[name], rtol=1e-12, atol=1e-15)
 
 # %% [markdown]
 # ## Exercise
 #
 # micrograd's lecture then writes tanh out with exponentials,
 # `tanh(n) = (e^(2n) - 1) / (e^(2n) + 1)`, to show that backward does not care how a function is
-# split into ops: more, smaller nodes, the same gradients. Build `o` that way (with `.exp()`,
-# `-`, `+`, `/`), run `backward()`, and compare the five gradients with the ones above. Try it
-# yourself first; the cell below is one solution. Then count the ops of both graphs with
-# `tt.autograd.topological_order`, the walker backward uses.
+# split into ops: more, smaller nodes, the same gradients.
+#
+# Take fresh leaves (`leaves3, _ = neuron()`), build `o3` that way from them (with `.exp()`,
+# `-`, `+`, `/`), and run `o3.backward()`. The check compares the five gradients with the
+# lecture's and counts the ops of your graph with `op_names`: how many do you expect?
 
-# %%
-leaves3, _ = neuron()
-n3 = leaves3["x1"] * leaves3["w1"] + leaves3["x2"] * leaves3["w2"] + leaves3["b"]
-e = (2 * n3).exp()
-o3 = (e - 1) / (e + 1)
-o3.backward()
-exercise_grads = {name: leaf.grad.item() for name, leaf in leaves3.items()}
-print("tanh from exp:", {name: round(g, 4) for name, g in exercise_grads.items()})
+# %% tags=["exercise"]
+leaves3 = ...  # your answer: the five leaves of a fresh neuron(), after o3.backward()
+o3 = ...       # your answer: tanh(n) written with exp
 
-
-def op_names(root):
-    """The ops of root's graph, parents first (the leaves are not ops)."""
-    return [node.name for node in tt.autograd.topological_order([root.grad_fn])
-            if isinstance(node, tt.autograd.Function)]
-
-
-print("tanh as one op:", op_names(o))
-print("tanh from exp: ", op_names(o3))
-
-# %% [markdown]
-# ### Check
-
-# %%
-assert math.isclose(o3.item(), 1 / math.sqrt(2), rel_tol=1e-12)
-for name, lecture in {"x1": -1.5, "w1": 1.0, "x2": 0.5, "w2": 0.0, "b": 0.5}.items():
-    assert math.isclose(exercise_grads[name], lecture, rel_tol=1e-9, abs_tol=1e-12), name
-assert len(op_names(o)) == 5  # 2 mul, 2 add, tanh
-assert len(op_names(o3)) == 9 and "tanh" not in op_names(o3)  # + mul by 2, exp, sub, add, div
-print("the same gradients, through more ops")
+# %% tags=["check"]
+exercise(globals(), "01_neuron", "tanh_from_exp")

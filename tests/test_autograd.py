@@ -74,7 +74,7 @@ def test_leaf_grad_is_a_fresh_array(device):
     x = leaf([1.0, 2.0], device=device)
     y = x.sum()
     y.backward(retain_graph=True)
-    x.grad.data[:] = 100.0
+    x.grad.array[:] = 100.0
     x.grad = None
     y.backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
@@ -323,7 +323,7 @@ def test_detach_cuts_the_graph_and_shares_memory(device):
     h = x * 2
     d = h.detach()
     assert d.is_leaf and not d.requires_grad and d.grad_fn is None
-    assert d.data is h.data  # the same array, on any device
+    assert d.array is h.array  # the same array, on any device
     (h * d).sum().backward()  # d is a constant: d(h * d)/dx = 2 d
     np.testing.assert_array_equal(x.grad.numpy(), 2 * d.numpy())
 

@@ -78,7 +78,7 @@ def test_gpt_and_bert_are_the_same_layers_with_different_masks():
 def test_mask_tokens_chooses_15_percent_and_replaces_80_10_10():
     tt.manual_seed(0)
     ids = tt.tensor(np.random.default_rng(0).integers(4, 50, (400, 50)))
-    ids.data[:, -5:] = 0  # padding is never chosen
+    ids.array[:, -5:] = 0  # padding is never chosen
     inputs, labels = T.mask_tokens(ids, mask_id=3, vocab_size=50, special_ids=[0])
     chosen = labels.numpy() != -100
     assert not chosen[:, -5:].any()

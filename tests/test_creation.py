@@ -43,7 +43,7 @@ def test_tensor_copies_its_data():
     assert t.tolist() == [1.0, 2.0]
     x = tt.tensor([1.0, 2.0])
     y = tt.tensor(x)
-    y.data[0] = 100.0
+    y.array[0] = 100.0
     assert x.tolist() == [1.0, 2.0]
 
 

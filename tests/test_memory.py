@@ -44,7 +44,7 @@ def build(seed=0):
     loss = F.cross_entropy(logits, target, label_smoothing=0.1)  # keeps log p and the row weights
 
     intermediates = [h, n, d, e, m, logits]
-    refs = [weakref.ref(t.data) for t in intermediates]
+    refs = [weakref.ref(t.array) for t in intermediates]
     refs += [weakref.ref(d.grad_fn.saved.keep), weakref.ref(m.grad_fn.saved)]
     refs += [weakref.ref(array) for array in (loss.grad_fn.saved, *n.grad_fn.saved)]
     refs += [weakref.ref(node.out_data) for node in (e.grad_fn, loss.grad_fn.parents[0])]  # exp, log_softmax
@@ -55,7 +55,7 @@ def test_a_dropout_input_is_freed_by_the_forward():
     """Dropout's backward reads only its mask, so the graph does not keep its input alive."""
     x = tt.randn(8, 8, requires_grad=True)
     a = x * 3.0                          # mul keeps x and 3.0, not its result
-    a_data = weakref.ref(a.data)
+    a_data = weakref.ref(a.array)
     d = F.dropout(a, 0.5)
     del a
     gc.collect()
@@ -130,7 +130,7 @@ def test_a_training_loop_does_not_accumulate_graphs():
     refs = []
     for _ in range(5):
         h = (x @ w).tanh()
-        refs.append(weakref.ref(h.data))
+        refs.append(weakref.ref(h.array))
         loss = (h * h).mean()
         loss.backward()
         w.grad = None

@@ -103,7 +103,7 @@ def test_parameter_list_makes_tensors_parameters_sharing_memory():
     params.append(nn.Parameter(tt.zeros(4)))
     params += [tt.full((1,), 5.0)]
     assert len(params) == 3 and all(isinstance(p, nn.Parameter) and p.requires_grad for p in params)
-    params[0].data[0, 0] = 7.0
+    params[0].array[0, 0] = 7.0
     assert plain.numpy()[0, 0] == 7.0                             # the same memory, as PyTorch's
     assert list(params.state_dict()) == list(torch.nn.ParameterList(
         [torch.ones(2, 3), torch.zeros(4), torch.ones(1)]).state_dict()) == ["0", "1", "2"]

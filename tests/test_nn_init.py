@@ -57,9 +57,9 @@ def test_fans_need_two_dimensions() -> None:
 
 def test_simple_fills_work_in_place_and_keep_the_dtype(device: str) -> None:
     w = tt.zeros(50, 40, dtype=tt.float64, device=device)
-    array = w.data
+    array = w.array
     nn.init.uniform_(w, -3.0, -2.0)
-    assert w.data is array and w.dtype == tt.float64 and w.device == device
+    assert w.array is array and w.dtype == tt.float64 and w.device == device
     assert -3 <= w.numpy().min() and w.numpy().max() < -2
     nn.init.normal_(w, mean=5.0, std=0.1)
     assert w.numpy().mean() == pytest.approx(5.0, abs=0.01)

@@ -197,8 +197,8 @@ def test_state_dict_round_trip(device) -> None:
     assert target.load_state_dict(state) == ([], [])
     assert target.embed.weight is weight  # copied in place: an optimizer's references stay valid
     np.testing.assert_array_equal(source(ids).numpy(), target(ids).numpy())
-    state["embed.weight"].data[0, 0] = 123.0  # a copy, not a link between the two models
-    assert target.embed.weight.data[0, 0] != 123.0
+    state["embed.weight"].array[0, 0] = 123.0  # a copy, not a link between the two models
+    assert target.embed.weight.array[0, 0] != 123.0
 
 
 def test_load_state_dict_across_devices_and_dtypes(device: str) -> None:
@@ -262,7 +262,7 @@ def test_deepcopy_makes_an_independent_model(device) -> None:
     model = Model().to(device)
     clone = copy.deepcopy(model)
     assert clone.embed.weight.device == device
-    clone.embed.weight.data[...] = 0
+    clone.embed.weight.array[...] = 0
     assert model.embed.weight.numpy().any()
     assert [n for n, _ in clone.named_parameters()] == [n for n, _ in model.named_parameters()]
 

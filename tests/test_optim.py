@@ -140,7 +140,7 @@ def test_matches_torch_optim(name: str, kwargs: dict, device):
                                   lambda ps: optim.Adagrad(ps)])
 def test_step_updates_in_place_and_leaves_grad_alone(make, device):
     p = tt.randn(3, 2, device=device, requires_grad=True)
-    memory = p.data
+    memory = p.array
     opt = make([p])
     for _ in range(2):
         opt.zero_grad()
@@ -148,7 +148,7 @@ def test_step_updates_in_place_and_leaves_grad_alone(make, device):
         grad, grad_values = p.grad, p.grad.numpy().copy()
         before = p.numpy().copy()
         opt.step()
-        assert p.data is memory and p.is_leaf and p.requires_grad
+        assert p.array is memory and p.is_leaf and p.requires_grad
         assert p.grad is grad and np.array_equal(grad.numpy(), grad_values)
         assert not np.array_equal(p.numpy(), before)
         assert p.dtype == tt.float32

@@ -263,7 +263,7 @@ def test_scheduler_state_dict_resumes_exactly(name, tmp_path):
     saved = tt.load(tmp_path / "ckpt.tt")
     resumed = Run(tt, "Adam", dict(lr=0.02), schedule)
     for w, value in zip(resumed.weights, saved["weights"]):
-        w.data[...] = value.data
+        w.array[...] = value.array
     resumed.scheduler.load_state_dict(saved["scheduler"])
     resumed.optimizer.load_state_dict(saved["optimizer"])
     for i in range(13, 25):

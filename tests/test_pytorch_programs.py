@@ -65,8 +65,7 @@ def needs(*apis: str) -> pytest.MarkDecorator:
 DATA = "torch.utils.data"
 PROGRAM_MARKS: dict[str, list[pytest.MarkDecorator]] = {
     "annotated_transformer": [needs(
-        "torch.uint8 and .type(torch.uint8)", "Tensor.data as a Tensor (x.data.clone(), t.data.unsqueeze(1), "
-        "(t != pad).data.sum() a tensor)", "Tensor.scatter_", "torch.nonzero", "Tensor.index_fill_",
+        "torch.uint8 and .type(torch.uint8)", "Tensor.scatter_", "torch.nonzero", "Tensor.index_fill_",
         "nn.KLDivLoss(reduction='sum'), F.kl_div", "torch.FloatTensor, torch.LongTensor",
         "Tensor.__format__ (f'{loss:8.4f}')")],
     "nanogpt": [needs(
@@ -77,7 +76,6 @@ PROGRAM_MARKS: dict[str, list[pytest.MarkDecorator]] = {
     "mingpt_sort": [needs(
         f"{DATA}: Dataset, dataloader.DataLoader, RandomSampler(replacement=True, num_samples=)",
         "DataLoader(sampler=, pin_memory=, num_workers=)", "nn.ModuleDict", "Module.apply",
-        "Tensor.data as a Tensor (.data.normal_(), .data.zero_(), .data.fill_())",
         "Module.zero_grad(set_to_none=True)", "Tensor.unique", "torch.sort", "torch.multinomial")],
     "micrograd_check": [],
     "tutorial_tensors": [needs(
@@ -115,7 +113,7 @@ PROGRAM_MARKS: dict[str, list[pytest.MarkDecorator]] = {
         "nn.TransformerEncoderLayer, nn.TransformerEncoder, nn.Transformer.generate_square_subsequent_mask, "
         "nn.MultiheadAttention (under nn)",
         "F.scaled_dot_product_attention (bool attn_mask True = may attend, float mask added, is_causal)",
-        "Tensor.data as a Tensor (.data.uniform_(), .data.zero_())", "lr_scheduler.StepLR",
+        "lr_scheduler.StepLR",
         "torch.load(weights_only=True)")],
 }
 

@@ -120,7 +120,7 @@ def test_the_gradient_on_every_box_is_the_tensors_true_gradient():
     for tensor in checked:
         box = picture.boxes[picture.tensor_box[tensor.grad_fn or tensor]]
         assert (box.grad.numpy() == tensor.grad.numpy()).all()
-        assert rows(nodes[box.id])[-1] == describe.gradient(tensor.grad.data)
+        assert rows(nodes[box.id])[-1] == describe.gradient(tensor.grad.array)
     assert rows(nodes[picture.tensor_box[model[0].weight]])[0] == "0.weight"
 
 
@@ -129,7 +129,7 @@ def test_a_tensor_used_twice_gets_the_sum_of_both_messages():
     y = (x * x).sum()
     picture = build_picture([y], grads=trace_backward(y))
     arrow = picture.arrows[picture.tensor_box[x], picture.op_box[y.grad_fn.parents[0]]]
-    assert arrow.norm == pytest.approx(describe.norm(x.grad.data))  # |2x| on one merged arrow
+    assert arrow.norm == pytest.approx(describe.norm(x.grad.array))  # |2x| on one merged arrow
 
 
 def test_arrow_widths_are_ordered_as_the_gradient_norms():
@@ -164,7 +164,7 @@ def test_residual_adds_and_both_inputs_are_marked_and_the_skip_carries_the_gradi
     assert len(into) == 2 and all(attribute(style, "color") == RESIDUAL for style in into.values())
     labels = sorted(re.search(r'balign="left">(\w+)', style).group(1) for style in into.values())
     assert labels == ["skip", "sublayer"]
-    arriving = describe.norm(picture.boxes[f"t{adds[0].id[2:]}"].grad.data)
+    arriving = describe.norm(picture.boxes[f"t{adds[0].id[2:]}"].grad.array)
     for key in into:  # d(x + f)/dx = 1: both inputs receive exactly the gradient that arrived
         assert picture.arrows[key].norm == pytest.approx(arriving)
         assert f"{describe.number(arriving)}" in into[key]
@@ -205,7 +205,7 @@ def test_depth_collapses_modules_nested_deeper_than_it(depth, modules):
     x = options["names"]["x"]
     first = "m.blocks" if depth == 0 else "m.blocks.0" if depth == 1 else None
     if first:  # x feeds the norm and the skip path, both inside: one arrow, its whole gradient
-        assert picture.arrows[picture.tensor_box[x], first].norm == pytest.approx(describe.norm(x.grad.data))
+        assert picture.arrows[picture.tensor_box[x], first].norm == pytest.approx(describe.norm(x.grad.array))
 
 
 def test_gradients_are_drawn_from_any_device(device):
@@ -215,8 +215,8 @@ def test_gradients_are_drawn_from_any_device(device):
     trace = trace_backward(loss)
     picture = build_picture([loss], params={"w": w}, grads=trace)
     nodes, _, _ = parse(draw_graph(loss, params={"w": w}, grads=trace))
-    assert rows(nodes[picture.tensor_box[x]])[-1] == describe.gradient(x.grad.data)
-    assert rows(nodes[picture.tensor_box[w]])[-1] == f"|grad| {describe.number(describe.norm(w.grad.data))}"
+    assert rows(nodes[picture.tensor_box[x]])[-1] == describe.gradient(x.grad.array)
+    assert rows(nodes[picture.tensor_box[w]])[-1] == f"|grad| {describe.number(describe.norm(w.grad.array))}"
 
 
 def test_the_input_batch_and_other_data_get_boxes_of_their_own():

@@ -29,7 +29,7 @@ def tensor(data: Any, dtype: Any = None, device: "str | Device | None" = None,
            requires_grad: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     elif isinstance(data, (list, tuple)) and any(isinstance(item, Tensor) for item in data):
         data = [item.item() if isinstance(item, Tensor) else item for item in data]  # scalars
     array = backend.as_array(data, dtype, device, copy=True)

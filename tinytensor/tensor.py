@@ -2,7 +2,8 @@
 
 A Tensor holds
 
-* ``data``: the values, a NumPy array (CPU) or a CuPy array (GPU);
+* ``array``: the values, the NumPy array (CPU) or CuPy array (GPU) holding them
+  (``t.data`` is PyTorch's: a Tensor sharing that array, cut from the graph);
 * ``requires_grad``: whether gradients should flow back to it;
 * ``grad_fn``: the ``Function`` node that computed it (``None`` for a *leaf*,
   a tensor the user made);
@@ -20,13 +21,13 @@ import weakref
 from typing import Any, Callable
 
 from . import backend
-from .autograd import engine, function, grad_mode
+from .autograd import engine, function, grad_mode, inplace
 from .autograd.graph import node_of
 from .backend import Device
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "hooks", "post_accumulate_grad_hooks",
+    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "name", "hooks", "post_accumulate_grad_hooks",
                  "__weakref__")
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (graph nodes live in dicts)
     __array_ufunc__ = None      # make `numpy_array * tensor` call Tensor.__rmul__
@@ -34,8 +35,8 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  device: "str | Device | None" = None, name: str | None = None) -> None:
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = backend.as_array(data, dtype, device)
+            data = data.array
+        self.array = backend.as_array(data, dtype, device)
         self.grad: Tensor | None = None
         self.grad_fn = None
         self.requires_grad = False
@@ -45,10 +46,10 @@ class Tensor:
             self.requires_grad_(True)
 
     @staticmethod
-    def _make(data: Any, grad_fn: Any) -> "Tensor":
-        """The fast constructor ops use: ``data`` is already a backend array."""
+    def _make(array: Any, grad_fn: Any) -> "Tensor":
+        """The fast constructor ops use: ``array`` is already a backend array."""
         t = object.__new__(Tensor)
-        t.data, t.grad, t.grad_fn, t.requires_grad, t.name, t.hooks = data, None, grad_fn, grad_fn is not None, None, ()
+        t.array, t.grad, t.grad_fn, t.requires_grad, t.name, t.hooks = array, None, grad_fn, grad_fn is not None, None, ()
         return t
 
     # ------------------------------------------------------------------
@@ -56,19 +57,19 @@ class Tensor:
     # ------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> Any:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> Device:
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -79,7 +80,7 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -90,11 +91,11 @@ class Tensor:
         if self.numel() != 1:
             raise ValueError(f"item(): only a tensor with one element can be converted to a "
                              f"Python number, this one has shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def numpy(self) -> Any:
         """The values as a NumPy array on the CPU (a copy when the tensor is on the GPU)."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
@@ -138,7 +139,35 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (a new leaf that shares memory)."""
-        return Tensor._make(self.data, None)
+        return Tensor._make(self.array, None)
+
+    @property
+    def data(self) -> "Tensor":
+        """PyTorch's ``t.data``: the same memory as a Tensor cut from the graph, as ``detach()``.
+
+        Writes through it change ``t`` (``p.data -= lr * p.grad``, ``w.data.normal_()``) and,
+        unlike ``t`` itself, are allowed even while the graph is recorded: that is what it is for.
+        Unlike PyTorch, a backward that saved the old values notices such a write and refuses
+        (ops/inplace.py registers every write by its memory), rather than compute with values
+        the forward never saw. The raw NumPy/CuPy array is ``t.array``.
+        """
+        return Tensor._make(self.array, None)
+
+    @data.setter
+    def data(self, new: "Tensor") -> None:
+        """``p.data = t``: p keeps its identity (and its place in a model and an optimizer) but
+        takes t's memory, shape, dtype and device, as in PyTorch."""
+        if not isinstance(new, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(new).__name__}; wrap it first, "
+                            f"e.g. t.data = tinytensor.tensor(values), or write the values in place "
+                            f"with t.data.copy_(values)")
+        if self.requires_grad and not backend.is_floating(new.dtype):
+            raise RuntimeError(f"data: this tensor requires grad, so its data must be floating "
+                               f"point, got {new.dtype}; cast first (.float()) or detach")
+        if new.array is not self.array:  # not `p.data -= x`, which hands back the same memory
+            # A graph recorded before now reads values that never ran through it: its backward refuses.
+            inplace.mark_written(new.array)
+        self.array = new.array
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this intermediate tensor too (leaves always keep it)."""
@@ -192,7 +221,7 @@ class Tensor:
     def _accumulate_grad(self, grad: "Tensor") -> None:
         """Add ``grad`` into ``self.grad``, as a fresh array the user may change in place."""
         if not grad_mode.is_grad_enabled():  # an ordinary backward: store plain, owned values
-            grad = Tensor._make(backend.copy(grad.data) if self.grad is None else grad.data, None)
+            grad = Tensor._make(backend.copy(grad.array) if self.grad is None else grad.array, None)
         self.grad = grad if self.grad is None else self.grad + grad
 
     # ------------------------------------------------------------------
@@ -380,7 +409,7 @@ def as_operand(value: Any, like: Tensor) -> Tensor:
             dtype = backend.DEFAULT_FLOAT
         elif not isinstance(value, bool) and dtype == backend.bool_:
             dtype = backend.int64
-        return Tensor._make(backend.scalar(value, dtype, like.data), None)
+        return Tensor._make(backend.scalar(value, dtype, like.array), None)
     if isinstance(value, Tensor):
         return value
     return Tensor(value, device=like.device)

@@ -122,7 +122,7 @@ class Attention(_AttentionNode):
         scores = q @ k.swapaxes(-1, -2)                     # (..., T, S)
         scores *= 1.0 / math.sqrt(q.shape[-1])
         if self.mask is not None:
-            scores += self.mask.data
+            scores += self.mask.array
         weights = softmax_array(scores, -1)                 # an all -inf row gives zeros
         used = weights if self.drop is None else self.drop.apply(weights)
         self.saved = (weights, used)  # for backward and for the weights node; release() frees it

@@ -119,7 +119,7 @@ def frame(picture: Picture, trace: BackwardTrace, node: Any, step: int, leaves: 
                      f"at step {steps[leaf]}).")
     return {"node": box.id, "ids": picture.lit_by(node),
             "done": [picture.tensor_box[leaf] for leaf in leaves],
-            "what": what, "grad": describe.gradient(trace.grads[node].data), "after": " ".join(after)}
+            "what": what, "grad": describe.gradient(trace.grads[node].array), "after": " ".join(after)}
 
 
 def _name(picture: Picture, node: Any) -> str:

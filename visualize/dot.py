@@ -167,7 +167,7 @@ def _tensor_label(box: Box) -> str:
     if box.value is not None:
         rows.append(f"data {describe.numbers(box.value)}")
     if box.grad is not None:
-        rows.append(f'<font color="{GRAD_COLOUR}">{describe.gradient(box.grad.data)}</font>')
+        rows.append(f'<font color="{GRAD_COLOUR}">{describe.gradient(box.grad.array)}</font>')
     cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
     style = "rounded,dashed" if box.role == "data" else "rounded"
     return (f'<<table border="1" cellborder="0" cellspacing="0" cellpadding="3" style="{style}" '

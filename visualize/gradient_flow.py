@@ -42,7 +42,7 @@ def layer_gradient_norms(weights: list[tuple[Tensor, Tensor]], residual: bool, b
         out = (h @ w + b).tanh()
         h = h + out if residual else out
     h.mean().backward()
-    return [describe.norm(w.grad.data) for w, _ in params]
+    return [describe.norm(w.grad.array) for w, _ in params]
 
 
 class Curve(NamedTuple):

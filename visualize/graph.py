@@ -92,7 +92,7 @@ class Arrow:
         """
         if not self.grads:
             return None
-        return sum(describe.norm(g.data) ** 2 for g in self.grads.values()) ** 0.5
+        return sum(describe.norm(g.array) ** 2 for g in self.grads.values()) ** 0.5
 
 
 @dataclass
@@ -222,7 +222,7 @@ def _add_leaf(picture: Picture, i: int, node: Tensor, known: Known) -> None:
 def _add_tensor(picture: Picture, box_id: str, node: Any, role: str, scope: str,
                 grad: Tensor | None, known: Known) -> None:
     if role == "data":  # a plain tensor: it holds its own value and may carry its own name
-        title, value = known.titles.get(node, node.name or ""), node.data if describe.is_few(node.data) else None
+        title, value = known.titles.get(node, node.name or ""), node.array if describe.is_few(node.array) else None
     else:
         title, value = known.titles.get(node, ""), known.values.get(node)
     picture.boxes[box_id] = Box(box_id, "tensor", role, title, scope, tuple(node.shape), node.dtype, value, grad)
@@ -265,11 +265,11 @@ def _forward_values(order: list, roots: list[Tensor], grads: BackwardTrace | Non
     values = dict(grads.values) if grads is not None else {}
     for node in order:
         if isinstance(node, Function) and node.inputs is not None:
-            values.update((p, t.data) for p, t in zip(node.parents, node.inputs)
-                          if p is not None and t.data is not None)  # None: an input the op did not keep
+            values.update((p, t.array) for p, t in zip(node.parents, node.inputs)
+                          if p is not None and t.array is not None)  # None: an input the op did not keep
         elif isinstance(node, Tensor):
-            values[node] = node.data
-    values.update((node_of(r), r.data) for r in roots)
+            values[node] = node.array
+    values.update((node_of(r), r.array) for r in roots)
     return {node: v for node, v in values.items() if describe.is_few(v)}
 
 

@@ -43,7 +43,7 @@ def encoder_gradient_norms(norm_first: bool, depth: int = 24, d_model: int = 32,
     tt.manual_seed(seed + 1)  # the same input and target for both stacks
     x, target = tt.randn(batch, tokens, d_model), tt.randn(batch, tokens, d_model)
     ((encoder(x) - target) ** 2).mean().backward()
-    return [sum(describe.norm(p.grad.data) ** 2 for p in layer.parameters()) ** 0.5
+    return [sum(describe.norm(p.grad.array) ** 2 for p in layer.parameters()) ** 0.5
             for layer in encoder.layers]
 
 

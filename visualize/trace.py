@@ -52,8 +52,8 @@ class BackwardTrace(Mapping[Any, Tensor]):
         self.grads[node] = grad
         if isinstance(node, Function):
             self.sent[node] = tuple(sent)
-            self.values.update((parent, t.data) for parent, t in zip(node.parents, node.inputs)
-                               if parent is not None and describe.is_few(t.data))
+            self.values.update((parent, t.array) for parent, t in zip(node.parents, node.inputs)
+                               if parent is not None and describe.is_few(t.array))
             if any(parent is None for parent in node.parents):
                 self.constants[node] = tuple(t if parent is None else None
                                              for parent, t in zip(node.parents, node.inputs))

@@ -48,7 +48,7 @@ class Net(nn.Module):
 def net(seed: int, with_unused: bool = False) -> Net:
     tt.manual_seed(seed)
     model = Net(with_unused).double()
-    model.scale.data[...] = seed + 1  # a buffer that differs between ranks before the broadcast
+    model.scale.array[...] = seed + 1  # a buffer that differs between ranks before the broadcast
     return model
 
 
@@ -126,7 +126,7 @@ def main(out: Path) -> None:
                 got[f"train/{name}/{variant}/{key}"] = value
             got[f"buckets/{variant}"] = len(ddp._buckets)
             grad = ddp.module.head.weight.grad
-            got[f"grad_is_bucket_view/{variant}"] = any(np.shares_memory(grad.data, bucket.buffer.data)
+            got[f"grad_is_bucket_view/{variant}"] = any(np.shares_memory(grad.array, bucket.buffer.array)
                                                          for bucket in ddp._buckets)
             if variant != "default":  # the step's timeline: which buckets left before backward ended
                 events = [(kind, index) for kind, index, _ in ddp.timeline]

@@ -136,7 +136,7 @@ def _seen(node: Any, grad: "Tensor", captured: "dict | None") -> "Tensor":
 
 def _on_its_device(step: Callable[[Any], Any], grad: Any) -> Any:
     """``step(grad)`` with grad's GPU current, so whatever it allocates lands there (CPU: just the call)."""
-    array = grad.data if isinstance(grad, value.Tensor) else grad
+    array = grad.array if isinstance(grad, value.Tensor) else grad
     if type(array) is ndarray:
         return step(grad)
     with backend.on_device(backend.device_of(array)):

@@ -74,7 +74,7 @@ class Function:
                 raise TypeError(f"{self.name}: expected a Tensor, got {type(inputs[0]).__name__}; "
                                 f"make one with tinytensor.tensor(...)")
             return backend.ensure_array(self.forward(*inputs))
-        arrays = [t.data for t in inputs]
+        arrays = [t.array for t in inputs]
         for array in arrays:
             if type(array) is not ndarray:  # some input is on a GPU: all must be on it, and it runs there
                 _check_same_device(self, inputs)
@@ -132,7 +132,7 @@ class InputInfo:
     """What a node keeps of an input whose values its backward never reads (see ``_described``)."""
 
     __slots__ = ("shape", "dtype", "device")
-    data = None  # the values are not kept
+    array = None  # the values are not kept
 
     def __init__(self, t: "Tensor") -> None:
         self.shape, self.dtype, self.device = t.shape, t.dtype, t.device
@@ -151,13 +151,13 @@ def _described(t: "Tensor") -> "Tensor | InputInfo":
     A constant (no gradient) is kept as it is for readers of the graph: the pictures draw
     the caller's data, a target or a mask, as a box of its own.
     """
-    return t if t.data.size <= FEW_NUMBERS or not t.requires_grad else InputInfo(t)
+    return t if t.array.size <= FEW_NUMBERS or not t.requires_grad else InputInfo(t)
 
 
 def _check_same_device(op: "Function | str", inputs: "tuple[Tensor, ...]") -> None:
-    first = inputs[0].data
+    first = inputs[0].array
     for other in inputs[1:]:
-        if not backend.same_device(first, other.data):
+        if not backend.same_device(first, other.array):
             op = op if isinstance(op, str) else op.name
             raise RuntimeError(
                 f"{op}: expected all tensors on the same device, got {inputs[0].device} and "

@@ -60,7 +60,7 @@ def gradcheck(fn: Callable, inputs: Sequence[Any], eps: float = 1e-6, atol: floa
 
     for i, grad in zip(checked, analytic):
         numeric = _numerical_gradient(fn, inputs, i, directions, eps)
-        exact = backend.to_numpy(grad.data) if grad is not None else numeric * 0
+        exact = backend.to_numpy(grad.array) if grad is not None else numeric * 0
         _compare(i, exact, numeric, atol, rtol)
     return True
 
@@ -106,12 +106,12 @@ def _numerical_gradient(fn: Callable, inputs: list, i: int, directions: list, ep
     numeric = backend.full(x.shape, 0.0, backend.float64, backend.CPU)
     with no_grad(), backend.on_device(x.device):
         for index in itertools.product(*(range(n) for n in x.shape)):
-            original = x.data[index].item()
-            x.data[index] = original + eps
+            original = x.array[index].item()
+            x.array[index] = original + eps
             plus = _projected(_outputs(fn, inputs), directions).item()
-            x.data[index] = original - eps
+            x.array[index] = original - eps
             minus = _projected(_outputs(fn, inputs), directions).item()
-            x.data[index] = original
+            x.array[index] = original
             numeric[index] = (plus - minus) / (2 * eps)
     return numeric
 

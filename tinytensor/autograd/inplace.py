@@ -14,6 +14,12 @@ count of in-place writes. A node remembers that count when it is recorded;
 backward looks at a node's arrays only when the count has moved since, so a
 graph built and differentiated with no in-place write in between pays a
 single integer comparison per node.
+
+Because the register is keyed by memory, not by Tensor, a write through
+``t.data`` (a second Tensor on t's memory, ``w.data.mul_(2)``) is seen too.
+PyTorch's ``.data`` has a version counter of its own, so there such a write goes
+unnoticed and backward computes with the new values (the reason PyTorch's docs
+recommend ``detach()``). Here backward refuses, as it does for any other write.
 """
 from __future__ import annotations
 
@@ -49,7 +55,7 @@ def owner(array: Any) -> Any:
 
 def check(node: Any) -> None:
     """Raise if an array ``node``'s backward reads was written in place after it was recorded."""
-    arrays = [t.data for t in node.inputs] if node.keeps_inputs else []  # else no input is read
+    arrays = [t.array for t in node.inputs] if node.keeps_inputs else []  # else no input is read
     arrays.append(node.out_data)
     arrays += node.saved if isinstance(node.saved, tuple) else [node.saved]
     for array in arrays:
@@ -58,5 +64,6 @@ def check(node: Any) -> None:
                 f"backward through {node.name}: a tensor of shape {tuple(array.shape)} ({array.dtype}) "
                 f"that its gradient needs was modified by an in-place operation after the forward "
                 f"pass (a variable needed for gradient computation has been modified by an inplace "
-                f"operation). Change it after backward, or change a copy (x.clone()), or use the "
-                f"out-of-place op (x = x * 2 instead of x.mul_(2)).")
+                f"operation). Writes through t.data and `t.data = ...` count too. Change it after "
+                f"backward, or change a copy (x.clone()), or use the out-of-place op (x = x * 2 "
+                f"instead of x.mul_(2)).")

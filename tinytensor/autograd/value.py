@@ -41,7 +41,7 @@ Tensor: Any = None  # the Tensor class, handed over by function.use_tensor_class
 # -- what a backward formula reads (Function's operands, output, saved_or_recomputed) ----------
 def operands(node: "Function") -> tuple[Value, ...]:
     """The inputs as backward computes with them: arrays, or the Tensors under ``create_graph``."""
-    return node.inputs if grad_mode._enabled else tuple([t.data for t in node.inputs])
+    return node.inputs if grad_mode._enabled else tuple([t.array for t in node.inputs])
 
 
 def output(node: "Function") -> Value:
@@ -74,7 +74,7 @@ def constant(array: Any, like: Value) -> Value:
 def mask_like(condition: Any, like: Value) -> Value:
     """A constant 0/1 value of like's dtype and kind (for derivatives that are piecewise constant)."""
     if isinstance(condition, Tensor):
-        condition = condition.data
+        condition = condition.array
     return constant(backend.ensure_array(condition.astype(like.dtype)), like)
 
 
@@ -90,5 +90,5 @@ def as_value(value: "Tensor | Value") -> Value:
     """A Tensor entering the walk (a seed, what a hook returned, a backward that computed with
     ``self.inputs``) as the kind the walk computes with now; a value already of it, as it is."""
     if isinstance(value, Tensor) and not grad_mode._enabled:
-        return value.data
+        return value.array
     return value

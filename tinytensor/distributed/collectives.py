@@ -88,7 +88,7 @@ def all_gather_object(object_list: list[Any], obj: Any, group: None = None) -> N
     all_gather(lengths, Tensor(numpy.array(mine.numel()), device=group_.engine.device))
     longest = max(int(length.item()) for length in lengths)
     padded = Tensor(numpy.zeros(longest, numpy.int64), device=group_.engine.device)
-    padded.data[:mine.numel()] = mine.data
+    padded.array[:mine.numel()] = mine.array
     gathered = [Tensor(numpy.zeros(longest, numpy.int64), device=group_.engine.device)
                 for _ in range(group_.size)]
     all_gather(gathered, padded)
@@ -170,7 +170,7 @@ def _memory(what: str, tensor: Any, group: ProcessGroup, written: bool) -> Any:
     if tensor.dtype.name not in DTYPES:
         raise TypeError(f"{what}: {tensor.dtype} tensors are not supported; the collectives take "
                         f"{', '.join(DTYPES)}")
-    array = tensor.data
+    array = tensor.array
     if not array.flags.c_contiguous:
         raise ValueError(f"{what}: the {_describe(tensor)} is not contiguous in memory (a transposed, "
                          f"sliced or broadcast view); the engines read and write the memory itself: pass "

@@ -153,7 +153,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise TypeError(f"binary_cross_entropy: input is {input.dtype} but target is {target.dtype}; "
                         f"make them one dtype, e.g. target.to(input.dtype)")
     with backend.on_device(input.device):
-        inside = bool(((input.data >= 0) & (input.data <= 1)).all())  # NaN is outside too
+        inside = bool(((input.array >= 0) & (input.array <= 1)).all())  # NaN is outside too
     if not inside:
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                            "(probabilities); for logits use binary_cross_entropy_with_logits")

@@ -73,7 +73,7 @@ class LayerNorm(Function):
         """(x_hat, sigma) for backward: from the kept mean and sigma, or under ``create_graph``
         recomputed from x with Tensor ops, so second derivatives see how both depend on x."""
         mean, std = self.saved
-        return self.saved_or_recomputed(((self.inputs[0].data - mean) / std, std), self.recompute)
+        return self.saved_or_recomputed(((self.inputs[0].array - mean) / std, std), self.recompute)
 
     def recompute(self) -> tuple[Tensor, Tensor]:
         x = self.inputs[0]

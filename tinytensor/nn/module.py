@@ -305,7 +305,7 @@ class Module:
         dtype, device = to_arguments(args, dtype, device)
         for tensor in [*self.parameters(), *self.buffers()]:
             cast = dtype if backend.is_floating(tensor.dtype) else None
-            tensor.data = tensor.detach().to(device=device, dtype=cast).data
+            tensor.array = tensor.detach().to(device=device, dtype=cast).array
             if tensor.grad is not None:
                 tensor.grad = tensor.grad.detach().to(device=device, dtype=cast)
         return self
@@ -356,8 +356,8 @@ class Module:
         for k, target in own.items():
             if k in state_dict:  # own[k] shares memory with the parameter: writing it writes that
                 with backend.on_device(target.device):
-                    target.data[...] = state_dict[k].detach().to(target.device).data
-                inplace.mark_written(target.data)  # a graph recorded with the old values is stale
+                    target.array[...] = state_dict[k].detach().to(target.device).array
+                inplace.mark_written(target.array)  # a graph recorded with the old values is stale
         return keys
 
     # ------------------------------------------------------------------

@@ -51,7 +51,7 @@ def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_
     b = b if isinstance(b, Tensor) else Tensor(b, device=a.device)
     _check_same_device("allclose", (a, b))
     with backend.on_device(a.device):  # CuPy answers with a 0-d array on the GPU, NumPy with a bool
-        return bool(backend.xp_of(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol,
+        return bool(backend.xp_of(a.array).allclose(a.array, b.array, rtol=rtol, atol=atol,
                                                    equal_nan=equal_nan))
 
 
@@ -117,7 +117,7 @@ def _arg(op: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -
 def _on_arrays(compute: Callable[..., Any], *tensors: Tensor) -> Tensor:
     """``compute`` of the tensors' arrays, run on their device, as a Tensor with no gradient."""
     with backend.on_device(tensors[0].device):
-        return Tensor._make(backend.ensure_array(compute(*(t.data for t in tensors))), None)
+        return Tensor._make(backend.ensure_array(compute(*(t.array for t in tensors))), None)
 
 
 # ----------------------------------------------------------------------------
@@ -148,11 +148,11 @@ def nonzero(x: Tensor, *, as_tuple: bool = False) -> "Tensor | tuple[Tensor, ...
     on the GPU this reads one number back to the host (a sync).
     """
     with backend.on_device(x.device):
-        array = x.data if x.ndim else x.data.reshape(1)  # NumPy refuses nonzero() of a 0-d array
+        array = x.array if x.ndim else x.array.reshape(1)  # NumPy refuses nonzero() of a 0-d array
         found = [ids.astype(backend.int64, copy=False) for ids in array.nonzero()]
         if as_tuple:
             return tuple(Tensor._make(ids, None) for ids in found)
         if x.ndim == 0:  # (1, 0) if x is nonzero, else (0, 0)
             return Tensor._make(found[0].reshape(-1, 1)[:, :0], None)
         columns = [ids.reshape(-1, 1) for ids in found]  # (count, 1) each
-        return Tensor._make(backend.xp_of(x.data).concatenate(columns, axis=1), None)  # (count, ndim)
+        return Tensor._make(backend.xp_of(x.array).concatenate(columns, axis=1), None)  # (count, ndim)

@@ -63,7 +63,7 @@ def clone(x: Tensor) -> Tensor:
 
 def contiguous(x: Tensor) -> Tensor:
     """x itself when its memory is one row-major block, else a copy that is (as PyTorch)."""
-    return x if x.data.flags.c_contiguous else Clone()(x)
+    return x if x.array.flags.c_contiguous else Clone()(x)
 
 
 def type_as(x: Tensor, other: Tensor) -> Tensor:

@@ -77,7 +77,7 @@ class Einsum(Function):
         kept = "".join(dict.fromkeys(c for c in target if c in reachable))  # each letter once
         g = Einsum(others, kept)(grad, *(x for j, x in enumerate(operands) if j != k))
         unused = iter(c for c in LETTERS if c not in self.equation)
-        array = g.data if isinstance(g, Tensor) else g
+        array = g.array if isinstance(g, Tensor) else g
         device, dtype = backend.device_of(array), array.dtype
         subscripts, factors, renamed = [kept], [g], ""
         for c, n in zip(target, operands[k].shape):

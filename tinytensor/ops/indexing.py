@@ -60,7 +60,7 @@ def _plain_index(index: Any, device: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_plain_index(i, device) for i in index)
     if isinstance(index, Tensor):
-        return _own_copy(index.data, device)
+        return _own_copy(index.array, device)
     if isinstance(index, list):
         return backend.as_array(index, device=device)
     return index
@@ -166,7 +166,7 @@ class IndexAdd(Function):
 def integer_ids(op: str, ids: Any, device: Any) -> Any:
     """Token ids or class labels as an integer array on ``device`` (where the data is), of the
     op's own: a copy of a tensor's, which could be changed in place before backward reads it."""
-    array = ids.data if isinstance(ids, Tensor) else backend.as_array(ids)
+    array = ids.array if isinstance(ids, Tensor) else backend.as_array(ids)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be integers, got dtype {array.dtype}; use .long()")
     return _own_copy(array, device) if isinstance(ids, Tensor) else backend.to_device(array, device)
@@ -256,8 +256,8 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
                          f"{x.shape[axis]} (input shape {x.shape})")
     dim = axis
     with backend.on_device(x.device):
-        xp = backend.xp_of(x.data)
-        order = xp.argsort(-x.data if largest else x.data, axis=dim, kind="stable")
+        xp = backend.xp_of(x.array)
+        order = xp.argsort(-x.array if largest else x.array, axis=dim, kind="stable")
         indices = xp.take(order, xp.arange(k), axis=dim).astype(backend.int64)  # x's shape, k along dim
     return TopK(_pick_along(x, dim, indices), Tensor._make(indices, None))
 

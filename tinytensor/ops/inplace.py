@@ -58,7 +58,7 @@ def zero_(x: Tensor) -> Tensor:
 
 def copy_(x: Tensor, src: Any) -> Tensor:
     """x's values become src's (broadcast to x's shape, cast to x's dtype, moved to x's device)."""
-    values = src.data if isinstance(src, Tensor) else backend.as_array(src)
+    values = src.array if isinstance(src, Tensor) else backend.as_array(src)
     return _write("copy_", x, lambda a: a.__setitem__(Ellipsis, backend.to_device(values, x.device)), src)
 
 
@@ -73,7 +73,7 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
     A ``where``, not ``putmask``: CuPy's putmask with a number is ``a[mask] = value``,
     which reads the number of True values back to the host, a sync.
     """
-    blocked = mask.data if isinstance(mask, Tensor) else backend.as_array(mask)
+    blocked = mask.array if isinstance(mask, Tensor) else backend.as_array(mask)
     return _write("masked_fill_", x, lambda a: a.__setitem__(
         Ellipsis, backend.xp_of(a).where(backend.to_device(blocked, x.device), value, a)))
 
@@ -102,19 +102,19 @@ def _write(op: str, x: Tensor, write: Callable[[Any], Any], *operands: Any) -> T
     if grad_mode.is_grad_enabled() and (x.requires_grad or any(
             isinstance(o, Tensor) and o.requires_grad for o in operands)):
         raise RuntimeError(_recorded(op, x))
-    if any(stride == 0 and n > 1 for stride, n in zip(x.data.strides, x.shape)):
+    if any(stride == 0 and n > 1 for stride, n in zip(x.array.strides, x.shape)):
         raise ValueError(f"{op}: cannot write into a tensor of shape {x.shape}: it is a broadcast view "
                          f"(from expand), read-only, since several of its elements are one memory "
                          f"location (NumPy refuses to write it, CuPy would write each location several "
                          f"times at once); make a copy with .clone()")
     try:
         with backend.on_device(x.device):
-            write(x.data)
+            write(x.array)
     except (TypeError, ValueError) as error:  # dtypes that do not cast, shapes that do not fit
         kind = TypeError if isinstance(error, TypeError) else ValueError
         raise kind(f"{op}: cannot write into a tensor of shape {x.shape} and dtype "
                           f"{x.dtype}: {error}. In-place results keep the tensor's shape and dtype") from None
-    inplace.mark_written(x.data)
+    inplace.mark_written(x.array)
     return x
 
 
@@ -123,7 +123,7 @@ def _operand(op: str, other: Any, x: Tensor) -> Any:
         if other.device != x.device:
             raise RuntimeError(f"{op}: the tensor is on {x.device} but the operand on {other.device}; "
                                f"move one with .to()")
-        return other.data
+        return other.array
     return other  # a Python number: it takes x's dtype (NumPy's weak scalars)
 
 
@@ -147,13 +147,13 @@ def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = N
              reduce: str | None = None) -> Tensor:
     """src (a tensor) or value (a number) written into x at ``index`` along ``dim`` (ops/scatter.py)."""
     op, values = scatter.prepare("scatter_", x, dim, index, src, value, reduce)
-    return _write("scatter_", x, lambda a: op.write_into(a, values.data), values)
+    return _write("scatter_", x, lambda a: op.write_into(a, values.array), values)
 
 
 def scatter_add_(x: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
     """src added into x at ``index`` along ``dim``, repeated positions adding up (ops/scatter.py)."""
     op, values = scatter.prepare("scatter_add_", x, dim, index, src, None, "add")
-    return _write("scatter_add_", x, lambda a: op.write_into(a, values.data), values)
+    return _write("scatter_add_", x, lambda a: op.write_into(a, values.array), values)
 
 
 def index_fill_(x: Tensor, dim: int, index: Any, value: Any) -> Tensor:

@@ -59,6 +59,6 @@ class Binary(Function):
     true_division = False  # Div sets it: int / int gives a float
 
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
-        if isinstance(a, Tensor) and (a.data.dtype is not b.data.dtype or self.true_division):
+        if isinstance(a, Tensor) and (a.array.dtype is not b.array.dtype or self.true_division):
             a, b = promote(a, b, self.true_division)
         return Function.__call__(self, a, b)  # not super(): this runs for every + and *, and it is quicker

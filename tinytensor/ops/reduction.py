@@ -89,7 +89,7 @@ class Max(Reduction):
         return a.max(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
-        winners = mask_like(self.inputs[0].data == self.spread(self.out_data), grad)
+        winners = mask_like(self.inputs[0].array == self.spread(self.out_data), grad)
         share = winners / self.spread(winners.sum(self.axes, keepdims=self.keepdims))
         return (self.spread(grad) * share,)
 

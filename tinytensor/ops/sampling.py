@@ -40,8 +40,8 @@ def multinomial(x: Tensor, num_samples: int, replacement: bool = False, *,
     _check(x, num_samples, replacement)
     rows, n = (1, x.shape[0]) if x.ndim == 1 else x.shape
     with backend.on_device(x.device):
-        xp = backend.xp_of(x.data)
-        weights = x.data.astype(backend.float64).reshape(rows, n)  # (rows, categories)
+        xp = backend.xp_of(x.array)
+        weights = x.array.astype(backend.float64).reshape(rows, n)  # (rows, categories)
         _check_weights(weights)
         if replacement:
             found = _inverse_transform(xp, weights, num_samples, _uniform((rows, num_samples), x, generator))

@@ -74,7 +74,7 @@ def products_before(x: Any, axis: int) -> Any:
     or a Tensor in the graph under ``create_graph``; exact where x holds zeros."""
     n = x.shape[axis]
     first = (slice(None),) * axis + (slice(0, 1),)
-    array = x.data if isinstance(x, Tensor) else x
+    array = x.array if isinstance(x, Tensor) else x
     ones = constant(backend.xp_of(array).ones_like(array[first]), x)
     if n <= 1:
         return ones

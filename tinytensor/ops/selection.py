@@ -32,7 +32,7 @@ class Clip(Function):
         return backend.xp_of(a).clip(a, self.low, self.high).astype(a.dtype, copy=False)
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         inside = backend.xp_of(x).ones_like(x, dtype=bool)
         if self.low is not None:
             inside &= x >= self.low
@@ -47,7 +47,7 @@ class Maximum(Binary):
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.inputs
-        return _route(self, grad, a_picked=a.data > b.data)
+        return _route(self, grad, a_picked=a.array > b.array)
 
 
 class Minimum(Binary):
@@ -56,13 +56,13 @@ class Minimum(Binary):
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
         a, b = self.inputs
-        return _route(self, grad, a_picked=a.data < b.data)
+        return _route(self, grad, a_picked=a.array < b.array)
 
 
 def _route(node: Function, grad: Value, a_picked: Any) -> tuple[Value, Value]:
     """Send grad to the input that was picked; on a tie, half to each."""
     a, b = node.inputs
-    share_a = mask_like(a_picked, grad) + mask_like(a.data == b.data, grad) * 0.5
+    share_a = mask_like(a_picked, grad) + mask_like(a.array == b.array, grad) * 0.5
     return (sum_to(grad * share_a, a.shape) if node.needs_grad(0) else None,
             sum_to(grad * (1 - share_a), b.shape) if node.needs_grad(1) else None)
 
@@ -100,7 +100,7 @@ def minimum(a: Tensor, b: Any) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``condition`` holds, else ``b`` (either or both may be a number)."""
-    cond = condition.data if isinstance(condition, Tensor) else backend.as_array(condition)
+    cond = condition.array if isinstance(condition, Tensor) else backend.as_array(condition)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # two numbers: on cond's device
         b = Tensor(b, device=backend.device_of(cond))
     like = a if isinstance(a, Tensor) else b
@@ -132,7 +132,7 @@ def _triangle(op: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
         raise ValueError(f"{op}: needs a tensor with at least 2 dimensions, got shape {x.shape}")
     rows, cols = x.shape[-2:]
     with backend.on_device(x.device):
-        keep = backend.xp_of(x.data).tri(rows, cols, diagonal if lower else diagonal - 1,
+        keep = backend.xp_of(x.array).tri(rows, cols, diagonal if lower else diagonal - 1,
                                          dtype=bool)  # j <= i + k
         if not lower:
             keep = ~keep  # j >= i + k is the complement of j <= i + k - 1

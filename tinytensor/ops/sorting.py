@@ -55,10 +55,10 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = F
 def _order(x: Tensor, axis: int, descending: bool) -> Any:
     """The stable sorting order of x along ``axis``: an int64 array (see the module docstring)."""
     with backend.on_device(x.device):
-        xp = backend.xp_of(x.data)
+        xp = backend.xp_of(x.array)
         if not descending:
-            return xp.argsort(x.data, axis=axis, kind="stable").astype(backend.int64, copy=False)
-        backwards = xp.argsort(Flip((axis,))(x.data), axis=axis, kind="stable")  # of x read backwards
+            return xp.argsort(x.array, axis=axis, kind="stable").astype(backend.int64, copy=False)
+        backwards = xp.argsort(Flip((axis,))(x.array), axis=axis, kind="stable")  # of x read backwards
         order = Flip((axis,))(backwards)  # position k of x read backwards is position n-1-k of x
         return (x.shape[axis] - 1 - order).astype(backend.int64, copy=False)
 
@@ -79,9 +79,9 @@ def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa
     axes = tuple(range(x.ndim)) if dim is None else _to_front(normalize_axes(dim, x.ndim)[0], x.ndim)
     with backend.on_device(x.device):
         if dim is None:
-            items = x.data.reshape(-1, 1)  # (n, 1): each value an item of its own
+            items = x.array.reshape(-1, 1)  # (n, 1): each value an item of its own
         else:
-            items = x.data.transpose(axes).reshape(x.shape[axes[0]], -1)  # (n, numbers in a slice)
+            items = x.array.transpose(axes).reshape(x.shape[axes[0]], -1)  # (n, numbers in a slice)
         values, inverse, counts = _distinct(items)
         if dim is None:
             values, inverse = values.reshape(-1), inverse.reshape(x.shape)

@@ -44,8 +44,8 @@ class Adagrad(Optimizer):
         if not state:
             self._start(p, state)
         step = state["step"] = state["step"] + 1
-        g = (grad + group["weight_decay"] * p).data if group["weight_decay"] != 0 else grad.data
-        G = state["sum"].data  # noqa: N806 - the paper's name
+        g = (grad + group["weight_decay"] * p).array if group["weight_decay"] != 0 else grad.array
+        G = state["sum"].array  # noqa: N806 - the paper's name
         G += g * g
         lr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        p.data -= lr * g / (backend.xp_of(G).sqrt(G) + group["eps"])
+        p.array -= lr * g / (backend.xp_of(G).sqrt(G) + group["eps"])

@@ -40,17 +40,17 @@ class Adam(Optimizer):
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]
-        g = self._decay(p, grad, group).data
+        g = self._decay(p, grad, group).array
         if not state:
             state.update(step=0, exp_avg=zeros_like(p), exp_avg_sq=zeros_like(p))
         step = state["step"] = state["step"] + 1
         # In place on the arrays, as PyTorch's Adam: an update makes no new running averages,
         # which matters, because the optimizer touches every weight of the model every step.
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        m, v = state["exp_avg"].array, state["exp_avg_sq"].array
         m *= beta1
         m += (1 - beta1) * g
         v *= beta2
         v += (1 - beta2) * g * g
         # lr * m_hat / (sqrt(v_hat) + eps), with the bias corrections folded into scalars
         denominator = backend.xp_of(v).sqrt(v) / math.sqrt(1 - beta2 ** step) + group["eps"]
-        p.data -= (group["lr"] / (1 - beta1 ** step)) * m / denominator
+        p.array -= (group["lr"] / (1 - beta1 ** step)) * m / denominator

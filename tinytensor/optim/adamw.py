@@ -25,5 +25,5 @@ class AdamW(Adam):
 
     def _decay(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:
         """Shrink the weights themselves; the gradient goes to Adam untouched."""
-        p.data *= 1 - group["lr"] * group["weight_decay"]
+        p.array *= 1 - group["lr"] * group["weight_decay"]
         return grad

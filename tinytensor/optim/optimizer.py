@@ -116,10 +116,10 @@ class Optimizer:
                 if p.grad is not None:
                     with backend.on_device(p.device):
                         self._update(p, p.grad, self.state.setdefault(p, {}), settings)
-                    inplace.mark_written(p.data)  # a graph recorded before the step is stale now
+                    inplace.mark_written(p.array)  # a graph recorded before the step is stale now
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Apply one update to ``p.data`` in place, reading and renewing ``state``."""
+        """Apply one update to ``p.array`` in place, reading and renewing ``state``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------
@@ -186,12 +186,12 @@ def _python_numbers(group: dict[str, Any]) -> dict[str, Any]:
 
 def _snapshot(value: Any) -> Any:
     """A copy of a state tensor: updates change the state in place, a saved dict must not change."""
-    return Tensor._make(backend.copy(value.data), None) if isinstance(value, Tensor) else value
+    return Tensor._make(backend.copy(value.array), None) if isinstance(value, Tensor) else value
 
 
 def _assign(p: Tensor, value: Tensor) -> None:
     """Write ``value`` into ``p``'s own array: the Parameter and its memory stay the same."""
-    p.data[...] = value.data
+    p.array[...] = value.array
 
 
 def _to_device(value: Any, param: Tensor) -> Any:

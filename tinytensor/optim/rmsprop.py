@@ -36,25 +36,25 @@ class RMSprop(Optimizer):
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         alpha, momentum = group["alpha"], group["momentum"]
-        g = (grad + group["weight_decay"] * p).data if group["weight_decay"] != 0 else grad.data
+        g = (grad + group["weight_decay"] * p).array if group["weight_decay"] != 0 else grad.array
         if not state:
             state.update(step=0, square_avg=zeros_like(p))
         state["step"] += 1
         # In place on the arrays, as Adam: the running averages are updated, not made anew.
-        v = state["square_avg"].data
+        v = state["square_avg"].array
         v *= alpha
         v += (1 - alpha) * g * g
         xp = backend.xp_of(v)
         if group["centered"]:
-            m = state.setdefault("grad_avg", zeros_like(p)).data
+            m = state.setdefault("grad_avg", zeros_like(p)).array
             m += (1 - alpha) * (g - m)
             s = xp.sqrt(v - m * m) + group["eps"]
         else:
             s = xp.sqrt(v) + group["eps"]
         if momentum > 0:  # the buffer appears when momentum does (OneCycleLR may switch it on)
-            b = state.setdefault("momentum_buffer", zeros_like(p)).data
+            b = state.setdefault("momentum_buffer", zeros_like(p)).array
             b *= momentum
             b += g / s
-            p.data -= group["lr"] * b
+            p.array -= group["lr"] * b
         else:
-            p.data -= group["lr"] * g / s
+            p.array -= group["lr"] * g / s

@@ -98,7 +98,7 @@ class Bucket:
     def slot(self, i: int) -> Any:
         """The piece of the flat array that holds params[i]'s gradient, in its shape (a view)."""
         p = self.params[i]
-        return self.buffer.data[self.offsets[i]:self.offsets[i] + p.numel()].reshape(p.shape)
+        return self.buffer.array[self.offsets[i]:self.offsets[i] + p.numel()].reshape(p.shape)
 
     def nbytes(self) -> int:
         return self.buffer.numel() * self.buffer.dtype.itemsize
@@ -246,7 +246,7 @@ class DistributedDataParallel(Module):
         if grad is None:
             slot[...] = 0
         else:
-            slot[...] = grad.data  # a copy: .grad is replaced, not updated, by the next backward
+            slot[...] = grad.array  # a copy: .grad is replaced, not updated, by the next backward
         self._ready[id(param)] = True
         bucket.pending -= 1
 
@@ -306,7 +306,7 @@ class DistributedDataParallel(Module):
         elif param.grad is None:  # used on another rank only
             param.grad = Tensor._make(backend.copy(average), None)
         else:
-            param.grad.data[...] = average
+            param.grad.array[...] = average
 
     # ------------------------------------------------------------------
     # Helpers

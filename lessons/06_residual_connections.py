@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 5: Why RNNs struggled and residual connections help
+# # Lesson 6: Why RNNs struggled and residual connections help
 #
 # Seed 000's first slides list what held recurrent networks (循环神经网络, RNN) back: *slow to
 # train, short memory, vanishing gradient* (梯度消失). Slow, because step t needs the hidden
@@ -139,7 +139,7 @@ assert factor < 0.9 and rnn_norms[0] / rnn_norms[-1] < 1e-9
 # %%
 show(plot_norms([("plain RNN: h_t = tanh(x_t W_xh + h_{t-1} W_hh + b)", rnn_norms)],
                 "The error of step 30, reaching each earlier step", "time step t"),
-     "05_rnn_steps.png")
+     "06_rnn_steps.png")
 
 # %% [markdown]
 # ## Depth is the same problem: 24 layers of Linear + tanh
@@ -208,7 +208,7 @@ assert residual[0] / plain[0] > 1e5
 show(plot_norms([("plain:  h = tanh(hW + b)", plain), ("residual:  h = h + tanh(hW + b)", residual)],
                 f"Gradient reaching each of {depth} layers of Linear + tanh",
                 "layer (1 = nearest the input)"),
-     "05_gradient_flow.png")
+     "06_gradient_flow.png")
 
 # %% [markdown]
 # `visualize.plot_gradient_flow("flow.png")` draws this picture for the docs, from the same
@@ -312,7 +312,7 @@ show(plot_norms([("post-norm:  x = LayerNorm(x + Sublayer(x))", post),
                  ("pre-norm:  x = x + Sublayer(LayerNorm(x))", pre)],
                 f"Gradient reaching each of {n_layers} Transformer encoder layers, at initialization",
                 "encoder layer (1 = nearest the input)"),
-     "05_norm_placement.png")
+     "06_norm_placement.png")
 
 # %% [markdown]
 # Neither stack vanishes, unlike the plain one: every layer has its skip path. What differs is

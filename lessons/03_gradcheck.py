@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 2: Is the gradient right?
+# # Lesson 3: Is the gradient right?
 #
 # Every op of tinytensor writes its own backward: the derivative (导数) of its output with respect
 # to its inputs, by hand. One slip there and training still runs, the loss still goes down a
@@ -142,7 +142,7 @@ ax.set_ylabel("|estimate - f'(1.3)|")
 ax.set_title("Finite differences of x² sin x: truncation against rounding")
 ax.set_ylim(1e-13, 10)
 ax.legend(fontsize=8)
-show(fig, "02_finite_difference_error.png")
+show(fig, "03_finite_difference_error.png")
 
 # %% [markdown]
 # ## `tt.gradcheck`

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # Lesson 4: Training an MLP
+# # Lesson 5: Training an MLP
 #
-# Lessons 1 to 3 computed gradients (梯度); now we use them. A multilayer perceptron
+# Lessons 1 to 4 computed gradients (梯度); now we use them. A multilayer perceptron
 # (多层感知机, MLP) learns to read handwritten digits: forward a batch, measure how wrong it is with
 # a loss function (损失函数), backpropagate (反向传播), and move every weight a little against its
 # gradient. Seed 002 calls that last step the weight update (权重更新): the players of its
@@ -56,13 +56,13 @@ for digit, ax in enumerate(axes):  # the first training image of each digit
     ax.imshow(train_x[train_y == digit][0].reshape(8, 8), cmap="gray_r")
     ax.set_title(str(digit))
     ax.axis("off")
-show(fig, "04_digits.png")
+show(fig, "05_digits.png")
 
 # %% [markdown]
 # ## The model
 #
 # `nn.Linear(64, 128)` holds a weight `W` of shape (128, 64) and a bias of 128 (the bias is
-# broadcast over the batch, and its gradient summed back: lesson 3). Its parameters number
+# broadcast over the batch, and its gradient summed back: lesson 4). Its parameters number
 # `64·128 + 128 + 128·10 + 10`.
 
 # %%
@@ -172,7 +172,7 @@ ax.set_xlabel("training step (batch of 32)")
 ax.set_ylabel("cross-entropy")
 ax.set_title("An MLP learns the digits (Adam, lr 3e-3)")
 ax.legend(loc="lower left")
-show(fig, "04_loss_curve.png")
+show(fig, "05_loss_curve.png")
 
 # %% [markdown]
 # ## Test accuracy

@@ -1,8 +1,8 @@
 # %% [markdown]
-# # Lesson 11: Translating 我有一只猫。
+# # Lesson 14: Translating 我有一只猫。
 #
-# Every piece is built: attention (lesson 6), heads (7), positions (8), Add & Norm (9), the
-# mask (10). Here they work together as the seeds' whole story, the encoder-decoder
+# Every piece is built: attention (lesson 7), heads (8), positions (9), Add & Norm (10), the
+# mask (11). Here they work together as the seeds' whole story, the encoder-decoder
 # (编码器-解码器) that is autoregressive (自回归), the first two lines of seed 001's outline.
 # Seed 004 tells it step by step ("Decoder 预测"): the encoder reads 我有一只猫 into its
 # encoding matrix C (编码信息矩阵); the decoder is given the start token "<Begin>" and
@@ -62,10 +62,10 @@ if CHECKPOINT.exists():
     translator = Translator.load(CHECKPOINT, device=dev)
     print(f"loaded {CHECKPOINT}")
 else:
-    trainer = Trainer(PRESETS["tiny"].with_overrides(batch_tokens=1024), out="lesson-11-run",
+    trainer = Trainer(PRESETS["tiny"].with_overrides(batch_tokens=1024), out="lesson-14-run",
                       device=dev, seed=0, progress_bar=False)
     batches = trainer.train_data.batches(trainer.config.batch_tokens, seed=0)
-    for indices in batches:  # one epoch; nothing is written to lesson-11-run/
+    for indices in batches:  # one epoch; nothing is written to lesson-14-run/
         trainer.step(indices)
     translator = trainer.translator
     print(f"trained the tiny preset for {len(batches)} steps")
@@ -126,7 +126,7 @@ print(printout)
 # Then an independent check. While decoding, the model saw one new token per step and kept
 # the past in its key-value cache. In training it sees the whole target at once, shifted
 # right ("<bos> I have a cat ." in, "I have a cat . <eos>" out, seed 004's teacher forcing),
-# and the causal mask (lesson 10) keeps each position from seeing its future. If the mask
+# and the causal mask (lesson 11) keeps each position from seeing its future. If the mask
 # does its job, one parallel forward pass over "<bos> I have a cat ." must give exactly the
 # distributions the six sequential steps gave. We softmax its logits with NumPy.
 
@@ -187,7 +187,7 @@ for name, weights in cross.items():
     assert np.allclose(row_sums, 1.0, atol=1e-5)
 
 show(visualize.plot_attention(cross, characters, words, title=f"cross-attention: {SENTENCE} -> I have a cat."),
-     "11_cross_attention.png")
+     "14_cross_attention.png")
 
 # %% [markdown]
 # Bright cells are the characters a word was written from. Averaged over the heads of the

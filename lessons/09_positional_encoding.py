@@ -1,7 +1,7 @@
 # %% [markdown]
-# # Lesson 8: Positional encoding
+# # Lesson 9: Positional encoding
 #
-# Attention (lesson 6) compares every word with every word, and nothing in it says which word
+# Attention (lesson 7) compares every word with every word, and nothing in it says which word
 # came first. Seed 002: a Transformer without positions "就是一个词袋模型了", a bag-of-words
 # model (词袋模型); seed 003's summary: "需要引入位置的embedding". So each word's vector gets its
 # position added, the positional encoding (位置编码, "Attention Is All You Need", §3.5):
@@ -90,7 +90,7 @@ for i in range(4):
 right.set(title="the first four clocks (even dimensions)", xlabel="position pos")
 right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
 fig.tight_layout()
-show(fig, "08_positional_encoding.png")
+show(fig, "09_positional_encoding.png")
 
 # %% [markdown]
 # The top rows (fast clocks) change from word to word; the bottom rows (slow ones) barely move

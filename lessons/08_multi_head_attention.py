@@ -1,7 +1,7 @@
 # %% [markdown]
-# # Lesson 7: Multi-head attention
+# # Lesson 8: Multi-head attention
 #
-# One attention (lesson 6) gives each word one set of weights, so its output is one blend of
+# One attention (lesson 7) gives each word one set of weights, so its output is one blend of
 # the others. But a word relates to others in several ways at once. Seed 002's example: in "The
 # animal didn't cross the street because it was too tired", one head learns that *it* is the
 # animal, another that *it* is tired ("从橙色知道it指代了The animal，从绿色知道it的状态是tired").
@@ -41,7 +41,7 @@ print("device:", dev, "| torch:", torch.__version__ if torch else "not installed
 # X is a batch of B sentences of T words, (B, T, d_model). Q = X W_Q + b_Q is (B, T, d_model);
 # its last axis is h blocks of d_k columns, one block per head. `reshape(B, T, h, d_k)` names
 # the blocks, `transpose(1, 2)` brings the head axis forward, (B, h, T, d_k), and from there
-# every head is one more batch dimension for the same attention of lesson 6. Going back,
+# every head is one more batch dimension for the same attention of lesson 7. Going back,
 # `transpose(1, 2)` and `reshape(B, T, d_model)` lay the h outputs side by side: that is the
 # Concat.
 
@@ -146,7 +146,7 @@ if torch is not None:
 # %% [markdown]
 # ## Two heads, two questions about "it"
 #
-# Trained heads specialise (lesson 11 shows a trained translator's); to see what that means
+# Trained heads specialise (lesson 14 shows a trained translator's); to see what that means
 # without training, we write two heads' weights by hand. Each word gets d_model = 4 features:
 # *animate*, *place*, *state*, *pronoun* (animal = (1, 0, 0, 0), street = (0, 1, 0, 0), tired =
 # (0, 0, 1, 0), it = (0, 0, 0, 1), every other word 0). With h = 2, head 0 owns columns 0-1 of
@@ -198,7 +198,7 @@ assert np.allclose(it_A[0][:, others].numpy(), 1 / len(sentence), rtol=1e-5)   #
 # %%
 show(visualize.plot_attention(it_A[0], x_tokens=sentence, y_tokens=sentence,
                               title="Two heads by hand: 'it' looks for the animal, and for its state"),
-     "07_two_heads.png")
+     "08_two_heads.png")
 
 # %% [markdown]
 # Every row but "it" is flat at 1/11: nothing in W_Q was written for those words, so all their

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 6: Attention as retrieval
+# # Lesson 7: Attention as retrieval
 #
 # Seed 003's slide asks: "How to capture the most valuable information from a pool of
 # candidates?" The pool is D = {(k_1, v_1), ..., (k_m, v_m)}, pairs of a key (键) and a value
@@ -107,7 +107,7 @@ assert np.isclose(dots.numpy().std(ddof=1), dots.std().item(), rtol=1e-5)   # Nu
 # Q Kᵀ is 4 × 4: row i holds word i's query against every word's key, and the softmax runs
 # along each row, so "每一行的和都变为 1". Then, in seed 002's words, z_1 = w_1 v_1 + w_2 v_2 +
 # w_3 v_3 + w_4 v_4: 我's output is a blend of all four values. The weights here are random
-# (an untrained layer); lesson 11 shows what trained ones look at.
+# (an untrained layer); lesson 14 shows what trained ones look at.
 
 # %%
 words = ["我", "有", "一只", "猫"]
@@ -154,7 +154,7 @@ if torch is not None:
 # %%
 show(visualize.plot_attention(A.unsqueeze(0), x_tokens=words, y_tokens=words,
                               title="Self-attention of 我有一只猫 (random, untrained weights)"),
-     "06_self_attention.png")
+     "07_self_attention.png")
 
 # %% [markdown]
 # ## Exercise

@@ -1,12 +1,12 @@
 # %% [markdown]
-# # Lesson 9: Add & Norm
+# # Lesson 10: Add & Norm
 #
 # Every sublayer of the Transformer, attention or feed-forward, sits inside the same wrapper
 # ("Attention Is All You Need", §3.1):
 #
 #     LayerNorm(x + Sublayer(x))
 #
-# *Add* is the residual connection (残差连接) of lesson 5: the sublayer only has to learn a
+# *Add* is the residual connection (残差连接) of lesson 6: the sublayer only has to learn a
 # correction to x, and the gradient has a straight road back. *Norm* is layer normalization
 # (层归一化, Ba et al. 2016): each position's vector is shifted to mean 0 and scaled to
 # standard deviation 1 over its features, so the next layer always sees numbers of the same
@@ -182,7 +182,7 @@ if torch is not None:
 #           + dL/ds · W        (back through the Linear)
 #
 # where s = x + Sublayer(x). Even if the sublayer's part were tiny, the first term reaches x
-# whole; that is why deep stacks of these blocks still train (lesson 5).
+# whole; that is why deep stacks of these blocks still train (lesson 6).
 
 # %%
 x_leaf = tt.randn(2, 3, device=dev, requires_grad=True)
@@ -192,7 +192,7 @@ loss = (block.norm(s) * tt.tensor([1.0, 2.0, 3.0], device=dev)).sum()  # a loss 
 trace = visualize.trace_backward(loss)
 dot = visualize.draw_graph(loss, model=block, names={"x": x_leaf, "s = x + Sublayer(x)": s, "loss": loss},
                            grads=trace, rankdir="TB")
-show(dot, "09_add_and_norm_graph.svg")
+show(dot, "10_add_and_norm_graph.svg")
 
 g_s = s.grad.numpy()
 skip_message, sublayer_message = g_s, g_s @ W
@@ -222,7 +222,7 @@ src = tt.randn(1, 3, 4, device=dev, requires_grad=True)
 layer_loss = ((layer(src) - tt.randn(1, 3, 4, device=dev)) ** 2).mean()
 layer_dot = visualize.draw_graph(layer_loss, model=layer, names={"src": src, "loss": layer_loss},
                                  grads=visualize.trace_backward(layer_loss), depth=0, rankdir="TB")
-show(layer_dot, "09_encoder_layer_graph.svg")
+show(layer_dot, "10_encoder_layer_graph.svg")
 layer_boxes = visualize.build_picture([layer_loss], model=layer, depth=0).boxes.values()
 assert sum(box.role == "residual" for box in layer_boxes) == 2  # one Add & Norm per sublayer
 

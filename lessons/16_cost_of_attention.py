@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 13: The cost of attention
+# # Lesson 16: The cost of attention
 #
 # Seed 003's summary lists three things about the Transformer: no recurrence, so it
 # parallelizes (容易并行); it needs position embeddings (位置的 embedding); and its memory cost
@@ -166,7 +166,7 @@ for ax in (ax_memory, ax_time):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
 figure.suptitle(f"one attention layer, d_model={d_model}, {heads} heads, batch {batch}")
-show(figure, "13_cost_of_attention.png")
+show(figure, "16_cost_of_attention.png")
 
 # %% [markdown]
 # ## Exercise

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 3: Broadcasting and why gradients are summed back
+# # Lesson 4: Broadcasting and why gradients are summed back
 #
 # Seed 001 writes a linear layer as `Linear(x) = Wx + b`. With a batch of inputs, `xW` has one
 # row per example, and the bias `b` (one number per output column) is added to *every* row.
@@ -80,7 +80,7 @@ assert unsummed_step.shape == (3, 4)
 # %% [markdown]
 # ## The same, by central differences
 #
-# An independent check (lesson 2): nudge each `b[j]` by `±h` and watch `L`, in float64.
+# An independent check (lesson 3): nudge each `b[j]` by `±h` and watch `L`, in float64.
 
 # %%
 def central_differences(loss, x, h=1e-6):
@@ -133,7 +133,7 @@ np.testing.assert_allclose(tt.sum_to(trace[B], (4,)).cpu().numpy(), dB.sum(axis=
 np.testing.assert_allclose(b2.grad.cpu().numpy(), b.grad.cpu().numpy(), rtol=1e-15)
 np.testing.assert_allclose(X2.grad.cpu().numpy(), dB, rtol=1e-15)
 show(visualize.draw_graph(L2, params={"b": b2}, names={"X": X2, "bias, copied": B, "Y": Y2, "L": L2},
-                          grads=trace), "03_bias_broadcast.svg")
+                          grads=trace), "04_bias_broadcast.svg")
 
 # %% [markdown]
 # ## A `(3, 1)` column: summed along the rows

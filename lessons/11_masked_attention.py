@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 10: Masked self-attention and teacher forcing
+# # Lesson 11: Masked self-attention and teacher forcing
 #
 # The decoder writes the translation one word after another: "<Begin>" → "I" → "have" → ...
 # (autoregressive, 自回归). In training, though, we know the whole target sentence, and we
@@ -220,7 +220,7 @@ with record_attention(decoder) as hooks, tt.no_grad():
     decoder(embed(tt.tensor([decoder_input], device=dev)), memory, tgt_mask=causal_mask(5, device=dev))
 self_attention = hooks["layers.0.self_attn"].weights.numpy()[0]  # (heads, T, S)
 show(visualize.plot_attention(self_attention, tokens, tokens, title="masked self-attention, layer 0"),
-     "10_masked_self_attention.png")
+     "11_masked_self_attention.png")
 assert (self_attention[:, ~allowed] == 0).all()
 assert np.allclose(self_attention.sum(-1), 1.0)
 

@@ -1,12 +1,12 @@
 # %% [markdown]
-# # Lesson 12: BERT and GPT: the same blocks assembled three ways
+# # Lesson 15: BERT and GPT: the same blocks assembled three ways
 #
 # Seed 000 ends with "BERT Vs GPT": two models of 2018 (GPT-1 in June, BERT in October) that
 # both took the Transformer of "Attention Is All You Need" apart and kept one half.
 #
 # | model | what is kept | each word sees | learns by |
 # |---|---|---|---|
-# | the translator (lesson 11) | encoder and decoder (编码器-解码器) | the source; the target words before it | translating, teacher forcing (教师强制) |
+# | the translator (lesson 14) | encoder and decoder (编码器-解码器) | the source; the target words before it | translating, teacher forcing (教师强制) |
 # | BERT (Devlin et al., 2019) | the encoder alone | the whole sentence, both sides (双向) | filling in masked words: the masked language model (掩码语言模型) |
 # | GPT (Radford et al., 2018) | the decoder alone | the words before it, through a causal mask (掩码) | predicting the next word (预测下一个词), so it can write (生成) |
 #
@@ -20,7 +20,7 @@
 # reader's comment under seed 004 spells out: ChatGPT, "Chat Generative Pre-training
 # Transformer"; pre-training is 预训练.)
 #
-# Each model here is trained for a few seconds on the toy corpus of lesson 11: the
+# Each model here is trained for a few seconds on the toy corpus of lesson 14: the
 # translator on its Chinese-English pairs, BERT and GPT on the English side alone.
 
 # %%
@@ -71,9 +71,9 @@ assert {type(layer) for layers in stacks.values() for layer in layers} == {trans
 
 # %% [markdown]
 # One class, three settings: post-norm as in the paper and BERT, pre-norm (`norm_first`,
-# lesson 9) as in GPT-2; ReLU as in the paper, GELU as in BERT and GPT. The weights are the
+# lesson 10) as in GPT-2; ReLU as in the paper, GELU as in BERT and GPT. The weights are the
 # same in number in all three. One block holds the self-attention's W_Q, W_K, W_V and output
-# projection, 4 d² + 4 d numbers with their biases (lesson 7), the feed-forward network's
+# projection, 4 d² + 4 d numbers with their biases (lesson 8), the feed-forward network's
 # two layers, 2 d d_ff + d_ff + d, and two LayerNorms, 4 d:
 
 # %%
@@ -96,7 +96,7 @@ assert encoder_keys < decoder_keys and {key.split(".")[0] for key in extra} == {
 # ## The mask is the difference
 #
 # BERT's layers run without a mask: every word sees the whole sentence. GPT's run with the
-# causal mask of lesson 10: word t sees words 0..t. That is a property of the wiring, true
+# causal mask of lesson 11: word t sees words 0..t. That is a property of the wiring, true
 # before any training: change the last word of a sentence, and GPT's outputs at the earlier
 # positions do not move at all, while BERT's all do.
 
@@ -230,7 +230,7 @@ axes.axhline(math.log(V), color="grey", linestyle="--", label="ln V: a uniform g
 axes.set(xlabel="step", ylabel="training loss (cross-entropy)", title="three objectives, one block")
 axes.legend()
 axes.grid(True, alpha=0.3)
-show(figure, "12_losses.png")
+show(figure, "15_losses.png")
 
 # %% [markdown]
 # All three start above ln V: an untrained model is not uniform but sure of random things,
