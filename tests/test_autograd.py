@@ -205,7 +205,28 @@ def test_post_accumulate_grad_hooks_as_torch():
                 (label, p.grad.tolist())))
         for _ in range(2):
             ((a * b).sum() * 2).backward()
-    assert seen["tinytensor"] == seen["torch"]
+    # what each hook saw, in order (the order between two leaves of one op is neither's promise)
+    for label in ("a", "b"):
+        assert ([g for name, g in seen["tinytensor"] if name == label] ==
+                [g for name, g in seen["torch"] if name == label])
+    assert len(seen["tinytensor"]) == len(seen["torch"]) == 4
+
+
+def test_a_weights_gradient_reaches_grad_right_after_its_layer_not_at_the_end():
+    """Backward reaches a layer's weight as soon as the layer's backward has run, before going
+    deeper: DistributedDataParallel starts averaging it while backward computes the layers below."""
+    rng = np.random.default_rng(0)
+    x = tt.tensor(rng.normal(size=(4, 3)))
+    w1, w2, w3 = (tt.tensor(rng.normal(size=(3, 3)), requires_grad=True) for _ in range(3))
+    events = []
+    for name, w in (("w1", w1), ("w2", w2), ("w3", w3)):
+        w.register_post_accumulate_grad_hook(lambda p, name=name: events.append(name))
+    h1 = tt.tanh(x @ w1)
+    h1.register_hook(lambda g: events.append("h1"))
+    h2 = tt.tanh(h1 @ w2)
+    h2.register_hook(lambda g: events.append("h2"))
+    (h2 @ w3).sum().backward()
+    assert events == ["w3", "h2", "w2", "h1", "w1"]
 
 
 @pytest.mark.parametrize("make, message", [
