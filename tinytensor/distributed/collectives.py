@@ -22,11 +22,12 @@ between the processes of your own job, as here.
 """
 from __future__ import annotations
 
+import array
 import pickle
 from typing import Any, Callable
 
-import numpy
-
+from ..backend import int64
+from ..creation import tensor, zeros
 from ..tensor import Tensor
 from .process_group import DistBackendError, ProcessGroup, default_group
 from .reduce_op import ReduceOp, checked
@@ -83,14 +84,14 @@ def all_gather_object(object_list: list[Any], obj: Any, group: None = None) -> N
     if not isinstance(object_list, list) or len(object_list) != group_.size:
         raise ValueError(f"all_gather_object: object_list must be a list of one item per rank "
                          f"({group_.size}), got {object_list!r}")
-    mine = _pickled(obj, group_)
-    lengths = [Tensor(numpy.zeros((), numpy.int64), device=group_.engine.device) for _ in range(group_.size)]
-    all_gather(lengths, Tensor(numpy.array(mine.numel()), device=group_.engine.device))
+    device = group_.engine.device
+    mine = _pickled(obj, device)
+    lengths = [zeros((), dtype=int64, device=device) for _ in range(group_.size)]
+    all_gather(lengths, tensor(mine.numel(), dtype=int64, device=device))
     longest = max(int(length.item()) for length in lengths)
-    padded = Tensor(numpy.zeros(longest, numpy.int64), device=group_.engine.device)
+    padded = zeros(longest, dtype=int64, device=device)
     padded.array[:mine.numel()] = mine.array
-    gathered = [Tensor(numpy.zeros(longest, numpy.int64), device=group_.engine.device)
-                for _ in range(group_.size)]
+    gathered = [zeros(longest, dtype=int64, device=device) for _ in range(group_.size)]
     all_gather(gathered, padded)
     object_list[:] = [_unpickled(words) for words in gathered]
 
@@ -100,28 +101,28 @@ def broadcast_object_list(object_list: list[Any], src: int = 0, group: None = No
     group_ = _group("broadcast_object_list", group)
     if not isinstance(object_list, list):
         raise ValueError(f"broadcast_object_list: object_list must be a list, got {object_list!r}")
-    sent = _pickled(object_list, group_) if group_.rank == src else None
-    length = Tensor(numpy.array(0 if sent is None else sent.numel()), device=group_.engine.device)
+    device = group_.engine.device
+    sent = _pickled(object_list, device) if group_.rank == src else None
+    length = tensor(0 if sent is None else sent.numel(), dtype=int64, device=device)
     broadcast(length, src)
-    words = sent if sent is not None else Tensor(numpy.zeros(int(length.item()), numpy.int64),
-                                                 device=group_.engine.device)
+    words = sent if sent is not None else zeros(int(length.item()), dtype=int64, device=device)
     broadcast(words, src)
     object_list[:] = _unpickled(words)
 
 
-def _pickled(obj: Any, group: ProcessGroup) -> Tensor:
-    """``obj`` pickled, its bytes padded to whole int64 words (a dtype every engine carries),
-    the first word their count."""
+def _pickled(obj: Any, device: Any) -> Tensor:
+    """``obj`` pickled into int64 words (a dtype every engine carries): the byte count, then the
+    bytes, zero-padded to a whole word."""
     data = pickle.dumps(obj)
-    words = numpy.zeros(2 + len(data) // 8, numpy.int64)
-    words[0] = len(data)
-    words.view(numpy.uint8)[8:8 + len(data)] = numpy.frombuffer(data, numpy.uint8)
-    return Tensor(words, device=group.engine.device)
+    words = array.array("q", [len(data)])
+    words.frombytes(data + bytes(-len(data) % 8))
+    return tensor(words.tolist(), dtype=int64, device=device)
 
 
 def _unpickled(words: Tensor) -> Any:
-    array = words.numpy()
-    return pickle.loads(array.view(numpy.uint8)[8:8 + int(array[0])].tobytes())
+    values = words.tolist()
+    data = array.array("q", values[1:]).tobytes()
+    return pickle.loads(data[:values[0]])
 
 
 def barrier(group: None = None, async_op: bool = False) -> Work | None:
