@@ -9,21 +9,26 @@ What is measured, on the translator's own batches (epoch 0's, seed 0: ``Encoded.
 its own step (forward, label-smoothed cross-entropy, backward, clip_grad_norm_, Adam, the
 warmup schedule), from the same initial weights:
 
-* **tinytensor, 1 process, 2 BLAS threads**: one batch per step.
+* **tinytensor, 1 process, 2 BLAS threads** (and 1, for comparison): one batch per step.
 * **tinytensor, 2 processes, 1 BLAS thread each** (``mpiexec -n 2``, DistributedDataParallel
   on MPI): one batch per process per step, rank r taking batches 2k + r, as the translator
   does. Four ways, on the same batches:
     overlap        DDP as the translator runs it: buckets all-reduced during backward
     overlap, views the same with gradient_as_bucket_view=True (no copy back into .grad)
-    after backward backward under no_sync, then the same buckets all-reduced (no overlap)
+    after backward backward under no_sync, then a barrier (the faster rank waits for the
+                   slower: their batches differ in length), then the same buckets
+                   all-reduced one after the other (no overlap); the all-reduces alone
+                   are the communication's time
     no comm        backward under no_sync and nothing averaged: the computation alone
-  so the communication costs (after backward) - (no comm), and the buckets hide
-  (after backward) - (overlap) of it.
+  so the buckets' overlap hides (after backward) - (overlap) of the communication.
 * **PyTorch, 2 processes, 1 thread each**: torch.nn.parallel.DistributedDataParallel on its
   gloo backend (processes started by torch.multiprocessing on localhost), the same model
   (bench_transformer.py's twin, the same weights), the same batches and step; and with no_sync
   for its computation alone.
-* **PyTorch, 1 process, 2 threads**, as a yardstick.
+* **PyTorch, 1 process, 2 threads** (and 1), as a yardstick.
+
+``--bucket-cap-mb`` sets both DDPs' buckets (default: PyTorch's, 25 MB and a first of 1 MB; the
+small preset's 0.95 MB of gradients then make one bucket, which cannot overlap anything).
 
 Each figure is the median over the measured steps of a run (after warm-up steps), and each
 run is a fresh launch; ``--rounds`` rounds alternate the launches, so a busy spell of the
@@ -67,6 +72,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=30, help="measured steps per mode (2 batches each)")
     parser.add_argument("--warmup", type=int, default=3, help="steps before measuring")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bucket-cap-mb", type=float, help="both DDPs' bucket size (default PyTorch's)")
     parser.add_argument("--quick", action="store_true", help="5 steps, 1 warm-up, 1 round")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -132,12 +138,14 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def tiny_one(args: argparse.Namespace) -> dict:
-    tt.set_num_threads(2)
     with tempfile.TemporaryDirectory() as out:
         run = trainer(args.config, Path(out))
         work = batches(run, args)
-        return {"one": timed(tiny_step(run, run.model), work, 2 * args.warmup),
-                "tokens": tokens(run, work[2 * args.warmup:]), "threads": tt.get_num_threads()}
+        figures: dict[str, Any] = {"tokens": tokens(run, work[2 * args.warmup:])}
+        for threads in (2, 1):
+            tt.set_num_threads(threads)
+            figures[f"{threads} threads"] = timed(tiny_step(run, run.model), work, 2 * args.warmup)
+        return figures
 
 
 def tiny_ddp(args: argparse.Namespace) -> dict | None:
@@ -147,14 +155,17 @@ def tiny_ddp(args: argparse.Namespace) -> dict | None:
     with tempfile.TemporaryDirectory() as out:
         run = trainer(args.config, Path(out))
         mine = batches(run, args)[rank::size]
-        ddp = tt.nn.parallel.DistributedDataParallel(run.model)
-        views = tt.nn.parallel.DistributedDataParallel(run.model, gradient_as_bucket_view=True)
-        no_sync = tt.nn.parallel.DistributedDataParallel(run.model)
+        DDP, cap = tt.nn.parallel.DistributedDataParallel, args.bucket_cap_mb
+        ddp = DDP(run.model, bucket_cap_mb=cap)
+        views = DDP(run.model, bucket_cap_mb=cap, gradient_as_bucket_view=True)
+        no_sync = DDP(run.model, bucket_cap_mb=cap)
         no_sync.require_backward_grad_sync = False  # what no_sync() sets, for every step
+        parts: dict[str, list[float]] = {"imbalance": [], "communication": []}
         steps = {"overlap": tiny_step(run, ddp), "overlap, views": tiny_step(run, views),
-                 "after backward": tiny_step(run, no_sync, lambda: all_reduce_after(ddp)),
+                 "after backward": tiny_step(run, no_sync, lambda: all_reduce_after(ddp, parts)),
                  "no comm": tiny_step(run, no_sync)}
         figures: dict[str, Any] = {mode: timed(steps[mode], mine, args.warmup) for mode in TINY_MODES}
+        figures.update({name: times[args.warmup:] for name, times in parts.items()})
         waits = []  # the end of backward to the averages in place: the communication not hidden
         step = steps["overlap"]
         for indices in mine[:args.steps]:
@@ -167,14 +178,20 @@ def tiny_ddp(args: argparse.Namespace) -> dict | None:
     return figures if rank == 0 else None
 
 
-def all_reduce_after(ddp: Any) -> None:
-    """The same buckets as DDP's, all-reduced one after another once backward has finished."""
+def all_reduce_after(ddp: Any, parts: dict[str, list[float]]) -> None:
+    """The same buckets as DDP's, all-reduced one after another once backward has finished and
+    both ranks are there; the seconds of waiting for the other rank and of the all-reduces."""
+    start = time.perf_counter()
+    dist.barrier()
+    middle = time.perf_counter()
     for bucket in ddp._buckets:
         for i, p in enumerate(bucket.params):
             bucket.slot(i)[...] = p.grad.array
         dist.all_reduce(bucket.buffer, op=dist.ReduceOp.AVG)
         for i, p in enumerate(bucket.params):
             p.grad.array[...] = bucket.slot(i)
+    parts["imbalance"].append(middle - start)
+    parts["communication"].append(time.perf_counter() - middle)
 
 
 def gathered_tokens(run: Trainer, mine: list[list[int]]) -> list[int]:
@@ -198,10 +215,12 @@ def torch_run(args: argparse.Namespace, out: Path) -> tuple[Any, Trainer, Any]:
 def torch_one(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as out:
         torch, reference, run = torch_run(args, Path(out))
-        torch.set_num_threads(2)
         work = batches(reference, args)
-        return {"one": timed(run.step, work, 2 * args.warmup), "tokens": tokens(reference, work[2 * args.warmup:]),
-                "threads": torch.get_num_threads()}
+        figures: dict[str, Any] = {"tokens": tokens(reference, work[2 * args.warmup:])}
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            figures[f"{threads} threads"] = timed(run.step, work, 2 * args.warmup)
+        return figures
 
 
 def torch_ddp(args: argparse.Namespace) -> None:
@@ -222,7 +241,8 @@ def torch_rank(rank: int, args: argparse.Namespace) -> None:
         torch, reference, run = torch_run(args, Path(out))
         mine = batches(reference, args)[rank::2]
         model = run.model
-        run.model = torch.nn.parallel.DistributedDataParallel(model)
+        cap = {} if args.bucket_cap_mb is None else {"bucket_cap_mb": args.bucket_cap_mb}
+        run.model = torch.nn.parallel.DistributedDataParallel(model, **cap)
         figures = {"overlap": timed(run.step, mine, args.warmup)}
         with run.model.no_sync():
             figures["no comm"] = timed(run.step, mine, args.warmup)
@@ -237,6 +257,8 @@ def torch_rank(rank: int, args: argparse.Namespace) -> None:
 def launch(figure: str, args: argparse.Namespace, out: Path) -> dict | None:
     python = [sys.executable, str(Path(__file__).resolve()), "--worker", figure, "--out", str(out),
               "--config", args.config, "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    if args.bucket_cap_mb is not None:
+        python += ["--bucket-cap-mb", str(args.bucket_cap_mb)]
     if figure == "tinytensor 2 processes":
         python = [str(Path(sys.executable).parent / "mpiexec"), "-n", "2", *python]
     env = dict(os.environ, OMP_NUM_THREADS="1" if "2 processes" in figure else "2",
@@ -278,12 +300,13 @@ def summary(runs: dict[str, list[dict]], args: argparse.Namespace) -> dict:
     result: dict[str, Any] = {}
     for name in ("tinytensor 1 process", "torch 1 process"):
         if runs.get(name):  # one batch a step: two steps train what 2 processes train in one
-            result[name] = {"per 2 batches": 2 * median_ms(runs[name], "one"),
-                            "tokens per s": runs[name][0]["tokens"] / sum(runs[name][0]["one"])}
+            result[name] = {f"{n} threads": {"per 2 batches": 2 * median_ms(runs[name], f"{n} threads"),
+                                             "tokens per s": runs[name][0]["tokens"] / sum(runs[name][0][f"{n} threads"])}
+                            for n in (2, 1)}
     if runs.get("tinytensor 2 processes"):
         rounds = runs["tinytensor 2 processes"]
-        result["tinytensor 2 processes"] = {mode: median_ms(rounds, mode) for mode in TINY_MODES}
-        result["tinytensor 2 processes"]["overlap wait"] = median_ms(rounds, "overlap wait")
+        result["tinytensor 2 processes"] = {mode: median_ms(rounds, mode) for mode in
+                                            TINY_MODES + ["overlap wait", "imbalance", "communication"]}
         result["tinytensor 2 processes"]["tokens per s"] = rounds[0]["tokens"] / sum(rounds[0]["overlap"])
         result["buckets MB"] = rounds[0]["buckets"]
     if runs.get("torch 2 processes"):
@@ -294,9 +317,11 @@ def summary(runs: dict[str, list[dict]], args: argparse.Namespace) -> dict:
 def report(result: dict, args: argparse.Namespace) -> None:
     rows = [("", "ms per step of 2 batches", "target tokens / s")]
     for name in ("tinytensor 1 process", "torch 1 process"):
-        if name in result:
-            rows.append((f"{name}, 2 threads", f"{result[name]['per 2 batches']:.1f}",
-                         f"{result[name]['tokens per s']:,.0f}"))
+        for threads in (2, 1):
+            if name in result:
+                figures = result[name][f"{threads} threads"]
+                rows.append((f"{name}, {threads} thread{'s' if threads > 1 else ''}",
+                             f"{figures['per 2 batches']:.1f}", f"{figures['tokens per s']:,.0f}"))
     two = result.get("tinytensor 2 processes")
     if two:
         for mode in TINY_MODES:
@@ -310,18 +335,21 @@ def report(result: dict, args: argparse.Namespace) -> None:
     for row in rows:
         print(f"{row[0]:<{width}}  {row[1]:>24}  {row[2]:>18}")
     if two:
-        communication = two["after backward"] - two["no comm"]
-        hidden = two["after backward"] - two["overlap"]
+        communication, hidden = two["communication"], two["after backward"] - two["overlap"]
         print(f"\nbuckets: {', '.join(f'{mb:g} MB' for mb in result['buckets MB'])}")
-        print(f"communication (after backward - no comm): {communication:.2f} ms per step; hidden by "
-              f"the buckets' overlap (after backward - overlap): {hidden:.2f} ms"
-              + (f" ({hidden / communication:.0%})" if communication > 0 else ""))
-        print(f"left to wait at the end of backward (overlap): {two['overlap wait']:.2f} ms per step (median)")
+        print(f"after backward: waiting for the slower rank {two['imbalance']:.2f} ms, then the all-reduces "
+              f"{communication:.2f} ms (medians per step)")
+        print(f"hidden by the buckets' overlap (after backward - overlap): {hidden:.2f} ms"
+              + (f", {hidden / communication:.0%} of the all-reduces' time" if communication > 0 else ""))
+        print(f"left to wait at the end of backward (overlap; the slower rank included): "
+              f"{two['overlap wait']:.2f} ms per step (median)")
         print(f"gradient_as_bucket_view: {two['overlap, views']:.1f} ms against {two['overlap']:.1f} ms "
               f"(copy back)")
     if two and "tinytensor 1 process" in result:
-        print(f"2 processes / 1 process on 2 threads, time for the same batches: "
-              f"{two['overlap'] / result['tinytensor 1 process']['per 2 batches']:.2f}")
+        one = result["tinytensor 1 process"]
+        print(f"2 processes / 1 process, time for the same batches: "
+              f"{two['overlap'] / one['2 threads']['per 2 batches']:.2f} against 2 threads, "
+              f"{two['overlap'] / one['1 threads']['per 2 batches']:.2f} against 1")
     if two and torch_two:
         print(f"tinytensor's DDP step / PyTorch's (gloo): {two['overlap'] / torch_two['overlap']:.2f}; "
               f"without communication: {two['no comm'] / torch_two['no comm']:.2f}")
