@@ -239,6 +239,100 @@ def test_register_hook_needs_requires_grad(device):
         tt.tensor([1.0], device=device).register_hook(lambda g: g)
 
 
+def test_post_accumulate_grad_hook_sees_the_accumulated_grad_once_per_backward(device):
+    x = leaf([1.0, 2.0], device=device)
+    seen = []
+    handle = x.register_post_accumulate_grad_hook(lambda p: seen.append((p is x, p.grad.numpy().copy())))
+    (x * 3 + x * x).sum().backward()  # x used twice: its gradient reaches .grad once, complete
+    (x * 3).sum().backward()          # accumulated: the hook sees the sum
+    tt.autograd.grad((x * 3).sum(), x)  # hands the gradient back, touches no .grad: no hook
+    assert [same for same, _ in seen] == [True, True]
+    np.testing.assert_array_equal(seen[0][1], [5.0, 7.0])
+    np.testing.assert_array_equal(seen[1][1], [8.0, 10.0])
+    handle.remove()
+    (x * 3).sum().backward()
+    assert len(seen) == 2
+
+
+def test_post_accumulate_grad_hooks_as_torch():
+    torch = pytest.importorskip("torch", reason="torch is the reference for the hooks' order")
+    seen: dict[str, list] = {"tinytensor": [], "torch": []}
+    for name, lib in (("tinytensor", tt), ("torch", torch)):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([3.0], requires_grad=True)
+        for t, label in ((a, "a"), (b, "b")):
+            t.register_post_accumulate_grad_hook(lambda p, label=label: seen[name].append(
+                (label, p.grad.tolist())))
+        for _ in range(2):
+            ((a * b).sum() * 2).backward()
+    # what each hook saw, in order (the order between two leaves of one op is neither's promise)
+    for label in ("a", "b"):
+        assert ([g for name, g in seen["tinytensor"] if name == label] ==
+                [g for name, g in seen["torch"] if name == label])
+    assert len(seen["tinytensor"]) == len(seen["torch"]) == 4
+
+
+def test_a_weights_gradient_reaches_grad_right_after_its_layer_not_at_the_end():
+    """Backward reaches a layer's weight as soon as the layer's backward has run, before going
+    deeper: DistributedDataParallel starts averaging it while backward computes the layers below."""
+    rng = np.random.default_rng(0)
+    x = tt.tensor(rng.normal(size=(4, 3)))
+    w1, w2, w3 = (tt.tensor(rng.normal(size=(3, 3)), requires_grad=True) for _ in range(3))
+    events = []
+    for name, w in (("w1", w1), ("w2", w2), ("w3", w3)):
+        w.register_post_accumulate_grad_hook(lambda p, name=name: events.append(name))
+    h1 = tt.tanh(x @ w1)
+    h1.register_hook(lambda g: events.append("h1"))
+    h2 = tt.tanh(h1 @ w2)
+    h2.register_hook(lambda g: events.append("h2"))
+    (h2 @ w3).sum().backward()
+    assert events == ["w3", "h2", "w2", "h1", "w1"]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: tt.tensor([1.0]), "cannot register a hook on a tensor that does not require grad"),
+    (lambda: tt.tensor([1.0], requires_grad=True) * 2, "cannot be registered on non-leaf tensors"),
+])
+def test_post_accumulate_grad_hook_refusals(make, message):
+    with pytest.raises(RuntimeError, match=message):
+        make().register_post_accumulate_grad_hook(lambda p: None)
+
+
+def test_queue_callback_runs_once_backward_has_finished(device):
+    x, y = leaf([1.0], device=device), leaf([2.0], device=device)
+    events = []
+
+    def hook(p):
+        events.append(("hook", p is x))
+        if len(events) == 1:  # queued once, by the first leaf reached: runs after the last
+            tt.autograd.queue_callback(lambda: events.append(("done", x.grad is not None and y.grad is not None)))
+            tt.autograd.queue_callback(lambda: tt.autograd.queue_callback(lambda: events.append(("then", True))))
+    x.register_post_accumulate_grad_hook(hook)
+    y.register_post_accumulate_grad_hook(hook)
+    (x * y).sum().backward()
+    assert [kind for kind, _ in events] == ["hook", "hook", "done", "then"]
+    assert events[2] == ("done", True)
+    with pytest.raises(RuntimeError, match="final callbacks can only be installed during the backward pass"):
+        tt.autograd.queue_callback(lambda: None)
+
+
+def test_queue_callback_belongs_to_the_innermost_backward():
+    x = leaf([1.0])
+    z = leaf([2.0])
+    events = []
+
+    def hook(p):  # runs a backward of its own, whose callback runs when that one ends
+        events.append("outer hook")
+        with tt.enable_grad():  # backward runs its hooks with grad mode off
+            (z * 3).sum().backward()
+        events.append("inner backward returned")
+        tt.autograd.queue_callback(lambda: events.append("outer callback"))
+    z.register_post_accumulate_grad_hook(lambda p: tt.autograd.queue_callback(lambda: events.append("inner callback")))
+    x.register_post_accumulate_grad_hook(hook)
+    (x * 2).sum().backward()
+    assert events == ["outer hook", "inner callback", "inner backward returned", "outer callback"]
+
+
 # ----------------------------------------------------------------------------
 # Grad mode
 # ----------------------------------------------------------------------------

@@ -1,25 +1,16 @@
 """tinytensor.distributed with real processes: MPICH's mpiexec (from its wheel) starts them.
 
-Each test launches ``mpiexec -n N python tests/distributed/<script>.py`` (N = 1 is
-plain ``python``, no launcher: a world of one) under a subprocess timeout, so no
-test can hang, and checks what each rank saved against NumPy, or what a failing
-job printed and how fast it ended. They skip, saying why, where mpi4py or
-mpiexec is missing: ``pip install -e ".[distributed]"``, which the test extra
-includes, so CI runs them.
-
-The launcher is the mpiexec beside this Python (the environment's bin/, where
-the mpich wheel puts it), else the one on PATH.
+Each test launches ``mpiexec -n N python tests/distributed/<script>.py`` (mpi_launch.py: N = 1
+is plain ``python``, no launcher: a world of one) under a subprocess timeout, so no test can
+hang, and checks what each rank saved against NumPy, or what a failing job printed and how
+fast it ended. They skip, saying why, where mpi4py or mpiexec is missing.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,41 +19,10 @@ import pytest
 
 import tinytensor as tt
 import tinytensor.distributed as dist
+from mpi_launch import HAVE_MPI, INSTALL, ROOT, launch, needs_mpi, output
 
 sys.path.insert(0, str(Path(__file__).parent / "distributed"))
 from collectives import DTYPES, OPS, inputs  # noqa: E402 - the script the ranks run
-
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = Path(__file__).parent / "distributed"
-INSTALL = 'pip install -e ".[distributed]"'
-MPIEXEC = (str(Path(sys.executable).parent / "mpiexec")
-           if (Path(sys.executable).parent / "mpiexec").exists() else shutil.which("mpiexec"))
-needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None or MPIEXEC is None,
-                               reason=f"mpi4py or mpiexec is not installed: {INSTALL}")
-
-
-def launch(script: str, *args: str, ranks: int = 2, options: tuple[str, ...] = (),
-           timeout: float = 120) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``script`` on ``ranks`` processes (1: plain python); its result and seconds taken.
-
-    The job runs in a session of its own, so that past ``timeout`` every process of it is
-    killed (the launcher, its proxies, the ranks), and the test fails showing what they printed.
-    """
-    command = [sys.executable, str(SCRIPTS / script), *args]
-    if ranks > 1:
-        command = [MPIEXEC, *options, "-n", str(ranks), *command]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    start = time.monotonic()
-    job = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, start_new_session=True)
-    try:
-        stdout, stderr = job.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(job.pid, signal.SIGKILL)
-        stdout, stderr = job.communicate()
-        pytest.fail(f"{' '.join(command)} still ran after {timeout} s:\n{stdout}{stderr}")
-    return subprocess.CompletedProcess(command, job.returncode, stdout, stderr), time.monotonic() - start
 
 
 # ----------------------------------------------------------------------------
@@ -76,7 +36,7 @@ WORLDS = [("mpi", 1), ("mpi", 2), ("mpi", 3)] + ([("nccl", 1)] if tt.cuda.is_ava
 def ranks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     """What every rank of collectives.py saved, rank by rank."""
     backend, count = request.param
-    if importlib.util.find_spec("mpi4py") is None or MPIEXEC is None:
+    if not HAVE_MPI:
         pytest.skip(f"mpi4py or mpiexec is not installed: {INSTALL}")
     out = tmp_path_factory.mktemp(f"collectives-{backend}-{count}")
     result, _ = launch("collectives.py", str(out), backend, ranks=count)
@@ -189,6 +149,16 @@ def test_refusals_name_the_collective_and_what_to_do(ranks):
             assert str(got[key]).startswith(start), (key, str(got[key]))
 
 
+def test_python_objects_are_gathered_and_broadcast(ranks):
+    n = len(ranks)
+    expected = [{"rank": r, "big": 2 ** 100 + r, "text": "x" * (r * 13)} for r in range(n)]
+    for got in ranks:
+        assert str(got["objects/gathered"]) == repr(expected)
+        assert str(got["objects/broadcast"]) == repr([f"from rank {n - 1}", {"n": n - 1}, None])
+        assert str(got["refuse/object_list"]).startswith(
+            f"ValueError: all_gather_object: object_list must be a list of one item per rank ({n})")
+
+
 def test_distributed_sampler_shares_are_disjoint_and_cover(ranks):
     n = len(ranks)
     shares = ranks[0]["sampler/shares"]  # every rank's share, gathered
@@ -204,10 +174,6 @@ def test_distributed_sampler_shares_are_disjoint_and_cover(ranks):
 # ----------------------------------------------------------------------------
 # A job that goes wrong ends, with an error that says what happened, never a hang
 # ----------------------------------------------------------------------------
-def output(result: subprocess.CompletedProcess) -> str:
-    return result.stdout + result.stderr
-
-
 @needs_mpi
 def test_a_rank_that_never_comes_gives_a_timeout_error_not_a_hang():
     result, seconds = launch("failures.py", "late", "1")

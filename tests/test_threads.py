@@ -57,6 +57,8 @@ def test_bad_thread_counts_are_refused_as_torch_refuses_them(bad, restore_thread
     (64, 64, "max 100000", 0.0, "64 (64 cores, load 0.0)"),      # a cgroup without a quota
 ])
 def test_choose_num_threads_counts_the_free_cores(monkeypatch, tmp_path, machine, affinity, quota, load, expected):
+    for name in threads.LOCAL_PROCESSES:  # no launcher
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: machine)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(affinity)), raising=False)
     monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
@@ -69,7 +71,28 @@ def test_choose_num_threads_counts_the_free_cores(monkeypatch, tmp_path, machine
     assert str(choice) == expected and 1 <= choice.threads <= max(1, choice.cores)
 
 
+@pytest.mark.parametrize("variable, processes, load, expected", [
+    ("MPI_LOCALNRANKS", "2", 0.0, "1 (1 core of 2 shared by 2 processes, load 0.0)"),  # mpiexec -n 2, 2 cores
+    ("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 0.0, "1 (1 core of 2 shared by 2 processes, load 0.0)"),
+    ("LOCAL_WORLD_SIZE", "4", 0.0, "1 (0.5 cores of 2 shared by 4 processes, load 0.0)"),  # more ranks than cores
+    ("MPI_LOCALNRANKS", "1", 1.9, "1 (2 cores, load 1.9)"),
+])
+def test_choose_num_threads_shares_the_cores_with_the_sibling_ranks(monkeypatch, variable, processes, load,
+                                                                    expected):
+    """Ranks started together see an idle machine; each takes its share, not every core."""
+    for name in threads.LOCAL_PROCESSES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, processes)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(threads, "_cgroup_cores", lambda: None)
+    assert str(threads.choose_num_threads()) == expected
+
+
 def test_choose_num_threads_reads_a_cgroup_v1_quota(monkeypatch, tmp_path):
+    for name in threads.LOCAL_PROCESSES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 32)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(32)), raising=False)
     monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))

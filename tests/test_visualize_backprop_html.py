@@ -68,15 +68,17 @@ def script_of(page):
 
 
 def test_a_leaf_is_done_at_the_step_its_last_user_ran_and_the_steps_keep_the_engines_order(tmp_path):
-    """The neuron's bias: add (step 2) sends its share, the engine reaches b only at step 10."""
+    """The neuron's bias: add (step 2) sends its share, the engine reaches b at step 3; the
+    weights of the products are done at steps 5 and 8, reached at 6 and 9."""
     loss, options = neuron()
     page = render_backprop(loss, tmp_path / "page.html", **options).read_text()
     frames = frames_of(page)
     names = [f["what"].split(",")[0] for f in frames]
-    assert names[1] == "dL/d(n)" and names[9] == "dL/d(b)"     # the engine's order, unchanged
-    b = frames[9]["node"]
+    assert names[1] == "dL/d(n)" and names[2] == "dL/d(b)"     # the engine's order, unchanged
+    assert names[5] == "dL/d(w2)" and names[8] == "dL/d(w1)"
+    b = frames[2]["node"]
     assert frames[1]["done"] == [b] and "completes dL/d(b)" in frames[1]["after"]
-    assert "complete at step 2" in frames[9]["after"]
+    assert "complete at step 2" in frames[2]["after"]
     assert [step for step, f in enumerate(frames, 1) if b in f["done"]] == [2]
     assert "f.ids.concat(f.done)" in script_of(page)  # lit (and glowing) from that step on
 

@@ -27,7 +27,8 @@ from .backend import Device
 
 
 class Tensor:
-    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "name", "hooks", "__weakref__")
+    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "name", "hooks", "post_accumulate_grad_hooks",
+                 "__weakref__")
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (graph nodes live in dicts)
     __array_ufunc__ = None      # make `numpy_array * tensor` call Tensor.__rmul__
 
@@ -217,6 +218,23 @@ class Tensor:
         node = node_of(self)
         node.hooks = node.hooks + (hook,)
         return RemovableHandle(node, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[["Tensor"], None]) -> "RemovableHandle":
+        """Call ``hook(self)`` each time backward has added this leaf's gradient into ``.grad``.
+
+        The moment a parameter's gradient is complete: DistributedDataParallel
+        starts averaging it across processes from here. The attribute holding the
+        hooks is set only when one is registered, so the tensors ops make carry none.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor "
+                               "that does not require grad")
+        if not self.is_leaf:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
+                               "registered on non-leaf tensors (their gradient is not accumulated into "
+                               ".grad); use register_hook")
+        self.post_accumulate_grad_hooks = getattr(self, "post_accumulate_grad_hooks", ()) + (hook,)
+        return RemovableHandle(self, hook, "post_accumulate_grad_hooks")
 
     def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: "Tensor | list[Tensor] | None" = None) -> None:
@@ -417,11 +435,12 @@ def to_arguments(args: tuple, dtype: Any, device: Any) -> tuple[Any, Any]:
 class RemovableHandle:
     """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
 
-    def __init__(self, node: Any, hook: Callable) -> None:
-        self.node, self.hook = node, hook
+    def __init__(self, node: Any, hook: Callable, where: str = "hooks") -> None:
+        self.node, self.hook, self.where = node, hook, where  # where: the attribute holding the hooks
 
     def remove(self) -> None:
-        self.node.hooks = tuple(h for h in self.node.hooks if h is not self.hook)
+        hooks = getattr(self.node, self.where, ())
+        setattr(self.node, self.where, tuple(h for h in hooks if h is not self.hook))
 
 
 def as_operand(value: Any, like: Tensor) -> Tensor:

@@ -10,12 +10,15 @@ finds the BLAS libraries loaded in this process and sets their thread count whil
 ``choose_num_threads`` answers "how many cores are free now?":
 
     cores   the cores this process may run on (its CPU affinity), or fewer where a cgroup
-            quota (a container, a systemd slice) allows less CPU time than that
+            quota (a container, a systemd slice) allows less CPU time than that, shared
+            with the sibling processes of its job on this machine: ``mpiexec -n 2`` on 2
+            cores gives each rank 1 (the launcher says how many there are)
     load    the load average of the last minute (processes running or waiting to run),
             scaled to our share of the machine's cores
     threads round(cores - load), at least 1 and at most the cores
 
-Call it when the program starts: once it is busy, its own threads count in the load.
+Call it when the program starts: once it is busy, its own threads count in the load (and
+its siblings', which start at the same time, do not yet: hence their share above).
 The number of threads can change the last bits of a result (a BLAS may split a sum
 between threads in another order); README.md says what was measured here.
 """
@@ -33,6 +36,8 @@ except ImportError:  # a dependency of tinytensor; the error below says so where
 CPU_MAX = "/sys/fs/cgroup/cpu.max"                   # cgroup v2: "QUOTA PERIOD", or "max PERIOD"
 CFS_QUOTA = "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"   # cgroup v1: QUOTA, -1 for none
 CFS_PERIOD = "/sys/fs/cgroup/cpu/cpu.cfs_period_us"
+# How many processes of one job a launcher started on this machine: MPICH's mpiexec, Open MPI's, torchrun
+LOCAL_PROCESSES = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "LOCAL_WORLD_SIZE")
 
 
 def set_num_threads(n: int) -> None:
@@ -52,14 +57,19 @@ def get_num_threads() -> int:
 
 @dataclass(frozen=True)
 class Choice:
-    """A thread count and why: ``str(choice)`` is "1 (2 cores, load 1.9)"."""
+    """A thread count and why: ``str(choice)`` is "1 (2 cores, load 1.9)", or
+    "1 (1 core of 2 shared by 2 processes, load 0.0)" under a launcher."""
 
     threads: int
-    cores: float   # the cores this process may use
-    load: float    # other processes' demand on them
+    cores: float        # the cores this process may use: its share
+    load: float         # other processes' demand on them
+    processes: int = 1  # the processes of this job on this machine, sharing its cores
 
     def __str__(self) -> str:
-        return f"{self.threads} ({self.cores:g} cores, load {self.load:.1f})"
+        if self.processes == 1:
+            return f"{self.threads} ({self.cores:g} cores, load {self.load:.1f})"
+        return (f"{self.threads} ({self.cores:g} core{'s' if self.cores != 1 else ''} of "
+                f"{self.cores * self.processes:g} shared by {self.processes} processes, load {self.load:.1f})")
 
 
 def choose_num_threads() -> Choice:
@@ -69,9 +79,20 @@ def choose_num_threads() -> Choice:
     quota = _cgroup_cores()
     if quota is not None:
         cores = min(cores, quota)
+    processes = local_processes()
+    cores /= processes
     load = os.getloadavg()[0] * cores / machine if hasattr(os, "getloadavg") else 0.0
     threads = max(1, min(math.floor(cores), math.floor(cores - load + 0.5)))
-    return Choice(threads, cores, load)
+    return Choice(threads, cores, load, processes)
+
+
+def local_processes() -> int:
+    """How many processes of this job run on this machine, as its launcher says (1 without one)."""
+    for name in LOCAL_PROCESSES:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
 
 
 def _cgroup_cores() -> float | None:

@@ -17,6 +17,10 @@ run beside it, or --overwrite to replace it. One trainer at a time may use a fol
 run_folder.py). Ctrl-C, SIGTERM and SIGHUP save last.npz and say how to resume; the exit
 status is then 128 + the signal's number (130, 143, 129), as a shell reports a stopped program.
 
+``mpiexec -n N python -m translator train ...`` trains one model with N processes, each step
+on N batches, one per process; rank 0 alone locks the folder, prints, evaluates and saves
+(parallel.py; docs/distributed.md).
+
 A mistake in the arguments or the input (a file that cannot be read, a line that is not
 UTF-8...) prints one line, ``error: ...``, naming the argument, the value and what to do, and
 exits with status 2; never a traceback. Output into a pipe closed early (``| head``) ends
@@ -30,13 +34,14 @@ import os
 import signal
 import sys
 import warnings
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 import tinytensor as tt
 from tinytensor.threads import choose_num_threads
 
+from . import parallel
 from .configs import DEFAULT, PRESETS
 from .corpus import SPLITS, build_corpus, read_tsv, write_tsv
 from .evaluate import score, worst
@@ -44,6 +49,7 @@ from .run_folder import RunFolder, RunFolderError
 from .train import Trainer, resolve_device
 from .translate import CheckpointError, Translator, read_checkpoint
 
+T = TypeVar("T")
 RUN = Path("runs/zh-en")
 PICTURES = (".png", ".svg", ".pdf")   # what --attention writes
 SAVE_EVERY_MINUTES = 10.0             # train's periodic last.npz: a kill -9 loses at most this
@@ -58,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         return args.command(args)
     except (UsageError, CheckpointError, RunFolderError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        if parallel.rank() == 0:  # under mpiexec every rank has the error: one says it
+            print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before training began, or a second Ctrl-C during it
         print("\ninterrupted", file=sys.stderr)
@@ -77,58 +84,92 @@ def corpus(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
+    rank, size = parallel.start()  # under mpiexec -n N: N processes train one model (parallel.py)
     folder, trainer = RunFolder(args.out), None
-    with folder.lock():  # one trainer at a time; released however this ends
+    with ExitStack() as held:  # rank 0's lock on the folder, released however this ends
         try:
-            folder.check_writable()
-            if args.resume:
-                trainer, threads = _resumed(args, folder)
-            else:
-                threads = _use_threads(args)  # before the work: this process's own counts in the load
-                trainer = _new_run(args, folder)
-            folder.check_room(trainer.checkpoint_bytes())
-            print(f"BLAS threads: {threads}\n{_described(trainer)}", flush=True)
+            trainer, threads = _agreed(lambda: _prepared(args, folder, held, rank))
+            if rank == 0:
+                print(f"BLAS threads: {threads}\n{_described(trainer)}", flush=True)
             record = trainer.run()
         except BrokenPipeError:  # `train | head`: keep what was trained, say so, end as the docs recommend
             _quiet_stdout()
-            saved = f"; saved {trainer.save('last')}" if trainer is not None and trainer.progress.step else ""
+            saved = (f"; saved {trainer.save('last')}" if trainer is not None and trainer.progress.step and size == 1
+                     else "")  # with N ranks a save needs them all: the last periodic save is what is kept
             with suppress(OSError):
                 print(f"standard output was closed (the reading end of a pipe): stopped{saved}", file=sys.stderr)
+            parallel.end_job(1)
             return 1
         except KeyboardInterrupt:  # a second Ctrl-C (or SIGTERM...) stops at once, saving nothing now
             if trainer is None:
                 raise
-            print(f"\nstopped at once; {folder.path / 'last.npz'} is from the last save", file=sys.stderr)
+            if rank == 0:
+                print(f"\nstopped at once; {folder.path / 'last.npz'} is from the last save", file=sys.stderr)
+            parallel.end_job(128 + (trainer.stopped_by or signal.SIGINT))  # the others may wait for this one
             return 128 + (trainer.stopped_by or signal.SIGINT)
     if record is None:
         return 128 + (trainer.stopped_by or signal.SIGINT)  # last.npz was written and the resume line printed
-    print(f"best: valid exact match {trainer.progress.best_exact:.1%}, BLEU {trainer.progress.best_bleu:.2f}: "
-          f"{args.out / 'best.npz'} "
-          f"({trainer.progress.train_seconds:.0f} s of training)")
+    if rank == 0:
+        print(f"best: valid exact match {trainer.progress.best_exact:.1%}, BLEU {trainer.progress.best_bleu:.2f}: "
+              f"{args.out / 'best.npz'} "
+              f"({trainer.progress.train_seconds:.0f} s of training)")
     return 0
+
+
+def _prepared(args: argparse.Namespace, folder: RunFolder, held: ExitStack, rank: int) -> tuple[Trainer, str]:
+    """The trainer and its BLAS threads; rank 0 also locks and checks the folder (the others read it)."""
+    if rank == 0:
+        held.enter_context(folder.lock())  # one trainer at a time
+        folder.check_writable()
+    if args.resume:
+        trainer, threads = _resumed(args, folder)
+    else:
+        threads = _use_threads(args)  # before the work: this process's own counts in the load
+        trainer = _new_run(args, folder)
+    if rank == 0:
+        folder.check_room(trainer.checkpoint_bytes())
+    return trainer, threads
+
+
+def _agreed(prepare: Callable[[], T]) -> T:
+    """``prepare()`` on every rank; if it fails on one, every rank stops with that error (rank 0 says it)."""
+    try:
+        result, error = prepare(), None
+    except (UsageError, CheckpointError, RunFolderError) as caught:
+        result, error = None, caught
+    if parallel.size() > 1:
+        failures = [(r, message) for r, message in enumerate(parallel.gathered(error and str(error))) if message]
+        if failures and error is None:
+            r, message = failures[0]
+            error = UsageError(f"on rank {r}: {message}")
+    if error is not None:
+        raise error
+    return result
 
 
 def _new_run(args: argparse.Namespace, folder: RunFolder) -> Trainer:
     """A trainer for a new run in ``folder``: refused if an earlier run is there, unless --overwrite,
-    which removes that run's files once the new trainer is ready."""
+    which removes that run's files once the new trainer is ready (rank 0)."""
     earlier = folder.earlier_run()
     if earlier and not args.overwrite:
         folder.refuse_new_run()
     config = PRESETS[args.config or DEFAULT].with_overrides(epochs=args.epochs, batch_tokens=args.batch_tokens)
     trainer = Trainer(config, args.out, _training_device(args), args.seed or 0, **_saving(args))
-    if earlier:
+    if earlier and trainer.rank == 0:
         folder.clear()
         print(f"--overwrite: removed {earlier} from {folder}")
     return trainer
 
 
 def _described(trainer: Trainer) -> str:
-    config = trainer.config
+    config, n = trainer.config, trainer.world_size
+    processes = (f"\n{n} processes: each step averages the gradients of {n} batches, one per process "
+                 f"(rank 0 evaluates and saves)" if n > 1 else "")
     return (f"config {config.name}: d_model {config.d_model}, {config.nhead} heads, "
             f"{config.num_encoder_layers} + {config.num_decoder_layers} layers, {config.epochs} epochs of "
             f"{len(trainer.train_data):,} pairs in batches of about {config.batch_tokens} target tokens"
             f"{' (a few fixed shapes)' if config.fixed_shapes else ''}; "
-            f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters")
+            f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters" + processes)
 
 
 def _resumed(args: argparse.Namespace, folder: RunFolder) -> tuple[Trainer, str]:
@@ -149,10 +190,14 @@ def _resumed(args: argparse.Namespace, folder: RunFolder) -> tuple[Trainer, str]
         raise UsageError(f"--resume: the run in {folder} has done its {done} (step {progress['step']}, best "
                          f"valid BLEU {progress['best_bleu']:.2f}): nothing to resume; --resume --epochs N "
                          f"(N > {progress['epoch']}) trains it longer")
-    threads = _use_threads(args, progress.get("threads"))
+    same_processes = progress.get("world_size", 1) == parallel.size()  # else it cannot resume bit for bit anyway
+    threads = _use_threads(args, progress.get("threads") if same_processes else None)
     trainer = Trainer.resume(path, _training_device(args), epochs=args.epochs, **_saving(args))
-    print(f"resuming {path}: epoch {trainer.progress.epoch + 1}, batch {trainer.progress.batch}, "
-          f"step {trainer.progress.step}")
+    if trainer.rank == 0:
+        print(f"resuming {path}: epoch {trainer.progress.epoch + 1}, batch {trainer.progress.batch}, "
+              f"step {trainer.progress.step}" + ("" if same_processes else
+                                                 f" (trained by {progress.get('world_size', 1)} processes, "
+                                                 f"now {parallel.size()}: another run from here)"))
     return trainer, threads
 
 

@@ -33,6 +33,11 @@ evaluation it does again replaces the lost one in metrics.jsonl.
 
 The command line (``__main__.py``) guards the folder around this loop: one trainer
 at a time, no new run over a trained one unasked (run_folder.py).
+
+Under ``mpiexec -n N`` the same loop runs on N processes, one model trained with
+DistributedDataParallel, each rank on its share of every epoch's batches; rank 0
+alone evaluates and writes the run's files (parallel.py says who does what, and what
+resuming with another N means).
 """
 from __future__ import annotations
 
@@ -51,9 +56,10 @@ from typing import Any, Callable
 
 import tinytensor as tt
 import tinytensor.functional as F
-from tinytensor import backend, optim
+from tinytensor import backend, nn, optim
 from transformer import Seq2SeqTransformer
 
+from . import parallel
 from .configs import Config
 from .corpus import build_corpus
 from .data import Encoded, build_vocabularies
@@ -72,7 +78,7 @@ class Progress:
     """Where training stands: everything besides tensors that a resumed run needs."""
 
     epoch: int = 0              # epochs finished
-    batch: int = 0              # batches of the current epoch done
+    batch: int = 0              # batches of the current epoch done (by all ranks together)
     step: int = 0               # optimizer steps in all
     train_seconds: float = 0.0  # time spent in training steps (not in evaluation)
     best_exact: float = -1.0    # the best evaluation so far: exact match first, BLEU breaking ties
@@ -82,6 +88,7 @@ class Progress:
     tokens: int = 0             # target tokens trained on, in all
     seed: int = 0
     threads: int | None = None  # the BLAS threads it trained on: another count changes the last bits
+    world_size: int = 1         # the processes that trained it (each step averages that many batches)
 
 
 @dataclass
@@ -105,6 +112,7 @@ class Trainer:
         self.out = Path(self.out)
         if self.config.fixed_shapes is None:  # decided once, and kept in checkpoints: a resumed run batches alike
             self.config = self.config.with_overrides(fixed_shapes=self.device != "cpu")
+        self.rank, self.world_size = parallel.rank(), parallel.size()
         corpus = _corpus()                       # the data: the same for every run and seed
         self.src_vocab, self.tgt_vocab = build_vocabularies(corpus["train"])
         self.train_data = Encoded.of(corpus["train"], self.src_vocab, self.tgt_vocab)
@@ -113,6 +121,9 @@ class Trainer:
         self.progress.seed = self.seed
         self.model = Seq2SeqTransformer(len(self.src_vocab), len(self.tgt_vocab), pad_id=Vocab.pad_id,
                                         **self.config.model_arguments()).to(self.device)
+        if self.rank > 0:  # dropout masks of its own; rank 0 draws those one process would
+            tt.manual_seed(parallel.rank_seed(self.seed, self.rank))
+        self.data_parallel: nn.Module = self.model  # what a step calls: DistributedDataParallel with N ranks
         self.optimizer = optim.Adam(self.model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
         self.scheduler = optim.lr_scheduler.TransformerWarmup(self.optimizer, self.config.d_model,
                                                               self.config.warmup_steps, self.config.lr_factor)
@@ -122,15 +133,22 @@ class Trainer:
     # Checkpoints
     # ------------------------------------------------------------------
     def save(self, name: str) -> Path:
-        self.out.mkdir(parents=True, exist_ok=True)
+        """Write ``name``.npz (rank 0). Every rank calls save("last") together: it holds every
+        rank's random state; best.npz, written by rank 0 alone, holds rank 0's."""
         path = self.out / f"{name}.npz"
-        self.progress.threads = tt.get_num_threads()
+        rng = tt.get_rng_state()
+        ranks_rng = parallel.gathered(rng) if name == "last" and self.world_size > 1 else None
+        if name == "last":
+            self._saved_at = time.monotonic()
+        if self.rank > 0:
+            return path
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.progress.threads, self.progress.world_size = tt.get_num_threads(), self.world_size
         tt.save({"kind": KIND, "config": self.config.to_dict(), "src_vocab": self.src_vocab.to_list(),
                  "tgt_vocab": self.tgt_vocab.to_list(), "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                 "rng": tt.get_rng_state(), "progress": vars(self.progress)}, path)
-        if name == "last":
-            self._saved_at = time.monotonic()
+                 "rng": rng, "progress": vars(self.progress),
+                 **({"rng_of_ranks": ranks_rng} if ranks_rng else {})}, path)
         return path
 
     def checkpoint_bytes(self) -> int:
@@ -152,10 +170,16 @@ class Trainer:
             trainer.model.load_state_dict(checkpoint["model"])
             trainer.optimizer.load_state_dict(checkpoint["optimizer"])
             trainer.scheduler.load_state_dict(checkpoint["scheduler"])
-        tt.set_rng_state(checkpoint["rng"])
+        trainer._continue_random_state(checkpoint)
         trainer.progress = progress
         trainer._keep_the_better_best(Path(path).parent / "best.npz")
         return trainer
+
+    def _continue_random_state(self, checkpoint: dict) -> None:
+        """This rank's random state as saved; a rank the run did not have keeps its fresh one."""
+        states = checkpoint.get("rng_of_ranks") or [checkpoint["rng"]]
+        if self.rank < len(states):
+            tt.set_rng_state(states[self.rank])
 
     def _keep_the_better_best(self, best: Path) -> None:
         """Start from best.npz's score if it is better than this checkpoint's (a best.npz written
@@ -178,6 +202,8 @@ class Trainer:
         if self.progress.epoch >= self.config.epochs:
             raise ValueError(f"run: this run has done its {self.config.epochs} epochs; nothing to train "
                              f"(Trainer.resume(..., epochs=N) trains it longer)")
+        if self.world_size > 1 and self.data_parallel is self.model:
+            self.data_parallel = nn.parallel.DistributedDataParallel(self.model)
         previous = self._catch_stop_signals()
         self._saved_at = time.monotonic()
         try:
@@ -204,25 +230,26 @@ class Trainer:
                 if signal.getsignal(signum) is not signal.SIG_IGN}
 
     def _epoch(self) -> bool:
-        """The rest of the current epoch's batches; False if it was interrupted."""
+        """This rank's share of the rest of the current epoch's batches; False if it was interrupted."""
         epoch = self.progress.epoch
         batches = self.train_data.batches(self.config.batch_tokens, seed=self.seed * 1000 + epoch,
                                           fixed_shapes=self.config.fixed_shapes)
         self.epoch_batches = len(batches)
-        bar = self._bar(len(batches), f"epoch {epoch + 1}/{self.config.epochs}")
+        mine = parallel.share(batches, self.progress.batch, self.rank, self.world_size)
+        bar = self._bar(len(batches) // self.world_size, f"epoch {epoch + 1}/{self.config.epochs}")
         pending = tt.zeros((), device=self.device)  # the loss since the last readout, summed on the device
         pending_tokens = 0
-        for indices in batches[self.progress.batch:]:
+        for i, indices in enumerate(mine):
             start = time.perf_counter()
             loss, tokens = self.step(indices)
             pending, pending_tokens = pending + loss.detach() * tokens, pending_tokens + tokens
-            self.progress.batch += 1
-            self.progress.tokens += tokens
-            stopping = self.stop_requested or self.progress.step == self.stop_at_step
-            saving = not stopping and self._save_due()
+            self.progress.batch += self.world_size
+            self.progress.tokens += tokens  # this rank's; the others' are added at the next readout
+            stopping, saving = self._stop_or_save()
             evaluating = bool(self.eval_every) and self.progress.step % self.eval_every == 0
-            if stopping or saving or evaluating or self.progress.batch % 20 == 0 or \
-                    self.progress.batch in (1, len(batches)):  # an evaluation records the loss so far
+            steps = self.progress.batch // self.world_size  # of this epoch
+            if stopping or saving or evaluating or steps % 20 == 0 or steps == 1 or i == len(mine) - 1:
+                # an evaluation records the loss so far
                 self._read_loss(pending, pending_tokens)  # one sync every 20 steps (and the first: the bar shows it)
                 pending, pending_tokens = tt.zeros((), device=self.device), 0
             self.progress.train_seconds += time.perf_counter() - start
@@ -241,6 +268,16 @@ class Trainer:
             bar.close()
         return True
 
+    def _stop_or_save(self) -> tuple[bool, bool]:
+        """Whether to stop now, and whether to save now; the same on every rank: a signal to any
+        rank stops them all, and rank 0's clock says when a periodic save is due."""
+        stop = self.stop_requested or self.progress.step == self.stop_at_step
+        save = not stop and self.rank == 0 and self._save_due()
+        stop, signum, save = parallel.agree([int(stop), self.stopped_by or 0, int(save)])
+        if signum:
+            self.stopped_by = signum
+        return bool(stop), bool(save) and not stop
+
     def _save_due(self) -> bool:
         """Is it time for a periodic last.npz (``save_every`` steps, ``save_every_minutes``)?"""
         by_steps = self.save_every and self.progress.step % self.save_every == 0
@@ -251,11 +288,11 @@ class Trainer:
         """One optimizer step on the pairs ``indices``; the loss (a device tensor) and its token count."""
         self.model.train()
         src, tgt_in, tgt_out = self.train_data.batch(indices, self.device)
-        logits = self.model(src, tgt_in)
+        logits = self.data_parallel(src, tgt_in)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
                                ignore_index=Vocab.pad_id, label_smoothing=self.config.label_smoothing)
         self.optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # with N ranks: the gradient averaged over their batches
         optim.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
         self.optimizer.step()
         self.scheduler.step()
@@ -266,7 +303,10 @@ class Trainer:
     # Evaluation
     # ------------------------------------------------------------------
     def evaluate(self) -> dict:
-        """Validation loss, BLEU and exact match; written to metrics.jsonl, curves.png and best.npz."""
+        """Validation loss, BLEU and exact match; written to metrics.jsonl, curves.png and best.npz.
+        Rank 0 alone evaluates (the others' record is empty)."""
+        if self.rank > 0:
+            return {}
         self.model.eval()
         hypotheses = self.translator.translate([zh for zh, _ in self.valid_data.pairs])
         result = score(hypotheses, [en for _, en in self.valid_data.pairs])
@@ -312,9 +352,12 @@ class Trainer:
     # Helpers
     # ------------------------------------------------------------------
     def _read_loss(self, pending: tt.Tensor, tokens: int) -> None:
-        if tokens:
-            self.progress.loss_sum += pending.item()
-            self.progress.loss_tokens += tokens
+        """The loss and the target tokens since the last readout, all ranks' together, into the progress."""
+        loss_sum, all_tokens = parallel.total([pending.item(), tokens])
+        self.progress.tokens += int(all_tokens) - tokens  # the other ranks'
+        if all_tokens:
+            self.progress.loss_sum += loss_sum
+            self.progress.loss_tokens += int(all_tokens)
 
     def _report(self, record: dict) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -341,15 +384,19 @@ class Trainer:
             file.write(json.dumps(record) + "\n")
 
     def _bar(self, total: int, description: str) -> Any:
-        if tqdm is None or not self.progress_bar:
+        if tqdm is None or not self.progress_bar or self.rank > 0:
             return None
-        return tqdm(total=total, initial=self.progress.batch, desc=description, unit="batch", leave=False)
+        unit = "batch" if self.world_size == 1 else "step"
+        return tqdm(total=total, initial=self.progress.batch // self.world_size, desc=description, unit=unit,
+                    leave=False)
 
     def _interrupt(self, signum: int, frame: Any) -> None:
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         if self.stop_requested:  # a second one: stop now
             raise KeyboardInterrupt
         self.stop_requested, self.stopped_by = True, signum
+        if self.rank > 0:  # rank 0 speaks for the job
+            return
         with suppress(OSError):  # after SIGHUP the terminal may be gone; the save matters, not the line
             print(f"\n{name}: stopping after this step ({'press' if name == 'Ctrl-C' else 'send'} it again "
                   f"to stop at once)", flush=True)
@@ -358,8 +405,11 @@ class Trainer:
         if bar is not None:
             bar.close()
         path = self.save("last")
+        if self.rank > 0:
+            return
+        launcher = f"mpiexec -n {self.world_size} " if self.world_size > 1 else ""
         print(f"stopped at epoch {self.progress.epoch + 1}, batch {self.progress.batch}, step "
-              f"{self.progress.step}; saved {path}\nresume with: python -m translator train "
+              f"{self.progress.step}; saved {path}\nresume with: {launcher}python -m translator train "
               f"--resume --out {self.out}", flush=True)
 
 
@@ -370,11 +420,18 @@ def _corpus() -> dict:
 
 
 def resolve_device(device: str) -> str:
-    """``auto``: the GPU when CuPy and a GPU are there, else the CPU; says which and why."""
+    """``auto``: the GPU when CuPy and a GPU are there, else the CPU; says which and why.
+    With N processes the CPU: their engine is MPI (NCCL, for GPUs, is not tested yet)."""
     if device == "auto":
         reason = backend.cuda_unavailable_reason()
+        if parallel.size() > 1 and not reason:
+            reason = f"{parallel.size()} processes train on CPUs (MPI)"
         device = "cpu" if reason else "cuda"
-        print(f"training on {device}" + (f" (no GPU: {reason})" if reason else ""), flush=True)
+        if parallel.rank() == 0:
+            print(f"training on {device}" + (f" (no GPU: {reason})" if reason else ""), flush=True)
+    elif device.startswith("cuda") and parallel.size() > 1:
+        raise RuntimeError(f"--device {device}: training with {parallel.size()} processes runs on CPUs (MPI); "
+                           f"tinytensor's GPU engine, NCCL, is not tested yet (docs/gpu.md): use --device cpu")
     elif device.startswith("cuda") and backend.cuda_unavailable_reason():
         raise RuntimeError(f"--device {device}: {backend.cuda_unavailable_reason().rstrip('.')}; use --device cpu")
     return device

@@ -125,6 +125,15 @@ def main(out: Path, backend: str) -> None:
     got["sampler/shares"] = np.stack([s.numpy() for s in shares])
     got["sampler/len"] = len(sampler)
 
+    # Python objects: each rank's own (of another length each), and rank 0's list
+    objects = [None] * size
+    dist.all_gather_object(objects, {"rank": rank, "big": 2 ** 100 + rank, "text": "x" * (rank * 13)})
+    got["objects/gathered"] = repr(objects)
+    sent = [f"from rank {rank}", {"n": rank}, None]
+    dist.broadcast_object_list(sent, src=size - 1)
+    got["objects/broadcast"] = repr(sent)
+    got["refuse/object_list"] = error(lambda: dist.all_gather_object([None] * (size + 1), 1))
+
     dist.destroy_process_group()
     got["destroyed"] = not dist.is_initialized()
     got["after_destroy"] = error(dist.get_rank)

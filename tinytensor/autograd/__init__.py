@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from .. import missing
-from .engine import observe, run_backward
+from .engine import observe, queue_callback, run_backward
 from .custom_function import FunctionCtx
 from .function import Function
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -98,7 +98,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
 __all__ = ["Function", "FunctionCtx", "GradcheckError", "backward", "enable_grad", "grad",
            "gradcheck", "gradgradcheck", "inference_mode", "is_grad_enabled", "no_grad", "node_of",
-           "observe", "run_backward", "set_grad_enabled", "topological_order"]
+           "observe", "queue_callback", "run_backward", "set_grad_enabled", "topological_order"]
 
 
 __getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)

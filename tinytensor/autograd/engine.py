@@ -17,6 +17,12 @@ complete gradient: ``Tensor.register_hook``, ``retain_grad``,
 ``tinytensor.autograd.grad`` (which hands the gradients back instead of
 writing ``.grad``) and ``observe`` (the pictures). The values passed from node
 to node are arrays, or Tensors under ``create_graph`` (value.py).
+
+Two more ways in, for whoever acts on gradients as they arrive (data
+parallelism, nn/parallel/): ``Tensor.register_post_accumulate_grad_hook``, a
+hook called with the leaf once its ``.grad`` holds this backward's gradient,
+and ``queue_callback``, a call made once the backward under way has finished
+(PyTorch's ``Variable._execution_engine.queue_callback``).
 """
 from __future__ import annotations
 
@@ -45,7 +51,7 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
     of the ``capture`` tensors' nodes are returned instead (None: not reached).
     """
     captured = None if capture is None else dict.fromkeys([node_of(t) for t in capture])  # node -> grad
-    with grad_mode.set_grad_enabled(create_graph):  # under create_graph, backward's own ops are recorded
+    with grad_mode.set_grad_enabled(create_graph), _final_callbacks():  # under create_graph, backward's own ops are recorded
         grads: dict[Any, Value] = {}  # node -> the sum of the gradients sent to it so far
         for root, grad in zip(roots, root_grads):
             _add(grads, node_of(root), grad)
@@ -109,6 +115,8 @@ def _reach_leaf(leaf: "Tensor", grad: Value, captured: "dict | None") -> None:
         observer(leaf, grad, ())
     if captured is None:
         _on_its_device(leaf._accumulate_grad, grad)
+        for hook in getattr(leaf, "post_accumulate_grad_hooks", ()):  # set only once one is registered
+            hook(leaf)
 
 
 def _seen(node: Any, grad: "Tensor", captured: "dict | None") -> "Tensor":
@@ -167,6 +175,39 @@ def _not_an_array_method(node: Function, error: AttributeError) -> Exception:
         f"backward of {node.name}: {error}. In an ordinary backward the gradient and "
         "self.operands are arrays, not Tensors (see tinytensor/autograd/value.py): write the "
         "formula with operators and ops (exp(x), not x.exp()), or compute with self.inputs.")
+
+
+# ----------------------------------------------------------------------------
+# After backward: calls queued while it ran
+# ----------------------------------------------------------------------------
+_queued: list[list[Callable[[], None]]] = []  # one list per backward under way (a hook may run another)
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` once the backward under way has finished, before it returns.
+
+    PyTorch's ``Variable._execution_engine.queue_callback``: a hook that starts
+    work during backward (an all-reduce of the gradients ready so far) queues
+    the call that waits for it, so that ``loss.backward()`` returns with the
+    work done. Callbacks run in the order queued; one may queue another.
+    """
+    if not _queued:
+        raise RuntimeError("queue_callback: final callbacks can only be installed during the backward "
+                           "pass (from a hook that backward calls)")
+    _queued[-1].append(callback)
+
+
+@contextlib.contextmanager
+def _final_callbacks() -> Iterator[None]:
+    """Collect the callbacks queued during one backward; run them when it ends without an error."""
+    queued: list[Callable[[], None]] = []
+    _queued.append(queued)
+    try:
+        yield
+        while queued:
+            queued.pop(0)()
+    finally:
+        _queued.pop()
 
 
 # ----------------------------------------------------------------------------

@@ -9,6 +9,14 @@ node's gradient is the sum of what all its users send back. That is a
 topological order of the graph, reversed. We compute it with an explicit stack
 instead of recursion, so a chain of 100,000 ops does not hit Python's
 recursion limit.
+
+Of the many such orders, the walk picks one that reaches each weight early: it
+explores a node's first parent (the path deeper into the network: the ``x`` of
+``x @ W``) before the others (``W``), so a weight is finished after everything
+below it and comes, in backward's order, right after the layer that used it.
+Its gradient is complete, and in ``.grad``, while backward still has the layers
+below to do: DistributedDataParallel sends it to the other processes meanwhile
+(nn/parallel/distributed.py).
 """
 from __future__ import annotations
 
@@ -44,7 +52,7 @@ def topological_order(roots: Iterable[Any]) -> list:
         visited.add(node)
         stack.append((node, True))
         if isinstance(node, Function):  # a leaf Tensor has no parents
-            for parent in node.parents:
+            for parent in reversed(node.parents):  # the first parent explored first: see above
                 if parent is not None and parent not in visited:
                     stack.append((parent, False))
     return order

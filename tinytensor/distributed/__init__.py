@@ -30,6 +30,7 @@ needs (a column per rank; x, a, b: the tensors each rank passes):
         rank 0                x = [1 2]       t0 = [1 2]  t1 = [3 4]
         rank 1                x = [3 4]       t0 = [1 2]  t1 = [3 4]
 
+(``all_gather_object`` and ``broadcast_object_list`` do the same for Python objects.)
 all_reduce is a reduce_scatter followed by an all_gather: that is how the ring
 all-reduce does it, sending each rank 2(N-1)/N of the tensor's bytes however
 large N grows (docs/distributed.md works out the cost). ReduceOp is SUM, AVG,
@@ -67,23 +68,24 @@ The engines, never a home-made transport:
 
 Where things are:
     process_group.py   init_process_group, rank, world size, timeouts, the end of a failed job
-    collectives.py     all_reduce, broadcast, all_gather, reduce_scatter, barrier
+    collectives.py     all_reduce, broadcast, all_gather, reduce_scatter, barrier; objects
     reduce_op.py       ReduceOp: SUM, AVG, MAX, MIN, and what they mean for bool and integers
     work.py            Work: a collective under way, the check that the ranks agree, waiting
     mpi.py, nccl.py    the engines
     ../data/distributed.py   DistributedSampler: each rank's share of the examples
 """
 from .. import missing
-from .collectives import all_gather, all_reduce, barrier, broadcast, reduce_scatter
+from .collectives import (all_gather, all_gather_object, all_reduce, barrier, broadcast,
+                          broadcast_object_list, reduce_scatter)
 from .process_group import (DistBackendError, DistError, default_pg_nccl_timeout, default_pg_timeout,
                             destroy_process_group, get_backend, get_rank, get_world_size,
                             init_process_group, is_available, is_initialized)
 from .reduce_op import ReduceOp
 from .work import Work
 
-__all__ = ["DistBackendError", "DistError", "ReduceOp", "Work", "all_gather", "all_reduce", "barrier",
-           "broadcast", "default_pg_nccl_timeout", "default_pg_timeout", "destroy_process_group",
-           "get_backend", "get_rank", "get_world_size", "init_process_group", "is_available",
+__all__ = ["DistBackendError", "DistError", "ReduceOp", "Work", "all_gather", "all_gather_object",
+           "all_reduce", "barrier", "broadcast", "broadcast_object_list", "default_pg_nccl_timeout",
+           "default_pg_timeout", "destroy_process_group", "get_backend", "get_rank", "get_world_size", "init_process_group", "is_available",
            "is_initialized", "reduce_scatter"]
 
 

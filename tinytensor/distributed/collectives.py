@@ -14,11 +14,20 @@ warns at backward; a silently wrong gradient is worse than an error here): call
 it on ``x.detach()``, which shares the memory. A leaf that requires grad (a
 parameter) is fine, as in PyTorch. An array rewritten in place is registered as
 such, so a backward that needs its old values refuses (autograd/inplace.py).
+
+``all_gather_object`` and ``broadcast_object_list`` carry Python objects (a
+random generator's state, an error message), pickled into int64 tensors, as
+PyTorch's do: pickle can make any object when it is read back, so use them only
+between the processes of your own job, as here.
 """
 from __future__ import annotations
 
+import array
+import pickle
 from typing import Any, Callable
 
+from ..backend import int64
+from ..creation import tensor, zeros
 from ..tensor import Tensor
 from .process_group import DistBackendError, ProcessGroup, default_group
 from .reduce_op import ReduceOp, checked
@@ -67,6 +76,53 @@ def reduce_scatter(output: Tensor, input_list: list[Tensor], op: ReduceOp = Redu
     op = checked("reduce_scatter", op, output.dtype)
     return _run(group_, f"reduce_scatter({_describe(output)}, op={op.name})",
                 lambda: group_.engine.reduce_scatter(array, inputs, op), [array], async_op)
+
+
+def all_gather_object(object_list: list[Any], obj: Any, group: None = None) -> None:
+    """``object_list[r]`` becomes rank r's ``obj``, on every rank (any object pickle can carry)."""
+    group_ = _group("all_gather_object", group)
+    if not isinstance(object_list, list) or len(object_list) != group_.size:
+        raise ValueError(f"all_gather_object: object_list must be a list of one item per rank "
+                         f"({group_.size}), got {object_list!r}")
+    device = group_.engine.device
+    mine = _pickled(obj, device)
+    lengths = [zeros((), dtype=int64, device=device) for _ in range(group_.size)]
+    all_gather(lengths, tensor(mine.numel(), dtype=int64, device=device))
+    longest = max(int(length.item()) for length in lengths)
+    padded = zeros(longest, dtype=int64, device=device)
+    padded.array[:mine.numel()] = mine.array
+    gathered = [zeros(longest, dtype=int64, device=device) for _ in range(group_.size)]
+    all_gather(gathered, padded)
+    object_list[:] = [_unpickled(words) for words in gathered]
+
+
+def broadcast_object_list(object_list: list[Any], src: int = 0, group: None = None) -> None:
+    """Every rank's ``object_list`` (a list of the same length everywhere) becomes rank ``src``'s."""
+    group_ = _group("broadcast_object_list", group)
+    if not isinstance(object_list, list):
+        raise ValueError(f"broadcast_object_list: object_list must be a list, got {object_list!r}")
+    device = group_.engine.device
+    sent = _pickled(object_list, device) if group_.rank == src else None
+    length = tensor(0 if sent is None else sent.numel(), dtype=int64, device=device)
+    broadcast(length, src)
+    words = sent if sent is not None else zeros(int(length.item()), dtype=int64, device=device)
+    broadcast(words, src)
+    object_list[:] = _unpickled(words)
+
+
+def _pickled(obj: Any, device: Any) -> Tensor:
+    """``obj`` pickled into int64 words (a dtype every engine carries): the byte count, then the
+    bytes, zero-padded to a whole word."""
+    data = pickle.dumps(obj)
+    words = array.array("q", [len(data)])
+    words.frombytes(data + bytes(-len(data) % 8))
+    return tensor(words.tolist(), dtype=int64, device=device)
+
+
+def _unpickled(words: Tensor) -> Any:
+    values = words.tolist()
+    data = array.array("q", values[1:]).tobytes()
+    return pickle.loads(data[:values[0]])
 
 
 def barrier(group: None = None, async_op: bool = False) -> Work | None:

@@ -11,6 +11,7 @@ activation.py     ReLU, GELU, Tanh, Sigmoid, Softmax, LogSoftmax, Flatten, Ident
 container.py      ModuleList, Sequential, ModuleDict, ParameterList, ParameterDict
 loss.py           CrossEntropyLoss, NLLLoss, MSELoss, BCELoss, BCEWithLogitsLoss, KLDivLoss
 utils.py          clip_grad_norm_ (from tinytensor.optim)
+parallel/         DistributedDataParallel: one model, N processes (tinytensor.distributed)
 
 ``tinytensor.nn.functional`` is tinytensor.functional, under PyTorch's name.
 
@@ -24,7 +25,7 @@ import sys
 from typing import Any
 
 from .. import functional, missing
-from . import init, utils
+from . import init, parallel, utils
 from .activation import GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout
@@ -43,9 +44,9 @@ FROM_THE_MODEL = ("MultiheadAttention", "Transformer", "TransformerDecoder", "Tr
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GELU",
            "Identity", "KLDivLoss", "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict",
-           "ModuleList", "NLLLoss", "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential", "Sigmoid",
-           "Softmax", "Tanh",
-           "functional", "init", "utils"] + list(FROM_THE_MODEL)
+           "ModuleList", "NLLLoss", "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential",
+           "Sigmoid", "Softmax", "Tanh",
+           "functional", "init", "parallel", "utils"] + list(FROM_THE_MODEL)
 
 
 def __getattr__(name: str) -> Any:

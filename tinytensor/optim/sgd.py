@@ -35,8 +35,9 @@ class SGD(Optimizer):
             grad = grad + group["weight_decay"] * p
         if momentum != 0:
             buffer = state.get("momentum_buffer")
-            # The gradient itself can be the first buffer: nothing ever changes it in place.
-            buffer = grad if buffer is None else momentum * buffer + (1 - group["dampening"]) * grad
+            # A copy of the gradient, as PyTorch's: a .grad may be rewritten in place later (a view of
+            # DistributedDataParallel's bucket, with gradient_as_bucket_view=True, is, every step).
+            buffer = grad.clone() if buffer is None else momentum * buffer + (1 - group["dampening"]) * grad
             state["momentum_buffer"] = buffer
             grad = grad + momentum * buffer if group["nesterov"] else buffer
         _assign(p, p - group["lr"] * grad)
