@@ -79,7 +79,7 @@ class ProcessGroup:
         if not self.broken:
             self.broken = message
             if self.size > 1:  # leaving MPI normally would wait for the ranks that did not come
-                atexit.register(self.MPI.COMM_WORLD.Abort, 1)
+                atexit.register(abort_the_job, self.MPI.COMM_WORLD)
             self.engine.abort()
         return kind(message + " This process group is broken: end the job (leave the "
                     "exception uncaught, and every rank stops).")
@@ -151,7 +151,7 @@ def _rendezvous(world: Any, seconds: float, count: int) -> list[Any]:
     copies = [world.Idup() for _ in range(count)]  # (communicator, request) each
     if not poll(lambda: all(request.Test() for _, request in copies), time.monotonic() + seconds):
         if world.Get_size() > 1:
-            atexit.register(world.Abort, 1)
+            atexit.register(abort_the_job, world)
         raise DistBackendError(f"init_process_group on rank {world.Get_rank()} of {world.Get_size()}: "
                                f"the other ranks did not call init_process_group within {seconds:g} s "
                                f"(the timeout). One has died, is stuck, or never calls it.")
@@ -166,11 +166,22 @@ def _end_the_job_on_uncaught_exceptions(world: Any) -> None:
 
     def hook(kind: Any, value: Any, traceback: Any) -> None:
         previous(kind, value, traceback)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        world.Abort(1)
+        abort_the_job(world)
     hook.ends_the_job = True  # type: ignore[attr-defined]
     sys.excepthook = hook
+
+
+def abort_the_job(world: Any) -> None:
+    """End every rank (MPI_Abort), once this rank's last words have reached the user.
+
+    The launcher forwards a rank's output through a proxy process, and MPI_Abort ends the
+    proxies too: what they had not yet passed on (often the error itself) would be lost.
+    A second's pause, on a job that is failing anyway, lets them pass it on.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(1.0)
+    world.Abort(1)
 
 
 def destroy_process_group(group: None = None) -> None:
