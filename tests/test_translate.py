@@ -173,11 +173,18 @@ def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, device
     assert straight.optimizer.state_dict()["state"][0]["step"] == resumed.optimizer.state_dict()["state"][0]["step"]
 
 
+def hear_ctrl_c() -> None:
+    """In the child: Ctrl-C handled by default, even where the tests run in the background of a
+    shell, which starts them with SIGINT ignored (the translator then leaves it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_writes_a_checkpoint_that_resumes(tmp_path):
     out = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "translator", "train", "--config", "tiny",
                                 "--out", str(out), "--device", "cpu"], cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=hear_ctrl_c)
     for line in process.stdout:  # wait until training has begun
         if line.startswith("config tiny"):
             break
