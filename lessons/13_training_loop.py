@@ -494,7 +494,9 @@ for what, obj, text in [("the batch, padded", Trainer.step, "train_data.batch"),
 # tiny preset (d_model 32, 2 heads, 1 + 1 layers; its data and vocabularies built from the
 # corpus, a few seconds), one `Trainer.step` on its first batch; then the model put back as it
 # was, and one step of our `train_step` on the same batch, with our own Adam and our `rate`.
-# Every weight after the two steps must be equal, bit for bit.
+# Every weight after the two steps must be equal, bit for bit. (`Trainer.step` calls the model
+# as `self.data_parallel`: the model itself in one process, the model wrapped in
+# `DistributedDataParallel` when several train it together, lesson 17.)
 
 # %%
 trainer = Trainer(PRESETS["tiny"].with_overrides(batch_tokens=1024), out="lesson-13-run", device=dev,
@@ -525,7 +527,7 @@ with checks("one step of ours = one Trainer.step, bit for bit; the cited lines h
     check.true("the step moved the weights",
                max((after_trainer[k] - start[k]).abs().max().item() for k in start) > 0)
     source = inspect.getsource(Trainer.step)
-    for piece in ("self.model(src, tgt_in)", "label_smoothing=self.config.label_smoothing",
+    for piece in ("self.data_parallel(src, tgt_in)", "label_smoothing=self.config.label_smoothing",
                   "ignore_index=Vocab.pad_id", "loss.backward()", "clip_grad_norm_", "self.optimizer.step()",
                   "self.scheduler.step()", "self.optimizer.zero_grad()"):
         check.true(f"Trainer.step has {piece}", piece in source)

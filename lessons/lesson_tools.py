@@ -54,38 +54,19 @@ def device() -> str:
     return "cuda" if tt.cuda.is_available() else "cpu"
 
 
-def choose_num_threads() -> int:
-    """One BLAS thread per core that other programs leave free, at least one.
-
-    A lesson's matrices are small: on a machine busy with other work, BLAS threads that
-    wait for a core of their own make a step several times slower than one thread does, and
-    spin while they wait. The load average counts the processes running or waiting to run, so
-    cores minus load is what is free.
-    """
-    cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # no load average (Windows): assume the machine is ours
-        load = 0.0
-    return max(1, min(cores, cores - round(load)))
-
-
 def use_free_cores() -> int | None:
-    """Limit NumPy's BLAS (and PyTorch, if imported later through optional_torch) to
-    choose_num_threads() threads; a thread count set in the environment is kept.
+    """Limit the CPU's matrix products (and PyTorch, if imported later through optional_torch)
+    to one thread per core that other programs leave free; a thread count set in the
+    environment is kept.
 
-    Until tinytensor has ``set_num_threads``, threadpoolctl sets it for the BLAS NumPy loaded.
+    A lesson's matrices are small: on a machine busy with other work, BLAS threads that wait
+    for a core of their own make a step several times slower than one thread does.
+    ``tinytensor.threads.choose_num_threads`` counts the free cores (tinytensor/threads.py).
     """
     if any(variable in os.environ for variable in THREAD_VARIABLES):
         return None
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        print("lesson_tools: threadpoolctl is not installed, so NumPy keeps its own thread count "
-              "(pip install threadpoolctl, or -e '.[lessons]')")
-        return None
-    threads = choose_num_threads()
-    threadpool_limits(threads, user_api="blas")  # not as a context: for the whole lesson
+    threads = tt.threads.choose_num_threads().threads
+    tt.set_num_threads(threads)
     return threads
 
 
@@ -383,5 +364,5 @@ def prove_exercises(ns: dict[str, Any], lesson: str) -> list[str]:
     return proved
 
 
-__all__ = ["Check", "as_numpy", "checks", "choose_num_threads", "device", "exercise", "in_notebook",
+__all__ = ["Check", "as_numpy", "checks", "device", "exercise", "in_notebook",
            "optional_torch", "prove_exercises", "show", "slider", "use_free_cores"]
