@@ -396,7 +396,7 @@ def _in_threads(*bodies, timeout=30.0):
         except BaseException as error:  # noqa: BLE001 - handed to the test's thread
             errors.append(error)
 
-    threads = [threading.Thread(target=run, args=(body,)) for body in bodies]
+    threads = [threading.Thread(target=run, args=(body,), name=body.__name__) for body in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -425,6 +425,39 @@ def test_no_grad_in_one_thread_leaves_another_recording(device):
     _in_threads(evaluating, training)
     assert seen == {"evaluating": (False, False), "training": (True, True)}
     assert tt.is_grad_enabled()
+
+
+def test_a_callback_queued_in_one_thread_runs_at_the_end_of_that_threads_backward():
+    """Two threads' backwards at once: each callback runs before its own backward returns,
+    never at the end of the other's (where a DDP would read .grad before averaging it)."""
+    a, b = leaf([1.0]), leaf([2.0])
+    a_inside, b_inside, a_returned = threading.Event(), threading.Event(), threading.Event()
+    ran_in = {}
+
+    def a_hook(p):  # a's backward began first; it queues its callback once b's has begun too
+        a_inside.set()
+        assert b_inside.wait(10)
+        tt.autograd.queue_callback(lambda: ran_in.setdefault("a", threading.current_thread().name))
+
+    def b_hook(p):  # b's backward stays under way until a's has returned
+        tt.autograd.queue_callback(lambda: ran_in.setdefault("b", threading.current_thread().name))
+        b_inside.set()
+        assert a_returned.wait(10)
+
+    a.register_post_accumulate_grad_hook(a_hook)
+    b.register_post_accumulate_grad_hook(b_hook)
+
+    def thread_a():
+        (a * 2).sum().backward()
+        a_returned.set()
+        assert ran_in.get("a") == "thread_a"  # before its backward returned, in its own thread
+
+    def thread_b():
+        assert a_inside.wait(10)
+        (b * 2).sum().backward()
+        assert ran_in.get("b") == "thread_b"
+
+    _in_threads(thread_a, thread_b)
 
 
 def test_overlapping_no_grad_blocks_in_two_threads_restore_each_their_own(device):

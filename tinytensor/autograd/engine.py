@@ -51,7 +51,8 @@ def run_backward(roots: Sequence["Tensor"], root_grads: Sequence["Tensor"], *,
     of the ``capture`` tensors' nodes are returned instead (None: not reached).
     """
     captured = None if capture is None else dict.fromkeys([node_of(t) for t in capture])  # node -> grad
-    with grad_mode.set_grad_enabled(create_graph), _final_callbacks():  # under create_graph, backward's own ops are recorded
+    # Under create_graph, backward's own ops are recorded; callbacks queued by hooks run at the end.
+    with grad_mode.set_grad_enabled(create_graph), _final_callbacks():
         grads: dict[Any, Value] = {}  # node -> the sum of the gradients sent to it so far
         for root, grad in zip(roots, root_grads):
             _add(grads, node_of(root), grad)
@@ -180,7 +181,15 @@ def _not_an_array_method(node: Function, error: AttributeError) -> Exception:
 # ----------------------------------------------------------------------------
 # After backward: calls queued while it ran
 # ----------------------------------------------------------------------------
-_queued: list[list[Callable[[], None]]] = []  # one list per backward under way (a hook may run another)
+class _Queued(threading.local):
+    """This thread's backwards under way, a list of callbacks each (a hook may run another
+    backward inside one): a backward runs the callbacks queued in its own thread, never another's."""
+
+    def __init__(self) -> None:
+        self.lists: list[list[Callable[[], None]]] = []
+
+
+_queued = _Queued()
 
 
 def queue_callback(callback: Callable[[], None]) -> None:
@@ -191,23 +200,23 @@ def queue_callback(callback: Callable[[], None]) -> None:
     the call that waits for it, so that ``loss.backward()`` returns with the
     work done. Callbacks run in the order queued; one may queue another.
     """
-    if not _queued:
+    if not _queued.lists:
         raise RuntimeError("queue_callback: final callbacks can only be installed during the backward "
                            "pass (from a hook that backward calls)")
-    _queued[-1].append(callback)
+    _queued.lists[-1].append(callback)
 
 
 @contextlib.contextmanager
 def _final_callbacks() -> Iterator[None]:
     """Collect the callbacks queued during one backward; run them when it ends without an error."""
     queued: list[Callable[[], None]] = []
-    _queued.append(queued)
+    _queued.lists.append(queued)
     try:
         yield
         while queued:
             queued.pop(0)()
     finally:
-        _queued.pop()
+        _queued.lists.pop()
 
 
 # ----------------------------------------------------------------------------

@@ -77,10 +77,6 @@ class NLLLoss(Function):
         if self.reduction != "mean":
             return losses if self.reduction == "none" else losses.sum()
         return xp.where(total != 0, losses.sum(), xp.nan)  # the mean of no row: NaN, as PyTorch's
-        losses = -(self.wanted(log_p.shape, log_p.dtype) * log_p).sum(axis=1) * weight
-        if self.reduction != "mean":
-            return losses if self.reduction == "none" else losses.sum()
-        return xp.where(counted.any(), losses.sum(), xp.nan)  # the mean of no row: NaN, as PyTorch's
 
     def backward(self, grad: Value) -> tuple[Value, ...]:
         log_p = self.inputs[0]
@@ -170,6 +166,8 @@ def _class_weight(op: str, weight: Tensor | None, rows: Tensor) -> Any:
         raise RuntimeError(f"{op}: weight is on {weight.device} but the input on {rows.device}; "
                            f"move it with .to('{rows.device}')")
     return weight.array
+
+
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error, ((input - target)^2).mean()."""
     _check_reduction("mse_loss", reduction)

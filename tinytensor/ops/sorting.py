@@ -20,9 +20,9 @@ read backwards (ties would come out reversed): sort x read backwards, then read
 that order backwards, and ties come out first-in-x first.
 
 ``topk`` is the first k of that order (descending for the largest), so NaN is
-the largest value there too, as for ``max`` and ``argmax``. (It was once
-``argsort(-x)``, which ranked NaN last, and got -x wrong where it overflows: the
-smallest int64, and every unsigned integer but 0.)
+the largest value there too, as for ``max`` and ``argmax``. (Not ``argsort(-x)``:
+that ranks NaN last, and -x overflows for the smallest int64 and for every unsigned
+integer but 0.)
 
 ``unique`` sorts too: equal neighbours in the sorted order are one value.
 """
