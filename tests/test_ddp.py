@@ -79,6 +79,9 @@ def test_buckets_leave_during_backward_in_order(ranks):
     ends, the first while the other gradients were still to be computed."""
     for got in ranks:
         assert got["timeline/launched_during_backward"] == got["timeline/buckets"] == 6
+        events = got["timeline/events"].tolist()
+        for k in range(5):  # bucket k leaves before the gradient of bucket k + 1 has even arrived
+            assert events.index(f"launch {k}") < events.index(f"ready {k + 1}"), events
 
 
 def test_no_sync_accumulation_matches_one_process(ranks):
@@ -87,6 +90,21 @@ def test_no_sync_accumulation_matches_one_process(ranks):
         params = trained(got, "no_sync/")
         for name, value in expected.items():
             np.testing.assert_allclose(params[name], value, **CLOSE, err_msg=name)
+
+
+def test_a_parameter_used_only_under_no_sync_is_averaged_at_the_sync(ranks):
+    """Its gradient waits in .grad through the synced backward that does not use it; the ranks'
+    differ until then, so the sync must average it (as PyTorch's DDP counts use under no_sync)."""
+    model = script.net(seed=0, with_unused=True)
+    x, y = script.batch(0, 0)
+    script.loss_of(model, x, y, branch=True).backward()  # the whole batch: the mean of the shards' means
+    for got in ranks:
+        np.testing.assert_allclose(got["no_sync_unused/branch_grad"], model.branch.weight.grad.numpy(), **CLOSE)
+
+
+def test_a_dropped_wrapper_leaves_no_hooks_behind(ranks):
+    for got in ranks:
+        assert got["rewrapped/hooks"] == 1
 
 
 def test_a_forward_without_backward_leaves_nothing_waiting(ranks):

@@ -152,9 +152,12 @@ def test_refusals_name_the_collective_and_what_to_do(ranks):
 def test_python_objects_are_gathered_and_broadcast(ranks):
     n = len(ranks)
     expected = [{"rank": r, "big": 2 ** 100 + r, "text": "x" * (r * 13)} for r in range(n)]
-    for got in ranks:
+    for rank, got in enumerate(ranks):
         assert str(got["objects/gathered"]) == repr(expected)
         assert str(got["objects/broadcast"]) == repr([f"from rank {n - 1}", {"n": n - 1}, None])
+        refused = (f"ValueError: broadcast_object_list: rank {rank}'s object_list has 2 element(s), rank 0's "
+                   f"1; give every rank a list of the same length (e.g. [None] * 1)")
+        assert str(got["refuse/broadcast_length"]) == ("no error" if rank == 0 else refused)
         assert str(got["refuse/object_list"]).startswith(
             f"ValueError: all_gather_object: object_list must be a list of one item per rank ({n})")
 

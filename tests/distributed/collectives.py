@@ -133,6 +133,8 @@ def main(out: Path, backend: str) -> None:
     dist.broadcast_object_list(sent, src=size - 1)
     got["objects/broadcast"] = repr(sent)
     got["refuse/object_list"] = error(lambda: dist.all_gather_object([None] * (size + 1), 1))
+    # a receiving list of another length: every rank takes part, the receivers are told
+    got["refuse/broadcast_length"] = error(lambda: dist.broadcast_object_list([rank] * (1 + (rank != 0)), src=0))
 
     dist.destroy_process_group()
     got["destroyed"] = not dist.is_initialized()

@@ -133,12 +133,19 @@ def main(out: Path) -> None:
                 end = events.index(("backward end", -1))
                 got["timeline/launched_during_backward"] = sum(kind == "launch" for kind, _ in events[:end])
                 got["timeline/buckets"] = len(ddp._buckets)
+                got["timeline/events"] = np.array([f"{kind} {index}" for kind, index in events])
 
     # gradient accumulation: micro-batches under no_sync, the last one outside
     ddp = DDP(net(seed=rank))
     train(ddp, "sgd", rank, size, micro_batches=MICRO, no_sync=True)
     for key, value in params(ddp.module).items():
         got[f"no_sync/{key}"] = value
+
+    # a model wrapped again: the dropped wrapper's hooks go with it
+    model = net(seed=rank)
+    DDP(model)
+    ddp = DDP(model)
+    got["rewrapped/hooks"] = len(model.head.weight.post_accumulate_grad_hooks)
 
     # a forward without backward, then a step: nothing is left waiting
     ddp = DDP(net(seed=rank))
@@ -160,6 +167,15 @@ def main(out: Path) -> None:
         optimizer.step()
     for key, value in params(ddp.module).items():
         got[f"unused/{key}"] = value
+
+    # a branch used in a no_sync micro-batch only: its accumulated gradient is averaged at the sync
+    ddp = DDP(net(seed=rank, with_unused=True), find_unused_parameters=True)
+    x, y = batch(0, 0)
+    with ddp.no_sync():
+        loss_of(ddp, share(x, rank, size), share(y, rank, size), branch=True).backward()
+    x, y = batch(0, 1)
+    loss_of(ddp, share(x, rank, size), share(y, rank, size)).backward()
+    got["no_sync_unused/branch_grad"] = ddp.module.branch.weight.grad.numpy().copy()
 
     # ...and without find_unused_parameters: an error at the end of backward, on every rank
     ddp = DDP(net(seed=rank, with_unused=True))

@@ -107,7 +107,12 @@ def broadcast_object_list(object_list: list[Any], src: int = 0, group: None = No
     broadcast(length, src)
     words = sent if sent is not None else zeros(int(length.item()), dtype=int64, device=device)
     broadcast(words, src)
-    object_list[:] = _unpickled(words)
+    received = _unpickled(words)
+    if len(received) != len(object_list):  # PyTorch's fills the list in place, one slot per object
+        raise ValueError(f"broadcast_object_list: rank {group_.rank}'s object_list has {len(object_list)} "
+                         f"element(s), rank {src}'s {len(received)}; give every rank a list of the same "
+                         f"length (e.g. [None] * {len(received)})")
+    object_list[:] = received
 
 
 def _pickled(obj: Any, device: Any) -> Tensor:

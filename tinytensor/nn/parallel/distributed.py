@@ -67,7 +67,9 @@ What differs from PyTorch's (torch/nn/parallel/distributed.py and its C++ reduce
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
+import weakref
 from typing import Any, Iterator
 
 from ... import backend, distributed as dist
@@ -177,18 +179,27 @@ class DistributedDataParallel(Module):
         self._names = {id(p): name for name, p in module.named_parameters()}
         self._ready: dict[int, bool] = {}       # id(param) -> its gradient is in its bucket (this backward)
         self._expect_hooks = False              # armed by a forward with grad on, outside no_sync
+        self._accumulating = False              # armed by a forward with grad on, inside no_sync
+        self._used_since_sync: set[int] = set()  # id(param) with a gradient under no_sync since the last sync
         self._backward_started = False
         self._next_bucket = 0                   # the next bucket to launch: they leave in order
-        self.timeline: list[tuple[str, int, float]] = []  # this step's (event, bucket, time.perf_counter())
+        # This step's (event, bucket, time.perf_counter()): "ready" (a gradient into the bucket),
+        # "launch", "done" (its all-reduce), with "forward", "backward end" and "averaged" (-1).
+        self.timeline: list[tuple[str, int, float]] = []
         if init_sync:
             self._broadcast_from_rank_0(list(module.parameters()) +
                                         (list(module.buffers()) if broadcast_buffers else []))
-        for p in params:
-            p.register_post_accumulate_grad_hook(self._gradient_ready)
+        # The hooks hold this wrapper weakly, and go when it goes: a wrapper dropped (the model
+        # wrapped again, say) leaves no hooks behind that would join a later backward.
+        handles = [p.register_post_accumulate_grad_hook(functools.partial(_gradient_ready, weakref.ref(self)))
+                   for p in params]
+        weakref.finalize(self, _remove_hooks, handles)
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         if grad_mode.is_grad_enabled() and self.require_backward_grad_sync:
             self._prepare_for_backward()
+        elif grad_mode.is_grad_enabled():
+            self._accumulating = True
         if self.broadcast_buffers and grad_mode.is_grad_enabled():
             self._broadcast_from_rank_0(list(self.module.buffers()))
         return self.module(*inputs, **kwargs)
@@ -228,6 +239,8 @@ class DistributedDataParallel(Module):
     def _gradient_ready(self, param: Parameter) -> None:
         """A parameter's hook: its gradient is complete, so into its bucket it goes."""
         if not self._expect_hooks:  # not a forward of ours, under no_sync, or already averaged
+            if self._accumulating:  # under no_sync: what it used is averaged at the next sync
+                self._used_since_sync.add(id(param))
             return
         if not self._backward_started:
             self._backward_started = True
@@ -237,6 +250,7 @@ class DistributedDataParallel(Module):
                                f"in one backward; a parameter may be used in several places, but its hook "
                                f"runs once per backward")
         self._put_in_bucket(param, param.grad)
+        self.timeline.append(("ready", self._place[id(param)][0].index, time.perf_counter()))
         self._launch_full_buckets()
         self._poll()
 
@@ -269,14 +283,18 @@ class DistributedDataParallel(Module):
         """After backward: the parameters without a gradient, the last buckets, the averages into .grad."""
         self.timeline.append(("backward end", -1, time.perf_counter()))
         self._expect_hooks = self._backward_started = False
-        used = [self._ready[id(p)] for p in self._params]  # on this rank
-        unused = [p for p, here in zip(self._params, used) if not here]
-        if unused and not (self.find_unused_parameters or self.static_graph):
+        arrived = [self._ready[id(p)] for p in self._params]  # in this backward, on this rank
+        missing = [p for p, here in zip(self._params, arrived) if not here]
+        if missing and not (self.find_unused_parameters or self.static_graph):
             self._wait()  # the buckets already launched: leave the process group in step
-            raise RuntimeError(self._unused_message(unused))
-        for p in unused:  # counts as zero here (or as what earlier no_sync steps accumulated)
+            raise RuntimeError(self._unused_message(missing))
+        for p in missing:  # counts as zero here (or as what earlier no_sync steps accumulated)
             self._put_in_bucket(p, p.grad)
         self._launch_full_buckets()
+        # Used on this rank: in this backward, or in a no_sync one since the last sync, whose
+        # gradient waits in .grad to be averaged now.
+        used = [here or id(p) in self._used_since_sync for p, here in zip(self._params, arrived)]
+        self._accumulating, self._used_since_sync = False, set()
         if self.find_unused_parameters or self.static_graph:  # after every bucket: the same order on all ranks
             used = self._used_on_any_rank(used)
         self._wait()
@@ -324,6 +342,17 @@ class DistributedDataParallel(Module):
                 f"find_unused_parameters=True to DistributedDataParallel (a parameter without a gradient "
                 f"then counts as zero in the average), or make every parameter and every output of "
                 f"forward take part in the loss.")
+
+
+def _gradient_ready(wrapper: "weakref.ref[DistributedDataParallel]", param: Parameter) -> None:
+    ddp = wrapper()
+    if ddp is not None:
+        ddp._gradient_ready(param)
+
+
+def _remove_hooks(handles: list[Any]) -> None:
+    for handle in handles:
+        handle.remove()
 
 
 def _the_device(module: Module, device_ids: Any, output_device: Any, engine_device: Any) -> Any:
