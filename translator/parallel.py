@@ -3,6 +3,10 @@
 Data parallelism (tinytensor/nn/parallel/distributed.py): every process (rank) holds the
 whole model, trains on batches of its own, and DistributedDataParallel averages the ranks'
 gradients in each backward, so every rank takes the same step. One step trains on N batches.
+The batches hold about the same number of target tokens, not exactly: the average of their
+mean losses' gradients weighs a token of a smaller batch a little more than one big batch of
+them all would (the mean of means is the whole batch's mean only for equal shares). The loss
+the translator prints is weighted by tokens, the whole step's.
 
 Who does what:
 

@@ -85,8 +85,8 @@ from .work import Work
 
 __all__ = ["DistBackendError", "DistError", "ReduceOp", "Work", "all_gather", "all_gather_object",
            "all_reduce", "barrier", "broadcast", "broadcast_object_list", "default_pg_nccl_timeout",
-           "default_pg_timeout", "destroy_process_group", "get_backend", "get_rank", "get_world_size", "init_process_group", "is_available",
-           "is_initialized", "reduce_scatter"]
+           "default_pg_timeout", "destroy_process_group", "get_backend", "get_rank", "get_world_size",
+           "init_process_group", "is_available", "is_initialized", "reduce_scatter"]
 
 
 __getattr__ = missing.names(__name__)  # a PyTorch name not here says what to use (missing.py)
