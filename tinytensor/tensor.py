@@ -42,12 +42,14 @@ class Tensor:
         """Set a new Tensor's fields around ``array``: a leaf, no gradient yet (ops use ``_make``)."""
         self.array, self._grad, self.grad_fn, self.requires_grad, self.name, self.hooks = (
             array, None, None, False, None, ())
+        self.post_accumulate_grad_hooks = ()
 
     @staticmethod
     def _make(array: Any, grad_fn: Any) -> "Tensor":
         """The fast constructor ops use: ``array`` is already a backend array."""
         t = object.__new__(Tensor)
         t.array, t._grad, t.grad_fn, t.requires_grad, t.name, t.hooks = array, None, grad_fn, grad_fn is not None, None, ()
+        t.post_accumulate_grad_hooks = ()
         return t
 
     # ------------------------------------------------------------------
@@ -223,8 +225,7 @@ class Tensor:
         """Call ``hook(self)`` each time backward has added this leaf's gradient into ``.grad``.
 
         The moment a parameter's gradient is complete: DistributedDataParallel
-        starts averaging it across processes from here. The attribute holding the
-        hooks is set only when one is registered, so the tensors ops make carry none.
+        starts averaging it across processes from here.
         """
         if not self.requires_grad:
             raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor "
@@ -233,7 +234,7 @@ class Tensor:
             raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
                                "registered on non-leaf tensors (their gradient is not accumulated into "
                                ".grad); use register_hook")
-        self.post_accumulate_grad_hooks = getattr(self, "post_accumulate_grad_hooks", ()) + (hook,)
+        self.post_accumulate_grad_hooks = self.post_accumulate_grad_hooks + (hook,)
         return RemovableHandle(self, hook, "post_accumulate_grad_hooks")
 
     def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,

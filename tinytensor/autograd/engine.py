@@ -116,7 +116,7 @@ def _reach_leaf(leaf: "Tensor", grad: Value, captured: "dict | None") -> None:
         observer(leaf, grad, ())
     if captured is None:
         _on_its_device(leaf._accumulate_grad, grad)
-        for hook in getattr(leaf, "post_accumulate_grad_hooks", ()):  # set only once one is registered
+        for hook in leaf.post_accumulate_grad_hooks:
             hook(leaf)
 
 

@@ -36,23 +36,27 @@ def node_of(t: "Tensor") -> Any:
 def topological_order(roots: Iterable[Any]) -> list:
     """Every node reachable from ``roots``, each listed after all of its parents.
 
-    Depth-first search, post-order: a node is appended once all its parents
-    have been. ``reversed(...)`` of the result is the order backward runs in.
+    Depth-first search, post-order: go down to the first parent not yet seen;
+    when a node has none left, it is done and appended. ``reversed(...)`` of the
+    result is the order backward runs in. Each node enters the stack once, with
+    an iterator over its parents that remembers how far it got.
     """
     order: list = []
     visited: set = set()
-    stack = [(root, False) for root in roots if root is not None]
-    while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            order.append(node)
+    for root in roots:
+        if root is None or root in visited:
             continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
-        if isinstance(node, Function):  # a leaf Tensor has no parents
-            for parent in reversed(node.parents):  # the first parent explored first: see above
-                if parent is not None and parent not in visited:
-                    stack.append((parent, False))
+        visited.add(root)
+        stack = [(root, iter(root.parents if isinstance(root, Function) else ()))]  # a leaf has none
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent is not None and parent not in visited:  # down there first
+                    visited.add(parent)
+                    stack.append((parent, iter(parent.parents if isinstance(parent, Function) else ())))
+                    break
+            else:  # every parent is done, so this node is
+                stack.pop()
+                order.append(node)
     return order
+
