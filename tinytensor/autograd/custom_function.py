@@ -47,7 +47,7 @@ import math
 from typing import Any, Callable
 
 from .. import backend
-from ..ops.broadcast import sum_to
+from ..ops.broadcast import broadcasts_to, sum_to
 from . import grad_mode
 from .function import Function, snake_case
 from .value import as_tensor
@@ -131,7 +131,7 @@ class CustomFunctionNode(Function):
             raise TypeError(f"function {self.label} returned a {type(g).__name__} at "
                             f"position {i + 1}; a gradient is a Tensor (or None)")
         if g.shape != x.shape:
-            if not _broadcasts(x.shape, g.shape):
+            if not broadcasts_to(x.shape, g.shape):
                 raise RuntimeError(f"Function {self.label} returned an invalid gradient "
                                    f"at index {i} - got {list(g.shape)} but expected shape compatible "
                                    f"with {list(x.shape)}")
@@ -262,13 +262,6 @@ def _inputs(function: type, args: tuple, kwargs: dict, defaults: bool) -> tuple:
         else:
             flat.append(value)
     return tuple(flat)
-
-
-def _broadcasts(shape: tuple, to: tuple) -> bool:
-    """Whether ``shape`` broadcasts to ``to`` (so a gradient of shape ``to`` sums down to it)."""
-    if len(shape) > len(to):
-        return False
-    return all(n == 1 or n == m for n, m in zip(shape[::-1], to[::-1]))
 
 
 def once_differentiable(backward: Callable) -> Callable:

@@ -45,7 +45,7 @@ from typing import Any
 
 from .. import creation
 from ..autograd.function import Function, Value
-from ..ops.broadcast import broadcast_to, sum_to
+from ..ops.broadcast import broadcast_to, broadcasts_to, sum_to
 from ..tensor import Tensor
 from .activation import softmax, softmax_array
 from .dropout import KeepMask
@@ -232,8 +232,7 @@ def _scores_shape(query: Tensor, key: Tensor, value: Tensor) -> tuple[int, ...]:
 
 
 def _check_mask(mask: Tensor, scores: tuple[int, ...]) -> None:
-    fits = mask.ndim <= len(scores) and all(m in (1, s) for m, s in zip(mask.shape[::-1], scores[::-1]))
-    if not fits:
+    if not broadcasts_to(mask.shape, scores):
         raise ValueError(f"scaled_dot_product_attention: the mask's shape {mask.shape} does not "
                          f"broadcast to the scores' shape {scores} (..., queries, keys)")
     if mask.requires_grad:

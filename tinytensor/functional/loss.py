@@ -43,6 +43,7 @@ from typing import Any
 from .. import backend
 from ..autograd.function import Function, Value, constant
 from ..ops import pointwise
+from ..ops.broadcast import broadcasts_to
 from ..ops.indexing import check_range, integer_ids
 from ..ops.selection import Clip, where
 from ..tensor import Tensor
@@ -317,11 +318,6 @@ def _check_pair(op: str, input: Tensor, target: Tensor, **weights: Tensor | None
         raise ValueError(f"{op}: target size {target.shape} must be the same as input size "
                          f"{input.shape} (one target per output); reshape one of them")
     for name, weight in weights.items():
-        if weight is not None and not _broadcasts_to(tuple(weight.shape), tuple(input.shape)):
+        if weight is not None and not broadcasts_to(weight.shape, input.shape):
             raise ValueError(f"{op}: {name} of shape {weight.shape} does not broadcast to the input's "
                              f"shape {input.shape}")
-
-
-def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
-    """Whether ``shape`` broadcasts to ``target`` without making it larger (dims matched from the right)."""
-    return len(shape) <= len(target) and all(n in (1, m) for n, m in zip(shape[::-1], target[::-1]))

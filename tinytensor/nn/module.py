@@ -179,11 +179,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
         _check_member_name(self, "module", name)
-        if module is None:
-            self.__dict__.pop(name, None)
-            object.__setattr__(self, name, None)
-        else:
-            self._register(name, module)
+        setattr(self, name, module)  # __setattr__ registers it, or takes the old one out for None
 
     register_module = add_module
 
@@ -193,11 +189,7 @@ class Module:
             raise TypeError(f"cannot assign {type(param).__name__} object to parameter {name!r} "
                             f"(nn.Parameter or None required; wrap a tensor as nn.Parameter(t))")
         _check_member_name(self, "parameter", name)
-        if param is None:
-            self.__dict__.pop(name, None)
-            object.__setattr__(self, name, None)
-        else:
-            self._register(name, param)
+        setattr(self, name, param)
 
     def register_buffer(self, name: str, tensor: Tensor, persistent: bool = True) -> None:
         """A tensor that belongs to the module but is not learned (e.g. a positional-encoding table).

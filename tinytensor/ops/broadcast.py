@@ -59,3 +59,9 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """Sum ``x`` down to ``shape``, undoing a broadcast (x itself when nothing to do)."""
     return x if x.shape == tuple(shape) else SumTo(tuple(shape))(x)
+
+
+def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` without making it larger: dims matched from
+    the right, each 1 or equal (so a gradient of shape ``target`` sums down to ``shape``)."""
+    return len(shape) <= len(target) and all(n in (1, m) for n, m in zip(shape[::-1], target[::-1]))

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from .. import backend
 from ..creation import full_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_non_negative
+from .optimizer import Optimizer, check_non_negative, l2_penalty
 
 
 class Adagrad(Optimizer):
@@ -44,7 +44,7 @@ class Adagrad(Optimizer):
         if not state:
             self._start(p, state)
         step = state["step"] = state["step"] + 1
-        g = (grad + group["weight_decay"] * p).array if group["weight_decay"] != 0 else grad.array
+        g = l2_penalty(p, grad, group).array
         G = state["sum"].array  # noqa: N806 - the paper's name
         G += g * g
         lr = group["lr"] / (1 + (step - 1) * group["lr_decay"])

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from .. import backend
 from ..creation import zeros_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_non_negative
+from .optimizer import Optimizer, check_non_negative, l2_penalty
 
 
 class Adam(Optimizer):
@@ -36,7 +36,7 @@ class Adam(Optimizer):
 
     def _decay(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:
         """Adam's weight decay: an L2 penalty added to the gradient."""
-        return grad + group["weight_decay"] * p if group["weight_decay"] != 0 else grad
+        return l2_penalty(p, grad, group)
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]

@@ -179,6 +179,11 @@ def check_non_negative(owner: str, **values: float) -> None:
         raise ValueError(f"{owner}: invalid {', '.join(bad)}: must be >= 0")
 
 
+def l2_penalty(p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:
+    """The gradient with the group's L2 penalty added: g + weight_decay * theta."""
+    return grad + group["weight_decay"] * p if group["weight_decay"] != 0 else grad
+
+
 def zero_grads(params: Iterable[Tensor], set_to_none: bool) -> None:
     """Each ``p.grad`` to None, or its values to zeros in place (Module.zero_grad uses it too)."""
     for p in params:

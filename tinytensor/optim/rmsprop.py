@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from .. import backend
 from ..creation import zeros_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_non_negative
+from .optimizer import Optimizer, check_non_negative, l2_penalty
 
 
 class RMSprop(Optimizer):
@@ -36,7 +36,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         alpha, momentum = group["alpha"], group["momentum"]
-        g = (grad + group["weight_decay"] * p).array if group["weight_decay"] != 0 else grad.array
+        g = l2_penalty(p, grad, group).array
         if not state:
             state.update(step=0, square_avg=zeros_like(p))
         state["step"] += 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _assign, check_non_negative
+from .optimizer import Optimizer, _assign, check_non_negative, l2_penalty
 
 
 class SGD(Optimizer):
@@ -31,8 +31,7 @@ class SGD(Optimizer):
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         momentum = group["momentum"]
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p
+        grad = l2_penalty(p, grad, group)
         if momentum != 0:
             buffer = state.get("momentum_buffer")
             # A copy of the gradient, as PyTorch's: a .grad may be rewritten in place later (a view of
