@@ -40,16 +40,15 @@ class Tensor:
 
     def _adopt(self, array: Any) -> None:
         """Set a new Tensor's fields around ``array``: a leaf, no gradient yet (ops use ``_make``)."""
-        self.array, self._grad, self.grad_fn, self.requires_grad, self.name, self.hooks = (
-            array, None, None, False, None, ())
-        self.post_accumulate_grad_hooks = ()
+        (self.array, self._grad, self.grad_fn, self.requires_grad, self.name, self.hooks,
+         self.post_accumulate_grad_hooks) = array, None, None, False, None, (), ()
 
     @staticmethod
     def _make(array: Any, grad_fn: Any) -> "Tensor":
         """The fast constructor ops use: ``array`` is already a backend array."""
         t = object.__new__(Tensor)
-        t.array, t._grad, t.grad_fn, t.requires_grad, t.name, t.hooks = array, None, grad_fn, grad_fn is not None, None, ()
-        t.post_accumulate_grad_hooks = ()
+        (t.array, t._grad, t.grad_fn, t.requires_grad, t.name, t.hooks,
+         t.post_accumulate_grad_hooks) = array, None, grad_fn, grad_fn is not None, None, (), ()
         return t
 
     # ------------------------------------------------------------------
@@ -166,7 +165,7 @@ class Tensor:
         (ops/inplace.py registers every write by its memory), rather than compute with values
         the forward never saw. The raw NumPy/CuPy array is ``t.array``.
         """
-        return Tensor._make(self.array, None)
+        return self.detach()
 
     @data.setter
     def data(self, new: "Tensor") -> None:

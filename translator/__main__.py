@@ -105,10 +105,10 @@ def train(args: argparse.Namespace) -> int:
                 raise
             if rank == 0:
                 print(f"\nstopped at once; {folder.path / 'last.npz'} is from the last save", file=sys.stderr)
-            parallel.end_job(128 + (trainer.stopped_by or signal.SIGINT))  # the others may wait for this one
-            return 128 + (trainer.stopped_by or signal.SIGINT)
+            parallel.end_job(trainer.exit_status)  # the others may wait for this one
+            return trainer.exit_status
     if record is None:
-        return 128 + (trainer.stopped_by or signal.SIGINT)  # last.npz was written and the resume line printed
+        return trainer.exit_status  # last.npz was written and the resume line printed
     if rank == 0:
         print(f"best: valid exact match {trainer.progress.best_exact:.1%}, BLEU {trainer.progress.best_bleu:.2f}: "
               f"{args.out / 'best.npz'} "

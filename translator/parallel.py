@@ -114,7 +114,7 @@ def end_job(status: int) -> None:
     """End every rank now (after a second Ctrl-C): the others may be waiting for this one."""
     if size() > 1:
         from mpi4py import MPI  # noqa: PLC0415 - the engine under the process group
-        MPI.COMM_WORLD.Abort(status)
+        dist.process_group.abort_the_job(MPI.COMM_WORLD, status)  # after this rank's last words
 
 
 def _launched(names: tuple[str, ...], default: int) -> int:

@@ -401,6 +401,12 @@ class Trainer:
             print(f"\n{name}: stopping after this step ({'press' if name == 'Ctrl-C' else 'send'} it again "
                   f"to stop at once)", flush=True)
 
+    @property
+    def exit_status(self) -> int:
+        """What the command exits with once a signal stopped the run: 128 + its number, as a shell
+        reports a stopped program (Ctrl-C 130)."""
+        return 128 + (self.stopped_by or signal.SIGINT)
+
     def _stopped(self, bar: Any) -> None:
         if bar is not None:
             bar.close()

@@ -39,7 +39,7 @@ def number(value: float) -> str:
 
 def numbers(array: Any) -> str:
     """``0.7071`` for one element, ``[0.5000, -1.5000]`` for a few."""
-    flat = backend.to_numpy(array).ravel().tolist()
+    flat = backend.to_host(array).ravel().tolist()
     if len(flat) == 1 and array.ndim == 0:
         return number(flat[0])
     return "[" + ", ".join(number(v) for v in flat) + "]"

@@ -64,6 +64,7 @@ class Function:
     keeps_inputs = True    # False where backward reads only the inputs' shapes, dtypes, devices
     hooks: tuple = ()      # gradient hooks of the output (Tensor.register_hook)
     retained = None        # the output Tensor, when it asked for retain_grad()
+    written_as_pytorch = False  # forward and backward @staticmethods taking ctx (set per subclass)
     inputs = out_data = saved = None  # what backward reads; release() drops them
 
     # -- the two methods every op writes ------------------------------------
@@ -135,7 +136,7 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run an op written as PyTorch writes one, with ``@staticmethod forward(ctx, ...)`` and
         ``@staticmethod backward(ctx, ...)`` on Tensors: custom_function.py says how."""
-        if not _written_as_pytorch(cls):
+        if not cls.written_as_pytorch:
             raise TypeError(f"{cls.__name__}.apply: {cls.__name__} is written tinytensor's way, "
                             f"forward(self, *arrays) on arrays; call it as {cls.__name__}()(...). apply "
                             f"runs a Function whose forward and backward are @staticmethods taking ctx, "
@@ -144,7 +145,8 @@ class Function:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if _written_as_pytorch(cls):  # its instances are never nodes: apply records a CustomFunctionNode
+        cls.written_as_pytorch = _written_as_pytorch(cls)
+        if cls.written_as_pytorch:  # its instances are never nodes: apply records a CustomFunctionNode
             cls.__call__ = _call_apply_instead
 
     def __repr__(self) -> str:

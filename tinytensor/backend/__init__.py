@@ -28,7 +28,7 @@ from .arrays import (CPU, DEFAULT_FLOAT, Device, _cupy, arange, array_module, as
                      device_of, ensure_array, eye, float16, float32, float64, full, gpu_name, int8,
                      int16, int32, int64, is_array, is_floating, linspace, ndarray, on_device,
                      python_number, resolve_dtype, same_device, scalar, scatter_add, set_current_gpu,
-                     to_device, to_numpy, uint8, use_cuda_module, xp_of)
+                     to_device, uint8, use_cuda_module, xp_of)
 from .checks import check, synchronize, to_host
 from .files import read_npz, write_npz
 from .generators import (generator, get_rng_state, integers, manual_seed, new_generator, normal,

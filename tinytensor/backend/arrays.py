@@ -325,10 +325,6 @@ def copy(array: Any) -> Any:
         return array.copy()
 
 
-def to_numpy(array: Any) -> numpy.ndarray:
-    return to_device(array, CPU)
-
-
 # ----------------------------------------------------------------------------
 # Scatter-add: the backward of indexing with repeated indices
 # ----------------------------------------------------------------------------

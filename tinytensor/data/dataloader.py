@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Iterator
 from ..generator import Generator
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset
-from .sampler import BatchSampler, RandomSampler, SequentialSampler, check_batching
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, _own_generator, check_batching
 
 _told_about_workers = False  # num_workers > 0 is said once per process, not once per loader
 
@@ -122,13 +122,11 @@ class DataLoader:
 
 def _seeded(seed: int, generator: Generator | None, own_sampler: bool) -> Generator:
     """tinytensor's ``seed=``: the generator of the loader's own shuffle, made from the seed."""
-    if generator is not None:
-        raise ValueError("DataLoader: give generator= (PyTorch's way) or seed= (a shorthand for "
-                         "generator=tinytensor.Generator().manual_seed(seed)), not both")
+    made = _own_generator(generator, seed, "DataLoader")  # refuses both
     if not own_sampler:
         raise ValueError("DataLoader: seed= seeds the shuffle of the loader's own sampler; give "
                          "your sampler a generator instead")
-    return Generator().manual_seed(seed)
+    return made
 
 
 def _check_workers(num_workers: int, timeout: float, prefetch_factor: int | None,

@@ -171,8 +171,8 @@ def _end_the_job_on_uncaught_exceptions(world: Any) -> None:
     sys.excepthook = hook
 
 
-def abort_the_job(world: Any) -> None:
-    """End every rank (MPI_Abort), once this rank's last words have reached the user.
+def abort_the_job(world: Any, status: int = 1) -> None:
+    """End every rank (MPI_Abort, exit ``status``), once this rank's last words have reached the user.
 
     The launcher forwards a rank's output through a proxy process, and MPI_Abort ends the
     proxies too: what they had not yet passed on (often the error itself) would be lost.
@@ -181,7 +181,7 @@ def abort_the_job(world: Any) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     time.sleep(1.0)
-    world.Abort(1)
+    world.Abort(status)
 
 
 def destroy_process_group(group: None = None) -> None:

@@ -64,6 +64,8 @@ class NLLLoss(Function):
                  class_weight: Any = None) -> None:
         self.target, self.ignore_index, self.class_weight = target, ignore_index, class_weight
         self.smoothing, self.reduction = label_smoothing, reduction
+        # The targets, an ignored one replaced by class 0 (its row's weight is 0 anyway).
+        self.safe_target = backend.xp_of(target).where(target != ignore_index, target, 0)
 
     def forward(self, log_p: Any) -> Any:
         xp = backend.xp_of(log_p)
@@ -93,11 +95,6 @@ class NLLLoss(Function):
         q = xp.full(shape, self.smoothing / classes, dtype=dtype)
         q[xp.arange(n), self.safe_target] += 1.0 - self.smoothing
         return q if self.class_weight is None else q * self.class_weight.astype(dtype)
-
-    @property
-    def safe_target(self) -> Any:
-        """The targets, an ignored one replaced by class 0 (its row's weight is 0 anyway)."""
-        return backend.xp_of(self.target).where(self.target != self.ignore_index, self.target, 0)
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names

@@ -272,10 +272,12 @@ class DistributedDataParallel(Module):
             self.timeline.append(("launch", bucket.index, time.perf_counter()))
             self._next_bucket += 1
 
-    def _poll(self) -> None:
-        """Move the buckets on the way forward: MPI progresses only inside calls into it."""
+    def _poll(self, wait: bool = False) -> None:
+        """Collect the launched buckets that are done; with ``wait``, wait for each. Polling is what
+        moves them forward during backward too: MPI progresses only inside calls into it."""
         for bucket in self._buckets[:self._next_bucket]:
-            if bucket.work is not None and bucket.work.is_completed():
+            if bucket.work is not None and (wait or bucket.work.is_completed()):
+                bucket.work.wait()
                 self.timeline.append(("done", bucket.index, time.perf_counter()))
                 bucket.work = None
 
@@ -286,7 +288,7 @@ class DistributedDataParallel(Module):
         arrived = [self._ready[id(p)] for p in self._params]  # in this backward, on this rank
         missing = [p for p, here in zip(self._params, arrived) if not here]
         if missing and not (self.find_unused_parameters or self.static_graph):
-            self._wait()  # the buckets already launched: leave the process group in step
+            self._poll(wait=True)  # the buckets already launched: leave the process group in step
             raise RuntimeError(self._unused_message(missing))
         for p in missing:  # counts as zero here (or as what earlier no_sync steps accumulated)
             self._put_in_bucket(p, p.grad)
@@ -297,7 +299,7 @@ class DistributedDataParallel(Module):
         self._accumulating, self._used_since_sync = False, set()
         if self.find_unused_parameters or self.static_graph:  # after every bucket: the same order on all ranks
             used = self._used_on_any_rank(used)
-        self._wait()
+        self._poll(wait=True)
         self.timeline.append(("averaged", -1, time.perf_counter()))
         for p, anywhere in zip(self._params, used):
             if anywhere:  # a parameter no rank used keeps its .grad, as PyTorch's
@@ -309,13 +311,6 @@ class DistributedDataParallel(Module):
         flags = tensor(used, dtype=backend.int32, device=self.device)
         dist.all_reduce(flags, op=dist.ReduceOp.MAX)
         return [bool(flag) for flag in flags.tolist()]
-
-    def _wait(self) -> None:
-        for bucket in self._buckets[:self._next_bucket]:
-            if bucket.work is not None:
-                bucket.work.wait()
-                self.timeline.append(("done", bucket.index, time.perf_counter()))
-                bucket.work = None
 
     def _write_back(self, param: Parameter, average: Any) -> None:
         """The averaged gradient into ``param.grad``: the bucket's own memory, or a copy of it."""
