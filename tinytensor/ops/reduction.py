@@ -40,6 +40,7 @@ class Reduction(Function):
     """What all reductions share: the axes, keepdims, and spreading the gradient back."""
 
     floating_only = False  # the mean of integers has no obvious dtype: ask for floats, as PyTorch
+    nonempty = False       # max and min of nothing have no value: refuse, as PyTorch
 
     def __init__(self, axis: Any = None, keepdims: bool = False) -> None:
         self.axis, self.keepdims = axis, keepdims
@@ -48,6 +49,8 @@ class Reduction(Function):
         if self.floating_only and x.dtype.kind != "f":
             raise TypeError(f"{self.name}: needs a floating point tensor, got {x.dtype}; use x.float()")
         self.axes = normalize_axes(self.axis, x.ndim)
+        if self.nonempty:
+            refuse_empty(self.name, x.shape, self.axes)
         return super().__call__(x)
 
     def count(self, shape: tuple[int, ...]) -> int:
@@ -89,10 +92,7 @@ class Mean(Reduction):
 
 class Max(Reduction):
     needs_output = True
-
-    def __call__(self, x: Tensor) -> Tensor:
-        refuse_empty(self.name, x.shape, normalize_axes(self.axis, x.ndim))
-        return super().__call__(x)
+    nonempty = True
 
     def forward(self, a: Any) -> Any:
         return a.max(axis=self.axes, keepdims=self.keepdims)
