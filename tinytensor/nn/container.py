@@ -63,60 +63,75 @@ class Sequential(ModuleList):
         return x
 
 
-class ModuleDict(Module):
+class _ByName(Module):
+    """What ModuleDict and ParameterDict share: members by name, in the order they were added,
+    read as a dict is (iterating gives the names)."""
+
+    _registry = ""  # where the members are: "_modules" or "_parameters"
+    _member = ""    # what update's pairs hold, for its error: "module" or "tensor"
+
+    def _members(self) -> dict[str, Any]:
+        return self.__dict__[self._registry]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._members()[key]
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._members():
+            raise KeyError(key)
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._members())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._members())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._members()
+
+    def keys(self) -> Iterable[str]:
+        return self._members().keys()
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        return self._members().items()
+
+    def values(self) -> Iterable[Any]:
+        return self._members().values()
+
+    def pop(self, key: str) -> Any:
+        member = self[key]
+        del self[key]
+        return member
+
+    def clear(self) -> None:
+        for key in list(self._members()):
+            del self[key]
+
+    def update(self, members: "Mapping[str, Any] | Iterable[tuple[str, Any]]") -> None:
+        """Add (or replace) members from a mapping, or from (name, member) pairs, in their order."""
+        for i, pair in enumerate(self._pairs(members)):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"{type(self).__name__}.update: element #{i} should be a (name, "
+                                 f"{self._member}) pair, got {pair!r}")
+            self[pair[0]] = pair[1]
+
+    def _pairs(self, members: Any) -> Iterable[Any]:
+        return members.items() if isinstance(members, Mapping) else members
+
+
+class ModuleDict(_ByName):
     """Modules by name, in the order they were added; iterating gives the names, as a dict does."""
+
+    _registry, _member = "_modules", "module"
 
     def __init__(self, modules: "Mapping[str, Module] | Iterable[tuple[str, Module]] | None" = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
-
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        if key not in self._modules:
-            raise KeyError(key)
-        delattr(self, key)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._modules
-
-    def keys(self) -> Iterable[str]:
-        return self._modules.keys()
-
-    def items(self) -> Iterable[tuple[str, Module]]:
-        return self._modules.items()
-
-    def values(self) -> Iterable[Module]:
-        return self._modules.values()
-
-    def pop(self, key: str) -> Module:
-        module = self[key]
-        del self[key]
-        return module
-
-    def clear(self) -> None:
-        for key in list(self._modules):
-            del self[key]
-
-    def update(self, modules: "Mapping[str, Module] | Iterable[tuple[str, Module]]") -> None:
-        """Add (or replace) modules from a mapping, or from (name, module) pairs, in their order."""
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
-        for i, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise ValueError(f"ModuleDict.update: element #{i} should be a (name, module) pair, "
-                                 f"got {pair!r}")
-            self[pair[0]] = pair[1]
 
 
 class ParameterList(Module):
@@ -163,8 +178,10 @@ class ParameterList(Module):
         return _listed(self._parameters)
 
 
-class ParameterDict(Module):
+class ParameterDict(_ByName):
     """Parameters by name, in the order they were added; iterating gives the names, as a dict does."""
+
+    _registry, _member = "_parameters", "tensor"
 
     def __init__(self,
                  parameters: "Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None" = None) -> None:
@@ -172,62 +189,18 @@ class ParameterDict(Module):
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
-
     def __setitem__(self, key: str, param: Tensor) -> None:
         self.register_parameter(key, _as_parameter(param, type(self).__name__))
-
-    def __delitem__(self, key: str) -> None:
-        if key not in self._parameters:
-            raise KeyError(key)
-        delattr(self, key)
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._parameters
-
-    def keys(self) -> Iterable[str]:
-        return self._parameters.keys()
-
-    def items(self) -> Iterable[tuple[str, Parameter]]:
-        return self._parameters.items()
-
-    def values(self) -> Iterable[Parameter]:
-        return self._parameters.values()
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._parameters.get(key, default)
 
-    def pop(self, key: str) -> Parameter:
-        param = self[key]
-        del self[key]
-        return param
-
-    def clear(self) -> None:
-        for key in list(self._parameters):
-            del self[key]
-
-    def update(self, parameters: "Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]") -> None:
-        """Add (or replace) parameters from a mapping, or from (name, tensor) pairs.
-
-        PyTorch's order: as given for pairs, an OrderedDict or a ParameterDict,
-        but a plain dict's keys sorted (a rule from before dicts kept their order).
-        """
+    def _pairs(self, parameters: Any) -> Iterable[Any]:
+        """PyTorch's order: as given for pairs, an OrderedDict or a ParameterDict, but a plain
+        dict's keys sorted (a rule from before dicts kept their order)."""
         if isinstance(parameters, (OrderedDict, ParameterDict)):
-            pairs = parameters.items()
-        else:
-            pairs = sorted(parameters.items()) if isinstance(parameters, Mapping) else parameters
-        for i, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise ValueError(f"ParameterDict.update: element #{i} should be a (name, tensor) pair, "
-                                 f"got {pair!r}")
-            self[pair[0]] = pair[1]
+            return parameters.items()
+        return sorted(parameters.items()) if isinstance(parameters, Mapping) else parameters
 
     def extra_repr(self) -> str:
         return _listed(self._parameters)
