@@ -64,11 +64,12 @@ class NLLLoss(Function):
                  class_weight: Any = None) -> None:
         self.target, self.ignore_index, self.class_weight = target, ignore_index, class_weight
         self.smoothing, self.reduction = label_smoothing, reduction
-        # The targets, an ignored one replaced by class 0 (its row's weight is 0 anyway).
-        self.safe_target = backend.xp_of(target).where(target != ignore_index, target, 0)
 
     def forward(self, log_p: Any) -> Any:
         xp = backend.xp_of(log_p)
+        # The targets, an ignored one replaced by class 0 (its row's weight is 0 anyway); made
+        # here, on the node's device, and kept for backward.
+        self.safe_target = xp.where(self.target != self.ignore_index, self.target, 0)
         mask = (self.target != self.ignore_index).astype(log_p.dtype)  # 0 for an ignored row
         weight = mask
         if self.reduction == "mean":
